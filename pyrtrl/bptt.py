@@ -1,0 +1,92 @@
+"""Back-propagation through time, written out by hand: the oracle RTRL is checked against.
+
+It stores every step's forward values, so its memory grows with the sequence length
+(:func:`bptt_bytes` measures it); RTRL's does not.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .forward import StepCache, cell_step
+from .losses import step_loss
+from .model import MASKED, PARAMS, EGRU
+
+
+def forward_sequence(model: EGRU, x: np.ndarray, smooth: bool = False) -> List[StepCache]:
+    """Run the cell over ``x`` (T x d) from the zero state and keep every step."""
+    p = model.params
+    n = model.n
+    y = np.zeros(n, dtype=model.dtype)
+    h = y.copy()
+    caches = []
+    for t in range(x.shape[0]):
+        s = cell_step(p, x[t], y, h, model.gamma, model.eps, smooth)
+        caches.append(s)
+        y, h = s.y, s.h
+    return caches
+
+
+def bptt_bytes(caches: List[StepCache]) -> int:
+    """Bytes of forward values BPTT keeps for a sequence (what it needs beyond RTRL)."""
+    keep = ("x", "u", "r", "g", "q", "c")  # the rest (y, h, o, psi, a) is recomputable
+    return sum(getattr(s, f).nbytes for s in caches for f in keep)
+
+
+def bptt(
+    model: EGRU,
+    x: np.ndarray,
+    target: Optional[np.ndarray] = None,
+    labels: Optional[np.ndarray] = None,
+    smooth: bool = False,
+) -> Tuple[Dict[str, np.ndarray], float]:
+    """Gradient of the summed loss by reverse-mode differentiation through the sequence.
+
+    Inputs are assumed validated (see :func:`pyrtrl.gradients`). Returns the gradients by
+    parameter name (pruned entries zero) and the total loss.
+    """
+    p = model.params
+    caches = forward_sequence(model, x, smooth)
+    T, n = len(caches), model.n
+    grads = {name: np.zeros_like(p[name]) for name in PARAMS}
+    total = 0.0
+    douts = []
+    for t, s in enumerate(caches):
+        out = p["W_o"] @ s.y + p["b_o"]
+        loss, dout = step_loss(out, None if target is None else target[t],
+                               -1 if labels is None else int(labels[t]))
+        total += loss
+        douts.append(dout)
+    thr = p["thr"]
+    carry_y = np.zeros(n, dtype=model.dtype)
+    carry_h = np.zeros(n, dtype=model.dtype)
+    for t in range(T - 1, -1, -1):
+        s = caches[t]
+        dout = douts[t]
+        grads["W_o"] += np.outer(dout, s.y)
+        grads["b_o"] += dout
+        dy = p["W_o"].T @ dout + carry_y
+        dh = carry_h
+        dc = dy * s.a + dh * (1 - thr * s.psi)
+        grads["thr"] += dy * (-s.c * s.psi) + dh * (thr * s.psi - s.o)
+        du = dc * (s.h_prev - s.g)
+        dg = dc * (1 - s.u)
+        carry_h = dc * s.u
+        dpu = du * s.u * (1 - s.u)
+        dpg = dg * (1 - s.g * s.g)
+        dq = dpg * s.r
+        dpr = dpg * s.q * s.r * (1 - s.r)
+        for gate, dpre in (("u", dpu), ("r", dpr)):
+            grads[f"W_{gate}"] += np.outer(dpre, s.x)
+            grads[f"R_{gate}"] += np.outer(dpre, s.y_prev)
+            grads[f"b_{gate}"] += dpre
+        grads["W_g"] += np.outer(dpg, s.x)
+        grads["b_g"] += dpg
+        grads["R_g"] += np.outer(dq, s.y_prev)
+        grads["b_rg"] += dq
+        carry_y = p["R_u"].T @ dpu + p["R_r"].T @ dpr + p["R_g"].T @ dq
+    for name in MASKED:
+        grads[name][~model.masks[name]] = 0
+    return grads, total

@@ -1,0 +1,177 @@
+"""Sparse exact RTRL: the same numbers as dense RTRL, paying only for what is nonzero.
+
+Three kinds of sparsity are exploited, none approximated:
+
+* **activity** — column j of A_t diag(a_{t-1}) vanishes when a_j = 0 (unit j neither fired
+  nor sits within eps of its threshold), so J_t M_{t-1} needs the rows of M_{t-1} of active
+  units only, multiplied through the nonzeros of A_t in those columns (a CSR product:
+  exactly nnz(A_t[:, active]) * L MACs). The forward pass accumulates recurrent input only
+  from units that emitted an event, and the gradient contracts only rows with a_t != 0.
+* **parameters** — pruned weights have no column in M and no entry in A. With one mask
+  shared by the three gates, A's columns are as thin as one mask.
+* **live columns** — a column of M stays exactly zero until its Mbar entry first is
+  (an R column until its presynaptic unit fires, thr_j until unit j fires or comes within
+  eps). Columns are stored in the order they come alive and only the first L are touched.
+
+Mbar_t has one nonzero per column (the unit the parameter feeds), computed only where its
+source is nonzero, except thr_j's column, which also has A_t[:, j] * (-c_{t-1,j} psi_{t-1,j})
+off the diagonal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .forward import CellDerivs, StepCache, cell_step
+from .model import GATES
+from .rtrl_common import COEF, RTRLEngine, source
+
+
+def _spmv(rows: np.ndarray, vals: np.ndarray, cols: np.ndarray, vec: np.ndarray,
+          active: np.ndarray, n: int) -> tuple:
+    """sum over stored entries with an active column of vals * vec[col], per row; and its MACs."""
+    sel = active[cols]
+    out = np.bincount(rows[sel], weights=vals[sel] * vec[cols[sel]], minlength=n)
+    return out.astype(vec.dtype, copy=False), int(np.count_nonzero(sel))
+
+
+class SparseRTRL(RTRLEngine):
+    """Exact RTRL exploiting activity, parameter and live-column sparsity."""
+
+    method = "rtrl_sparse"
+
+    def _reset_influence(self) -> None:
+        n, P = self.n, self.index.P
+        self.M = np.zeros((n, P), dtype=self.dtype)  # columns in order of coming alive
+        self.pos = np.full(P, -1, dtype=np.intp)  # parameter -> column of M, or -1
+        self.at = np.zeros(P, dtype=np.intp)  # column of M -> parameter
+        self.L = 0
+        self.grad_live = np.zeros(P, dtype=self.dtype)  # gradient in M's column order
+        masks = self.model.masks
+        # nonzero pattern of A_t: the union of the three recurrent masks, row-major
+        union = masks["R_u"] | masks["R_r"] | masks["R_g"]
+        self.a_rows, self.a_cols = (a.astype(np.intp) for a in np.nonzero(union))
+        self.a_gates = sum(masks[f"R_{g}"][self.a_rows, self.a_cols].astype(np.int64) for g in GATES)
+        self.a_indptr_rows = np.arange(n + 1)
+        self.groups = [(name, g) for name, g in self.index.groups.items() if name != "thr"]
+        self.thr_rows = self.index.groups["thr"].rows
+
+    def _zero_cell_gradient(self) -> None:
+        self.grad_live[:] = 0
+
+    # -- forward: accumulate only from nonzero inputs and units that emitted an event ------
+    def _forward(self, x: np.ndarray) -> StepCache:
+        p, n = self.p, self.n
+        x_on = x != 0
+        fired = self.y != 0
+        macs = 0
+        inp, rec = [], []
+        for gate in GATES:
+            g = self.index.groups[f"W_{gate}"]
+            v, m = _spmv(g.rows, p[f"W_{gate}"][g.rows, g.cols], g.cols, x, x_on, n)
+            inp.append(v)
+            macs += m
+            g = self.index.groups[f"R_{gate}"]
+            sel = fired[g.cols]
+            rows, cols = g.rows[sel], g.cols[sel]
+            v = np.bincount(rows, weights=p[f"R_{gate}"][rows, cols] * self.y[cols], minlength=n)
+            rec.append(v.astype(self.dtype, copy=False))
+            macs += rows.size
+        self._fwd_macs = macs
+        return cell_step(p, x, self.y, self.h, self.model.gamma, self.model.eps, self.smooth,
+                         rec=tuple(rec), inp=tuple(inp))
+
+    # -- influence update ----------------------------------------------------------------
+    def _update_influence(self, s: StepCache, der: CellDerivs) -> None:
+        p, n, L = self.p, self.n, self.L
+        act_mask = self.a_prev != 0
+        act = np.flatnonzero(act_mask)
+        macs = 0
+        # the entries of A_t in active columns (also thr's off-diagonal Mbar terms)
+        sel = np.flatnonzero(act_mask[self.a_cols])
+        ar, ac = self.a_rows[sel], self.a_cols[sel]
+        avals = (der.alpha_u[ar] * p["R_u"][ar, ac] + der.alpha_r[ar] * p["R_r"][ar, ac]
+                 + der.alpha_g[ar] * p["R_g"][ar, ac])
+        macs += int(self.a_gates[sel].sum())
+        if L:
+            Mv = self.M[:, :L]
+            if sel.size:
+                colpos = np.empty(n, dtype=np.intp)
+                colpos[act] = np.arange(act.size)
+                indptr = np.searchsorted(ar, self.a_indptr_rows)
+                jvals = avals * self.a_prev[ac]  # off-diagonal J_t = A_t diag(a_{t-1})
+                A = sp.csr_matrix((jvals, colpos[ac], indptr), shape=(n, act.size))
+                prod = A @ self.M[act, :L]
+                Mv *= self.jacobian_diag(s)[:, None]
+                Mv += prod
+                macs += sel.size * (L + 1)
+            else:
+                Mv *= self.jacobian_diag(s)[:, None]
+            macs += n * L
+        # Mbar_t: one entry per parameter whose source is nonzero
+        ids, rows, vals = [], [], []
+        for name, g in self.groups:
+            coef = getattr(der, COEF[name])
+            src = source(name, s)
+            if src is None:
+                ids.append(g.ids)
+                rows.append(g.rows)
+                vals.append(coef)
+                continue
+            on = np.flatnonzero(src[g.cols] != 0)
+            r = g.rows[on]
+            ids.append(g.offset + on)
+            rows.append(r)
+            vals.append(coef[r] * src[g.cols[on]])
+            macs += on.size
+        self._add_mbar(np.concatenate(ids), np.concatenate(rows), np.concatenate(vals), unique=True)
+        # thr_j: through h_{t-1} (diagonal) and, if psi_{t-1,j} != 0, through y_{t-1}
+        live = np.flatnonzero((self.o_prev != 0) | (self.psi_prev != 0))
+        ypath = np.flatnonzero(self.psi_prev[ac] != 0)
+        if live.size:
+            diag = self.thr_diag_values(s)[live]
+            yv = avals[ypath] * (-self.c_prev * self.psi_prev)[ac[ypath]]
+            self._add_mbar(np.concatenate([self.thr_ids[live], self.thr_ids[ac[ypath]]]),
+                           np.concatenate([self.thr_rows[live], ar[ypath]]),
+                           np.concatenate([diag, yv]), unique=False)
+            macs += live.size + ypath.size
+        self._count(self._fwd_macs, macs)
+
+    def _add_mbar(self, ids: np.ndarray, rows: np.ndarray, vals: np.ndarray, unique: bool) -> None:
+        """Add Mbar entries (parameter ids, unit rows, values), bringing new columns alive."""
+        fresh = np.unique(ids[self.pos[ids] < 0])
+        if fresh.size:
+            self.pos[fresh] = np.arange(self.L, self.L + fresh.size)
+            self.at[self.L:self.L + fresh.size] = fresh
+            self.L += fresh.size
+        cols = self.pos[ids]
+        if unique:
+            self.M[rows, cols] += vals
+        else:  # a column can get several rows, and (j, thr_j) twice
+            np.add.at(self.M, (rows, cols), vals)
+
+    # -- gradient ------------------------------------------------------------------------
+    def _contract(self, ga: np.ndarray) -> None:
+        nz = np.flatnonzero(ga)
+        L = self.L
+        macs = nz.size * L
+        if macs:
+            self.grad_live[:L] += ga[nz] @ self.M[nz, :L]
+        self.counters.macs_gradient += macs
+        self._last_grad_macs = macs
+
+    def _cell_gradient_flat(self) -> np.ndarray:
+        flat = np.zeros(self.index.P, dtype=self.dtype)
+        flat[self.at[:self.L]] = self.grad_live[:self.L]
+        return flat
+
+    def influence_dense(self) -> np.ndarray:
+        out = np.zeros((self.n, self.index.P), dtype=self.dtype)
+        out[:, self.at[:self.L]] = self.M[:, :self.L]
+        return out
+
+    @property
+    def live_columns(self) -> int:
+        """Columns of M that have come alive (the rest are exactly zero)."""
+        return self.L

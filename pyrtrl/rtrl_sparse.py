@@ -25,15 +25,7 @@ import scipy.sparse as sp
 
 from .forward import CellDerivs, StepCache, cell_step
 from .model import GATES
-from .rtrl_common import COEF, RTRLEngine, source
-
-
-def _spmv(rows: np.ndarray, vals: np.ndarray, cols: np.ndarray, vec: np.ndarray,
-          active: np.ndarray, n: int) -> tuple:
-    """sum over stored entries with an active column of vals * vec[col], per row; and its MACs."""
-    sel = active[cols]
-    out = np.bincount(rows[sel], weights=vals[sel] * vec[cols[sel]], minlength=n)
-    return out.astype(vec.dtype, copy=False), int(np.count_nonzero(sel))
+from .rtrl_common import COEF, RTRLEngine
 
 
 class SparseRTRL(RTRLEngine):
@@ -54,33 +46,51 @@ class SparseRTRL(RTRLEngine):
         self.a_rows, self.a_cols = (a.astype(np.intp) for a in np.nonzero(union))
         self.a_gates = sum(masks[f"R_{g}"][self.a_rows, self.a_cols].astype(np.int64) for g in GATES)
         self.a_indptr_rows = np.arange(n + 1)
-        self.groups = [(name, g) for name, g in self.index.groups.items() if name != "thr"]
+        # CSR indices as int32: scipy builds the matrix twice as fast as with int64
         self.thr_rows = self.index.groups["thr"].rows
+        d = self.model.d
+        # every non-threshold parameter: its unit row, which dc/dpre scales it (a row of
+        # the stacked coefficients below) and its source in concat(x, y_prev, 1)
+        groups = [(nm, g) for nm, g in self.index.groups.items() if nm != "thr"]
+        kinds = ("alpha_u", "alpha_r", "beta_g", "alpha_g")
+        self.mb_rows = np.concatenate([g.rows for _, g in groups])
+        self.mb_kind = np.concatenate([np.full(g.size, kinds.index(COEF[nm])) for nm, g in groups])
+        self.mb_src = np.concatenate([
+            g.cols if nm[0] == "W" else (d + g.cols if nm[0] == "R" else np.full(g.size, d + n))
+            for nm, g in groups])
+        self.mb_P = self.mb_rows.size  # non-threshold columns come first in ParamIndex
+        # forward: the three gates' W (and R) entries stacked, gate-major
+        self.fw = {}
+        for kind, width in (("W", d), ("R", n)):
+            gs = [self.index.groups[f"{kind}_{gate}"] for gate in GATES]
+            gate = np.concatenate([np.full(g.size, i) for i, g in enumerate(gs)])
+            rows = np.concatenate([g.rows for g in gs])
+            cols = np.concatenate([g.cols for g in gs])
+            self.fw[kind] = (gate, rows, cols, gate * n + rows)
 
     def _zero_cell_gradient(self) -> None:
         self.grad_live[:] = 0
 
     # -- forward: accumulate only from nonzero inputs and units that emitted an event ------
     def _forward(self, x: np.ndarray) -> StepCache:
-        p, n = self.p, self.n
-        x_on = x != 0
-        fired = self.y != 0
-        macs = 0
-        inp, rec = [], []
-        for gate in GATES:
-            g = self.index.groups[f"W_{gate}"]
-            v, m = _spmv(g.rows, p[f"W_{gate}"][g.rows, g.cols], g.cols, x, x_on, n)
-            inp.append(v)
-            macs += m
-            g = self.index.groups[f"R_{gate}"]
-            sel = fired[g.cols]
-            rows, cols = g.rows[sel], g.cols[sel]
-            v = np.bincount(rows, weights=p[f"R_{gate}"][rows, cols] * self.y[cols], minlength=n)
-            rec.append(v.astype(self.dtype, copy=False))
-            macs += rows.size
-        self._fwd_macs = macs
+        p = self.p
+        self._fwd_macs = 0
+        inp = self._gate_products("W", x)
+        rec = self._gate_products("R", self.y)
         return cell_step(p, x, self.y, self.h, self.model.gamma, self.model.eps, self.smooth,
-                         rec=tuple(rec), inp=tuple(inp))
+                         rec=rec, inp=inp)
+
+    def _gate_products(self, kind: str, vec: np.ndarray) -> tuple:
+        """(X_u vec, X_r vec, X_g vec) for X = W or R over stored entries with vec[col] != 0."""
+        gate, rows, cols, out_row = self.fw[kind]
+        on = np.flatnonzero(vec[cols] != 0)
+        p = self.p
+        stacked = np.stack([p[f"{kind}_{g}"] for g in GATES])
+        c = cols[on]
+        w = stacked[gate[on], rows[on], c] * vec[c]
+        acc = np.bincount(out_row[on], weights=w, minlength=3 * self.n).astype(self.dtype, copy=False)
+        self._fwd_macs += on.size
+        return tuple(acc.reshape(3, self.n))
 
     # -- influence update ----------------------------------------------------------------
     def _update_influence(self, s: StepCache, der: CellDerivs) -> None:
@@ -97,9 +107,9 @@ class SparseRTRL(RTRLEngine):
         if L:
             Mv = self.M[:, :L]
             if sel.size:
-                colpos = np.empty(n, dtype=np.intp)
-                colpos[act] = np.arange(act.size)
-                indptr = np.searchsorted(ar, self.a_indptr_rows)
+                colpos = np.empty(n, dtype=np.int32)
+                colpos[act] = np.arange(act.size, dtype=np.int32)
+                indptr = np.searchsorted(ar, self.a_indptr_rows).astype(np.int32)
                 jvals = avals * self.a_prev[ac]  # off-diagonal J_t = A_t diag(a_{t-1})
                 A = sp.csr_matrix((jvals, colpos[ac], indptr), shape=(n, act.size))
                 prod = A @ self.M[act, :L]
@@ -110,22 +120,13 @@ class SparseRTRL(RTRLEngine):
                 Mv *= self.jacobian_diag(s)[:, None]
             macs += n * L
         # Mbar_t: one entry per parameter whose source is nonzero
-        ids, rows, vals = [], [], []
-        for name, g in self.groups:
-            coef = getattr(der, COEF[name])
-            src = source(name, s)
-            if src is None:
-                ids.append(g.ids)
-                rows.append(g.rows)
-                vals.append(coef)
-                continue
-            on = np.flatnonzero(src[g.cols] != 0)
-            r = g.rows[on]
-            ids.append(g.offset + on)
-            rows.append(r)
-            vals.append(coef[r] * src[g.cols[on]])
-            macs += on.size
-        self._add_mbar(np.concatenate(ids), np.concatenate(rows), np.concatenate(vals), unique=True)
+        srcvec = np.concatenate([s.x, s.y_prev, np.ones(1, dtype=self.dtype)])
+        src = srcvec[self.mb_src]
+        ids = np.flatnonzero(src != 0)
+        rows = self.mb_rows[ids]
+        coefs = np.stack([der.alpha_u, der.alpha_r, der.beta_g, der.alpha_g])
+        self._add_mbar(ids, rows, coefs[self.mb_kind[ids], rows] * src[ids], unique=True)
+        macs += ids.size
         # thr_j: through h_{t-1} (diagonal) and, if psi_{t-1,j} != 0, through y_{t-1}
         live = np.flatnonzero((self.o_prev != 0) | (self.psi_prev != 0))
         ypath = np.flatnonzero(self.psi_prev[ac] != 0)
@@ -140,7 +141,9 @@ class SparseRTRL(RTRLEngine):
 
     def _add_mbar(self, ids: np.ndarray, rows: np.ndarray, vals: np.ndarray, unique: bool) -> None:
         """Add Mbar entries (parameter ids, unit rows, values), bringing new columns alive."""
-        fresh = np.unique(ids[self.pos[ids] < 0])
+        fresh = ids[self.pos[ids] < 0]
+        if not unique:
+            fresh = np.unique(fresh)
         if fresh.size:
             self.pos[fresh] = np.arange(self.L, self.L + fresh.size)
             self.at[self.L:self.L + fresh.size] = fresh

@@ -1,0 +1,195 @@
+"""Online learning with exact RTRL: one sample in, one prediction out, an update every K steps.
+
+The influence matrix carries the exact gradient of the loss since the last update with
+respect to the parameters as they were when each step ran (the standard online-RTRL
+setting: after an update it is carried on, not recomputed). Memory is fixed by the model
+size; nothing grows with the stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional
+
+import numpy as np
+
+from .errors import PyrtrlError
+from .gradients import make_engine, readout_backward
+from .model import EGRU, MASKED
+from .optim import clip_global_norm, make_optimizer
+
+
+@dataclass
+class StepResult:
+    """What one online step produced."""
+
+    loss: float
+    output: np.ndarray  # readout before this step's update
+    events: int  # units that emitted an event
+    updated: bool  # whether the parameters were updated after this step
+
+
+@dataclass
+class RunResult:
+    """Per-step records of :meth:`OnlineLearner.run` (the caller's memory, not the learner's)."""
+
+    loss: np.ndarray
+    output: np.ndarray
+    events: np.ndarray
+
+
+class OnlineLearner:
+    """Learns an :class:`~pyrtrl.model.EGRU` online from a stream, with exact RTRL.
+
+    Parameters
+    ----------
+    model : EGRU
+        Updated in place (take a copy to keep the original).
+    lr : float
+        Learning rate.
+    optimizer : {"adam", "sgd"}
+    update_every : int
+        K: parameters are updated after every K steps with the mean gradient of those steps.
+    clip : float
+        Maximum global L2 norm of that gradient (0 disables clipping).
+    method : {"rtrl_sparse", "rtrl_dense"}
+        Same gradients; the sparse one costs less.
+
+    Notes
+    -----
+    After every update the pruned weights are re-zeroed (their gradients are zero anyway)
+    and thresholds are clamped to [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np, pyrtrl
+    >>> m = pyrtrl.init_egru(16, 1, 1, density=0.5, seed=0)
+    >>> learner = pyrtrl.OnlineLearner(m, lr=3e-3)
+    >>> r = learner.step(np.array([0.5]), target=np.array([0.0]))
+    >>> r.output.shape
+    (1,)
+    """
+
+    def __init__(
+        self,
+        model: EGRU,
+        lr: float = 3e-3,
+        optimizer: str = "adam",
+        update_every: int = 1,
+        clip: float = 1.0,
+        method: str = "rtrl_sparse",
+    ) -> None:
+        if int(update_every) != update_every or update_every < 1:
+            raise PyrtrlError(f"update_every must be a positive integer, got {update_every}")
+        if not (np.isfinite(clip) and clip >= 0):
+            raise PyrtrlError(f"clip must be >= 0, got {clip}")
+        self.model = model
+        self.engine = make_engine(model, method)
+        self.optimizer = make_optimizer(optimizer, lr)
+        self.update_every = int(update_every)
+        self.clip = float(clip)
+        self.steps = 0
+        self.updates = 0
+        self.skipped_updates = 0  # updates dropped because the gradient was not finite
+        self._readout = {name: np.zeros_like(model.params[name]) for name in ("W_o", "b_o")}
+        self._since_update = 0
+
+    def reset_state(self) -> None:
+        """Start a new sequence: zero the recurrent state and influence matrix, drop pending gradients."""
+        self.engine.reset()
+        for g in self._readout.values():
+            g[:] = 0
+        self._since_update = 0
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Readout of the state after ``x`` without learning (the state does advance)."""
+        x = self._check_x(x)
+        s = self.engine.step(x)
+        p = self.model.params
+        return p["W_o"] @ s.y + p["b_o"]
+
+    def step(self, x: np.ndarray, target: Optional[np.ndarray] = None, label: int = -1) -> StepResult:
+        """Consume one sample, accumulate its exact gradient and update every K steps.
+
+        Parameters
+        ----------
+        x : ndarray (d,)
+        target : ndarray (k,), optional
+            Regression target of this step (squared error).
+        label : int
+            Class of this step for softmax cross-entropy, -1 for none.
+        """
+        x = self._check_x(x)
+        model = self.model
+        if target is not None:
+            target = np.asarray(target, dtype=model.dtype)
+            if target.shape != (model.k,) or not np.all(np.isfinite(target)):
+                raise PyrtrlError(f"target must be {model.k} finite numbers, got {target!r}")
+        if not (-1 <= int(label) < model.k):
+            raise PyrtrlError(f"label must be -1 (none) or in [0, {model.k - 1}], got {label}")
+        s = self.engine.step(x)
+        loss, out, dy = readout_backward(model, s.y, target, int(label), self._readout)
+        self.engine.backprop_output(dy)
+        self.steps += 1
+        self._since_update += 1
+        updated = False
+        if self._since_update >= self.update_every:
+            self._update()
+            updated = True
+        return StepResult(loss, out, int(np.count_nonzero(s.o)), updated)
+
+    def run(
+        self,
+        x: np.ndarray,
+        target: Optional[np.ndarray] = None,
+        labels: Optional[np.ndarray] = None,
+        callback: Optional[Callable[[int, StepResult], None]] = None,
+    ) -> RunResult:
+        """Learn from a whole stream, step by step; returns per-step loss, output and events."""
+        x = np.asarray(x)
+        T = x.shape[0] if x.ndim == 2 else 0
+        if x.ndim != 2 or x.shape[1] != self.model.d:
+            raise PyrtrlError(f"x must have shape (T, {self.model.d}), got {x.shape}")
+        if target is not None and np.shape(target) != (T, self.model.k):
+            raise PyrtrlError(f"target must have shape ({T}, {self.model.k}), got {np.shape(target)}")
+        if labels is not None and np.shape(labels) != (T,):
+            raise PyrtrlError(f"labels must have shape ({T},), got {np.shape(labels)}")
+        loss = np.empty(T)
+        outs = np.empty((T, self.model.k), dtype=self.model.dtype)
+        events = np.empty(T, dtype=np.int64)
+        for t in range(T):
+            r = self.step(x[t], None if target is None else target[t],
+                          -1 if labels is None else int(labels[t]))
+            loss[t], outs[t], events[t] = r.loss, r.output, r.events
+            if callback is not None:
+                callback(t, r)
+        return RunResult(loss, outs, events)
+
+    def _check_x(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=self.model.dtype)
+        if x.shape != (self.model.d,):
+            raise PyrtrlError(f"sample must have {self.model.d} values, got shape {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise PyrtrlError(f"sample has non-finite values: {x!r}")
+        return x
+
+    def _update(self) -> None:
+        grads: Dict[str, np.ndarray] = self.engine.cell_gradient()
+        grads.update({k: v.copy() for k, v in self._readout.items()})
+        scale = 1.0 / self._since_update
+        for g in grads.values():
+            g *= scale
+        norm = clip_global_norm(grads, self.clip)
+        p = self.model.params
+        if np.isfinite(norm):
+            self.optimizer.update(p, grads)
+        else:  # never write NaN into the weights; the skip is counted
+            self.skipped_updates += 1
+        for name in MASKED:
+            p[name][~self.model.masks[name]] = 0
+        np.clip(p["thr"], 0.0, 1.0, out=p["thr"])
+        self.engine.zero_gradient()
+        for g in self._readout.values():
+            g[:] = 0
+        self._since_update = 0
+        self.updates += 1

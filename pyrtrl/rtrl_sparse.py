@@ -21,9 +21,8 @@ off the diagonal.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-
 from .forward import CellDerivs, StepCache, cell_step
+from .kernels import influence_update, masked_matvec, rows_combine
 from .model import GATES
 from .rtrl_common import COEF, RTRLEngine
 
@@ -32,6 +31,8 @@ class SparseRTRL(RTRLEngine):
     """Exact RTRL exploiting activity, parameter and live-column sparsity."""
 
     method = "rtrl_sparse"
+    #: use the compiled kernels when they are built (tests switch this off to compare)
+    use_c = True
 
     def _reset_influence(self) -> None:
         n, P = self.n, self.index.P
@@ -44,6 +45,7 @@ class SparseRTRL(RTRLEngine):
         # nonzero pattern of A_t: the union of the three recurrent masks, row-major
         union = masks["R_u"] | masks["R_r"] | masks["R_g"]
         self.a_rows, self.a_cols = (a.astype(np.intp) for a in np.nonzero(union))
+        self.a_flat = self.a_rows * n + self.a_cols
         self.a_gates = sum(masks[f"R_{g}"][self.a_rows, self.a_cols].astype(np.int64) for g in GATES)
         self.a_indptr_rows = np.arange(n + 1)
         # CSR indices as int32: scipy builds the matrix twice as fast as with int64
@@ -59,14 +61,15 @@ class SparseRTRL(RTRLEngine):
             g.cols if nm[0] == "W" else (d + g.cols if nm[0] == "R" else np.full(g.size, d + n))
             for nm, g in groups])
         self.mb_P = self.mb_rows.size  # non-threshold columns come first in ParamIndex
-        # forward: the three gates' W (and R) entries stacked, gate-major
-        self.fw = {}
-        for kind, width in (("W", d), ("R", n)):
-            gs = [self.index.groups[f"{kind}_{gate}"] for gate in GATES]
-            gate = np.concatenate([np.full(g.size, i) for i, g in enumerate(gs)])
-            rows = np.concatenate([g.rows for g in gs])
-            cols = np.concatenate([g.cols for g in gs])
-            self.fw[kind] = (gate, rows, cols, gate * n + rows)
+        # forward: each masked matrix's pattern in compressed-column form, so that only
+        # stored entries of columns with a nonzero input (or an event) are touched
+        self.csc = {}
+        for name in ("W_u", "W_r", "W_g", "R_u", "R_r", "R_g"):
+            cols, rows = np.nonzero(masks[name].T)
+            colnnz = masks[name].sum(axis=0)
+            colptr = np.concatenate([[0], np.cumsum(colnnz)]).astype(np.int32)
+            self.csc[name] = (colptr, rows.astype(np.int32), colnnz)
+        self._coefs = np.zeros((4, n), dtype=self.dtype)
 
     def _zero_cell_gradient(self) -> None:
         self.grad_live[:] = 0
@@ -82,15 +85,17 @@ class SparseRTRL(RTRLEngine):
 
     def _gate_products(self, kind: str, vec: np.ndarray) -> tuple:
         """(X_u vec, X_r vec, X_g vec) for X = W or R over stored entries with vec[col] != 0."""
-        gate, rows, cols, out_row = self.fw[kind]
-        on = np.flatnonzero(vec[cols] != 0)
-        p = self.p
-        stacked = np.stack([p[f"{kind}_{g}"] for g in GATES])
-        c = cols[on]
-        w = stacked[gate[on], rows[on], c] * vec[c]
-        acc = np.bincount(out_row[on], weights=w, minlength=3 * self.n).astype(self.dtype, copy=False)
-        self._fwd_macs += on.size
-        return tuple(acc.reshape(3, self.n))
+        on = np.flatnonzero(vec).astype(np.int32)
+        out = []
+        for gate in GATES:
+            name = f"{kind}_{gate}"
+            colptr, rowidx, colnnz = self.csc[name]
+            acc = np.zeros(self.n, dtype=self.dtype)
+            if on.size:
+                masked_matvec(self.p[name], on, colptr, rowidx, vec, acc, self.use_c)
+                self._fwd_macs += int(colnnz[on].sum())
+            out.append(acc)
+        return tuple(out)
 
     # -- influence update ----------------------------------------------------------------
     def _update_influence(self, s: StepCache, der: CellDerivs) -> None:
@@ -100,32 +105,26 @@ class SparseRTRL(RTRLEngine):
         macs = 0
         # the entries of A_t in active columns (also thr's off-diagonal Mbar terms)
         sel = np.flatnonzero(act_mask[self.a_cols])
-        ar, ac = self.a_rows[sel], self.a_cols[sel]
-        avals = (der.alpha_u[ar] * p["R_u"][ar, ac] + der.alpha_r[ar] * p["R_r"][ar, ac]
-                 + der.alpha_g[ar] * p["R_g"][ar, ac])
+        ar, ac, af = self.a_rows[sel], self.a_cols[sel], self.a_flat[sel]
+        avals = (der.alpha_u[ar] * p["R_u"].take(af) + der.alpha_r[ar] * p["R_r"].take(af)
+                 + der.alpha_g[ar] * p["R_g"].take(af))
         macs += int(self.a_gates[sel].sum())
         if L:
-            Mv = self.M[:, :L]
-            if sel.size:
-                colpos = np.empty(n, dtype=np.int32)
-                colpos[act] = np.arange(act.size, dtype=np.int32)
-                indptr = np.searchsorted(ar, self.a_indptr_rows).astype(np.int32)
-                jvals = avals * self.a_prev[ac]  # off-diagonal J_t = A_t diag(a_{t-1})
-                A = sp.csr_matrix((jvals, colpos[ac], indptr), shape=(n, act.size))
-                prod = A @ self.M[act, :L]
-                Mv *= self.jacobian_diag(s)[:, None]
-                Mv += prod
-                macs += sel.size * (L + 1)
-            else:
-                Mv *= self.jacobian_diag(s)[:, None]
-            macs += n * L
+            colpos = np.empty(n, dtype=np.int32)
+            colpos[act] = np.arange(act.size, dtype=np.int32)
+            indptr = np.searchsorted(ar, self.a_indptr_rows).astype(np.int32)
+            jvals = avals * self.a_prev[ac]  # off-diagonal J_t = A_t diag(a_{t-1})
+            influence_update(self.M, L, self.jacobian_diag(s), act.astype(np.int32), indptr,
+                             colpos[ac], jvals, self.use_c)
+            macs += sel.size * (L + 1) + n * L
         # Mbar_t: one entry per parameter whose source is nonzero
         srcvec = np.concatenate([s.x, s.y_prev, np.ones(1, dtype=self.dtype)])
         src = srcvec[self.mb_src]
         ids = np.flatnonzero(src != 0)
         rows = self.mb_rows[ids]
-        coefs = np.stack([der.alpha_u, der.alpha_r, der.beta_g, der.alpha_g])
-        self._add_mbar(ids, rows, coefs[self.mb_kind[ids], rows] * src[ids], unique=True)
+        coefs = self._coefs
+        coefs[0], coefs[1], coefs[2], coefs[3] = der.alpha_u, der.alpha_r, der.beta_g, der.alpha_g
+        self._add_mbar(ids, rows, coefs[self.mb_kind[ids], rows] * src[ids])
         macs += ids.size
         # thr_j: through h_{t-1} (diagonal) and, if psi_{t-1,j} != 0, through y_{t-1}
         live = np.flatnonzero((self.o_prev != 0) | (self.psi_prev != 0))
@@ -133,26 +132,24 @@ class SparseRTRL(RTRLEngine):
         if live.size:
             diag = self.thr_diag_values(s)[live]
             yv = avals[ypath] * (-self.c_prev * self.psi_prev)[ac[ypath]]
-            self._add_mbar(np.concatenate([self.thr_ids[live], self.thr_ids[ac[ypath]]]),
-                           np.concatenate([self.thr_rows[live], ar[ypath]]),
-                           np.concatenate([diag, yv]), unique=False)
+            # two adds: (j, thr_j) can be both a diagonal and an off-diagonal entry
+            self._add_mbar(self.thr_ids[live], self.thr_rows[live], diag)
+            self._add_mbar(self.thr_ids[ac[ypath]], ar[ypath], yv)
             macs += live.size + ypath.size
         self._count(self._fwd_macs, macs)
 
-    def _add_mbar(self, ids: np.ndarray, rows: np.ndarray, vals: np.ndarray, unique: bool) -> None:
-        """Add Mbar entries (parameter ids, unit rows, values), bringing new columns alive."""
+    def _add_mbar(self, ids: np.ndarray, rows: np.ndarray, vals: np.ndarray) -> None:
+        """Add Mbar entries (parameter ids, unit rows, values), bringing new columns alive.
+
+        The (row, column) pairs of one call must be distinct.
+        """
         fresh = ids[self.pos[ids] < 0]
-        if not unique:
-            fresh = np.unique(fresh)
         if fresh.size:
+            fresh = np.unique(fresh)
             self.pos[fresh] = np.arange(self.L, self.L + fresh.size)
             self.at[self.L:self.L + fresh.size] = fresh
             self.L += fresh.size
-        cols = self.pos[ids]
-        if unique:
-            self.M[rows, cols] += vals
-        else:  # a column can get several rows, and (j, thr_j) twice
-            np.add.at(self.M, (rows, cols), vals)
+        self.M[rows, self.pos[ids]] += vals
 
     # -- gradient ------------------------------------------------------------------------
     def _contract(self, ga: np.ndarray) -> None:
@@ -160,7 +157,7 @@ class SparseRTRL(RTRLEngine):
         L = self.L
         macs = nz.size * L
         if macs:
-            self.grad_live[:L] += ga[nz] @ self.M[nz, :L]
+            rows_combine(self.M, L, nz.astype(np.int32), ga[nz], self.grad_live, self.use_c)
         self.counters.macs_gradient += macs
         self._last_grad_macs = macs
 

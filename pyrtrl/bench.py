@@ -1,0 +1,144 @@
+"""Cost of exact RTRL, measured: sparse vs dense on the same model, and vs the unpruned model.
+
+For each configuration a model is briefly trained online (sparse RTRL, delayed-recall task)
+so that its activity is realistic; then, with the parameters frozen, dense and sparse RTRL
+run the same stream window from the same state and their counters and wall time per step
+are compared. Timings are single-threaded (BLAS pinned to one thread) and interleaved in
+one run, so only their ratio is meaningful.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Iterable, List, Optional, Sequence
+
+import numpy as np
+
+from .bptt import bptt_bytes, forward_sequence
+from .gradients import make_engine, readout_backward
+from .learner import OnlineLearner
+from .model import init_egru
+from .rtrl_common import RTRLEngine
+from .rtrl_dense import dense_step_macs
+from .tasks import delayed_recall
+
+HIDDEN = (16, 32, 64)
+DENSITY = (1.0, 0.5, 0.2, 0.1)
+EPS = (1.0, 0.5, 0.2)
+MASKS = ("independent", "shared")
+
+
+@dataclass
+class BenchRow:
+    """One configuration's measurements (the keys of ``pyrtrl bench --json``)."""
+
+    hidden: int
+    density: float
+    eps: float
+    shared_mask: bool
+    params: int  # trainable parameters (cell + readout)
+    live_columns: int  # influence columns alive at the end of the window (of P)
+    fwd_activity: float
+    bwd_activity: float
+    influence_nonzero: float
+    macs_full: float  # per step: dense RTRL of the unpruned model of the same size
+    macs_dense: float  # per step: dense RTRL on the pruned parameters
+    macs_sparse: float  # per step: sparse RTRL, measured counters
+    us_dense: float
+    us_sparse: float
+    influence_bytes: int  # n x P influence matrix, float64
+    bptt_bytes_T1000: int  # what BPTT stores for a 1000-step sequence
+    initial_loss: float  # mean loss over the first training steps
+    final_loss: float  # mean loss over the last training steps
+    train_steps: int
+
+
+def _run_window(engine: RTRLEngine, x: np.ndarray, target: np.ndarray) -> float:
+    """Run the engine over a window with readout gradients; return seconds per step."""
+    model = engine.model
+    ro = {"W_o": np.zeros_like(model.params["W_o"]), "b_o": np.zeros_like(model.params["b_o"])}
+    t0 = time.perf_counter()
+    for t in range(x.shape[0]):
+        s = engine.step(x[t])
+        _, _, dy = readout_backward(model, s.y, target[t], -1, ro)
+        engine.backprop_output(dy)
+    return (time.perf_counter() - t0) / x.shape[0]
+
+
+def bench_config(
+    hidden: int, density: float, eps: float, shared: bool,
+    train_steps: int = 1500, warmup: int = 100, window: int = 200, repeats: int = 3, seed: int = 0,
+) -> BenchRow:
+    """Train briefly, then measure dense and sparse RTRL on one configuration.
+
+    The timing window is run ``repeats`` times per engine, interleaved, and the fastest
+    run of each is kept (the least disturbed by the machine's other work).
+    """
+    model = init_egru(hidden, 1, 2, density=density, shared_mask=shared, eps=eps, seed=seed)
+    x, target = delayed_recall(train_steps + warmup + window, seed=seed + 1)
+    learner = OnlineLearner(model, lr=3e-3)
+    losses = learner.run(x[:train_steps], target[:train_steps]).loss
+    head = max(1, min(200, train_steps // 5))
+    xm, tm = x[train_steps:], target[train_steps:]
+    engines = {m: make_engine(model, m) for m in ("rtrl_dense", "rtrl_sparse")}
+    best = {m: np.inf for m in engines}
+    for _ in range(repeats):
+        for m, e in engines.items():
+            e.reset()
+            _run_window(e, xm[:warmup], tm[:warmup])  # let live columns fill as in a stream
+            before = replace(e.counters)
+            best[m] = min(best[m], _run_window(e, xm[warmup:], tm[warmup:]))
+    # counters over the last window of the sparse engine (its last repeat)
+    sparse, dense = engines["rtrl_sparse"], engines["rtrl_dense"]
+    cs = sparse.counters
+    steps = cs.steps - before.steps
+    n, d = model.n, model.d
+    P_full = 3 * n * d + 3 * n * n + 5 * n
+    caches = forward_sequence(model, xm[:window])
+    dmacs = sum(dense_step_macs(n, d, dense.index.P))
+    # dense counters must equal the formula: checked here rather than assumed
+    assert dense.counters.macs == dense.counters.steps * dmacs
+    return BenchRow(
+        hidden=n, density=density, eps=eps, shared_mask=shared,
+        params=model.num_params(),
+        live_columns=sparse.live_columns,
+        fwd_activity=(cs.events - before.events) / (steps * n),
+        bwd_activity=(cs.bwd_active - before.bwd_active) / (steps * n),
+        influence_nonzero=float(np.count_nonzero(sparse.influence_dense())) / (n * sparse.index.P),
+        macs_full=float(sum(dense_step_macs(n, d, P_full))),
+        macs_dense=float(dmacs),
+        macs_sparse=(cs.macs - before.macs) / steps,
+        us_dense=best["rtrl_dense"] * 1e6,
+        us_sparse=best["rtrl_sparse"] * 1e6,
+        influence_bytes=n * dense.index.P * 8,
+        bptt_bytes_T1000=int(round(bptt_bytes(caches) / window * 1000)),
+        initial_loss=float(losses[:head].mean()),
+        final_loss=float(losses[-head:].mean()),
+        train_steps=train_steps,
+    )
+
+
+def grid(
+    hidden: Optional[Sequence[int]] = None, density: Optional[Sequence[float]] = None,
+    eps: Optional[Sequence[float]] = None, masks: Optional[Sequence[str]] = None,
+) -> List[tuple]:
+    """The configurations (hidden, density, eps, shared) selected by the filters."""
+    return list(itertools.product(
+        hidden or HIDDEN, density or DENSITY, eps or EPS,
+        [m == "shared" for m in (masks or MASKS)]))
+
+
+def run_bench(configs: Iterable[tuple], quick: bool = False, progress: bool = True) -> List[dict]:
+    """Measure every configuration; ``quick`` trains and times fewer steps."""
+    from threadpoolctl import threadpool_limits
+    from tqdm import tqdm
+
+    configs = list(configs)
+    kw = dict(train_steps=400, warmup=50, window=60, repeats=2) if quick else {}
+    rows = []
+    with threadpool_limits(limits=1):
+        for cfg in tqdm(configs, desc="bench", unit="config", disable=not progress):
+            rows.append(asdict(bench_config(*cfg, **kw)))
+    return rows

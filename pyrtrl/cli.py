@@ -1,0 +1,221 @@
+"""The ``pyrtrl`` command line.
+
+Errors in what the user gave (arguments, files, data) print one line and exit 2;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable, Dict, List, Optional
+
+from .errors import PyrtrlError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _density(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    if not (0 < v <= 1):
+        raise argparse.ArgumentTypeError(f"density must be in (0, 1], got {v}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not (v > 0 and v < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {v}")
+    return v
+
+
+def _print_json(obj: object) -> None:
+    print(json.dumps(obj, indent=2, allow_nan=True))
+
+
+# -- gradcheck ---------------------------------------------------------------------------
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    from .gradcheck import TOL_FD, TOL_RTRL, GradcheckConfig, run_gradcheck
+
+    if args.steps < 2:
+        raise PyrtrlError("--steps must be at least 2")
+    res = run_gradcheck(GradcheckConfig(
+        hidden=args.hidden, inputs=args.inputs, outputs=args.outputs, steps=args.steps,
+        density=args.density, eps=args.eps, shared_mask=args.shared_mask, seed=args.seed))
+    if args.json:
+        _print_json(res)
+    else:
+        mark = lambda e, tol: "ok" if e <= tol else "FAIL"  # noqa: E731
+        print(f"model: hidden={res['hidden']} inputs={res['inputs']} steps={res['steps']} "
+              f"density={res['density']} eps={res['eps']} shared_mask={res['shared_mask']}")
+        for key, tol in (("rel_err_dense_vs_bptt", TOL_RTRL), ("rel_err_sparse_vs_bptt", TOL_RTRL),
+                         ("rel_err_bptt_vs_fd", TOL_FD), ("rel_err_bptt_vs_fd_heaviside", TOL_FD)):
+            print(f"  {key:30s} {res[key]:.3e}  (<= {tol:g}) {mark(res[key], tol)}")
+        print(f"  MACs/step dense {res['macs_dense_per_step']:.0f}, sparse {res['macs_sparse_per_step']:.0f}"
+              f" (x{res['mac_ratio_dense_over_sparse']:.2f}); activity fwd {res['fwd_activity']:.2f},"
+              f" bwd {res['bwd_activity']:.2f}")
+        print("PASSED" if res["passed"] else "FAILED")
+    return 0 if res["passed"] else 1
+
+
+# -- bench -------------------------------------------------------------------------------
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import grid, run_bench
+
+    configs = grid(args.hidden, args.density, args.eps, args.masks)
+    rows = run_bench(configs, quick=args.quick, progress=not args.json and sys.stderr.isatty())
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(rows, f, indent=1)
+    if args.json:
+        _print_json(rows)
+        return 0
+    head = (f"{'n':>3} {'dens':>5} {'eps':>4} {'mask':>6} {'P':>6} {'fwd':>5} {'bwd':>5} "
+            f"{'full/sp':>8} {'dense/sp':>8} {'us dense':>9} {'us sparse':>9} {'t ratio':>7} "
+            f"{'loss0':>6} {'loss':>6}")
+    print(head)
+    for r in rows:
+        print(f"{r['hidden']:>3} {r['density']:>5.2f} {r['eps']:>4.1f} "
+              f"{'shared' if r['shared_mask'] else 'indep':>6} {r['params']:>6} "
+              f"{r['fwd_activity']:>5.2f} {r['bwd_activity']:>5.2f} "
+              f"{r['macs_full'] / r['macs_sparse']:>8.1f} {r['macs_dense'] / r['macs_sparse']:>8.1f} "
+              f"{r['us_dense']:>9.0f} {r['us_sparse']:>9.0f} {r['us_dense'] / r['us_sparse']:>7.2f} "
+              f"{r['initial_loss']:>6.3f} {r['final_loss']:>6.3f}")
+    return 0
+
+
+# -- run ---------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from .host_run import run_host
+
+    summary = run_host(
+        data=args.data, steps=args.steps, hidden=args.hidden, density=args.density, eps=args.eps,
+        shared_mask=not args.independent_masks, lr=args.lr, method=args.method,
+        model_path=args.model, out_dir=args.out, seed=args.seed,
+        progress=not args.json and sys.stderr.isatty())
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"run directory: {args.out}")
+        for key in ("data", "steps", "hidden", "mse_learner_last", "mse_naive_last",
+                    "ratio_learner_over_naive_last", "fwd_activity", "macs_per_step", "wall_seconds"):
+            if key in summary:
+                print(f"  {key:32s} {summary[key]}")
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command (exposed for tests and docs)."""
+    from .bench import DENSITY, EPS, HIDDEN
+
+    top = _Parser(prog="pyrtrl", description=(
+        "Exact online learning (sparse RTRL) for event-based GRUs on microcontrollers."),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    top.add_argument("--version", action="version", version=f"pyrtrl {_version()}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def command(name: str, helptext: str, example: str, fn: Callable) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=helptext, description=helptext,
+                           epilog=f"example:\n  {example}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(fn=fn)
+        return p
+
+    p = command("gradcheck", "check sparse RTRL = dense RTRL = BPTT = finite differences",
+                "pyrtrl gradcheck --hidden 16 --density 0.3 --eps 0.2 --shared-mask --json",
+                cmd_gradcheck)
+    p.add_argument("--hidden", type=_positive_int, default=16, help="hidden units (default 16)")
+    p.add_argument("--inputs", type=_positive_int, default=3, help="input dimension (default 3)")
+    p.add_argument("--outputs", type=_positive_int, default=3, help="readout size (default 3)")
+    p.add_argument("--steps", type=_positive_int, default=60, help="sequence length (default 60)")
+    p.add_argument("--density", type=_density, default=0.5, help="kept weight fraction (default 0.5)")
+    p.add_argument("--eps", type=_positive_float, default=0.5, help="pseudo-derivative half-width (default 0.5)")
+    p.add_argument("--shared-mask", action="store_true", help="one mask shared by the three gates")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+
+    p = command("bench", "measure sparse vs dense RTRL cost over a grid of models",
+                "pyrtrl bench --quick --hidden 64 --density 0.2 --eps 0.2 --masks shared --json",
+                cmd_bench)
+    p.add_argument("--quick", action="store_true", help="shorter training and timing windows")
+    p.add_argument("--hidden", type=_positive_int, nargs="+", help=f"hidden sizes (default {list(HIDDEN)})")
+    p.add_argument("--density", type=_density, nargs="+", help=f"densities (default {list(DENSITY)})")
+    p.add_argument("--eps", type=_positive_float, nargs="+", help=f"eps values (default {list(EPS)})")
+    p.add_argument("--masks", choices=("shared", "independent"), nargs="+",
+                   help="mask kinds (default both)")
+    p.add_argument("--out", help="also write the JSON list to this file")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per configuration")
+
+    p = command("run", "learn a recorded signal online on the host (float model) and write a report",
+                "pyrtrl run --data ppg --out runs/ppg", cmd_run)
+    p.add_argument("--data", default="ppg", help="signal: ppg (default), ppg-long or synthetic")
+    p.add_argument("--steps", type=_positive_int, help="stop after this many samples (default: whole signal)")
+    p.add_argument("--model", help="start from this .npz model instead of a fresh one")
+    p.add_argument("--hidden", type=_positive_int, default=32, help="hidden units of a fresh model (default 32)")
+    p.add_argument("--density", type=_density, default=0.5, help="kept weight fraction (default 0.5)")
+    p.add_argument("--eps", type=_positive_float, default=0.5, help="pseudo-derivative half-width (default 0.5)")
+    p.add_argument("--independent-masks", action="store_true", help="one mask per gate instead of shared")
+    p.add_argument("--lr", type=_positive_float, default=3e-3, help="learning rate (default 3e-3)")
+    p.add_argument("--method", choices=("rtrl_sparse", "rtrl_dense"), default="rtrl_sparse")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", default="runs/latest", help="run directory (default runs/latest)")
+    p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    return top
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of the ``pyrtrl`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.fn(args))
+    except PyrtrlError as e:
+        if args.debug:
+            raise
+        print(f"pyrtrl {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"pyrtrl {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:
+        if args.debug:
+            raise
+        print(f"pyrtrl {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -25,8 +25,17 @@ MIN_SAMPLES = 3
 #: Downsampling aims for a rate inside this band (Hz): fast enough to resolve the PPG
 #: pulse shape, slow enough for a small MCU and for a short default run.
 TARGET_RATE_HZ = (25.0, 35.0)
-#: MAD -> standard deviation for Gaussian data, so "scale" reads like a std.
-MAD_TO_STD = 1.4826
+#: Robust spread: the 5-95 % percentile range over this (its width in standard deviations
+#: for Gaussian data), so "scale" reads like a std. A PPG sits at its baseline most of the
+#: time, so the median absolute deviation sees only the baseline wobble and would blow the
+#: pulses up to +-15; the percentile range sees the pulse amplitude yet ignores rare spikes.
+SPREAD_QUANTILES = (5.0, 95.0)
+SPREAD_TO_STD = 2 * 1.6448536269514722
+#: The first raw samples of heartpy's data2.csv are sensor placement, not a pulse wave:
+#: a flat line, motion artifacts, a 7 s dropout to exactly 0 (samples 2108-2943) and the
+#: settling after it. "ppg" starts after them (38 s into the file); normalizing on the flat
+#: lead-in would give a scale of ~1 ADC count.
+PPG_SKIP_SAMPLES = 4500
 
 
 @dataclass
@@ -66,8 +75,9 @@ def calibration_length(n: int) -> int:
 def causal_normalization(raw: np.ndarray) -> Tuple[float, float]:
     """``(offset, scale)`` from the first 10 % of ``raw``: median and robust spread.
 
-    The spread is the median absolute deviation scaled to a standard deviation; if the
-    calibration window is more than half flat (MAD = 0) the plain standard deviation is used.
+    The spread is the 5-95 % percentile range divided by its Gaussian width (3.29), so it
+    equals the standard deviation for Gaussian data; if that range is zero (a window that
+    is mostly flat) the plain standard deviation is used.
 
     Raises
     ------
@@ -76,7 +86,8 @@ def causal_normalization(raw: np.ndarray) -> Tuple[float, float]:
     """
     head = np.asarray(raw, dtype=np.float64)[: calibration_length(len(raw))]
     offset = float(np.median(head))
-    scale = MAD_TO_STD * float(np.median(np.abs(head - offset)))
+    lo, hi = np.percentile(head, SPREAD_QUANTILES)
+    scale = float(hi - lo) / SPREAD_TO_STD
     if not scale > 0:
         scale = float(np.std(head))
     if not (scale > 0 and math.isfinite(scale)):
@@ -190,9 +201,10 @@ def _load_ppg() -> Tuple[np.ndarray, float, str]:
     data, timer = _heartpy_example(1)
     rate = _rate_from_ms_timer(timer)
     f = downsample_factor(rate)
-    return block_mean(data, f), rate / f, (
-        f"heartpy example data2.csv (PPG, {data.size} samples at {rate:.2f} Hz), "
-        f"block mean over {f} -> {rate / f:.2f} Hz"
+    skip = PPG_SKIP_SAMPLES
+    return block_mean(data[skip:], f), rate / f, (
+        f"heartpy example data2.csv (PPG, {data.size} samples at {rate:.2f} Hz) from sample "
+        f"{skip} on (sensor-placement lead-in skipped), block mean over {f} -> {rate / f:.2f} Hz"
     )
 
 
@@ -251,7 +263,9 @@ def load_signal(name: str = "ppg", max_steps: Optional[int] = None, seed: int = 
     Parameters
     ----------
     name : {"ppg", "ppg-long", "synthetic"}
-        ``"ppg"``: heartpy's ``data2.csv`` (15000 samples, ~117 Hz -> ~29 Hz, ~2 minutes);
+        ``"ppg"``: heartpy's ``data2.csv`` (15000 samples at ~117 Hz) after its 38 s
+        sensor-placement lead-in (:data:`PPG_SKIP_SAMPLES`), ~117 Hz -> ~29 Hz, 2625
+        samples (90 s);
         ``"ppg-long"``: ``data3.csv`` (68k samples, ~100 Hz -> ~33 Hz, ~11 minutes);
         ``"synthetic"``: :func:`synthetic_signal` with ``seed``.
     max_steps : int, optional

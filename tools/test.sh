@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Run the test suite from a fresh clone: makes .venv, installs pyrtrl (compiling its C
+# kernels) with the test extras, runs pytest. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+exec .venv/bin/python -m pytest "$@"

@@ -158,9 +158,9 @@ def downsample_factor(rate_hz: float) -> int:
 
 def _rate_from_ms_timer(timer: np.ndarray) -> float:
     """Sample rate from a timer column in milliseconds (span over count, robust to jitter)."""
-    t = np.asarray(timer, dtype=np.float64)
-    span = float(t[-1] - t[0])
-    if t.size < 2 or not (math.isfinite(span) and span > 0):
+    t = np.asarray(timer, dtype=np.float64).ravel()
+    span = float(t[-1] - t[0]) if t.size >= 2 else 0.0
+    if not (math.isfinite(span) and span > 0):
         raise PyrtrlError("cannot derive the sample rate: timer column is not increasing")
     return (t.size - 1) / (span / 1000.0)
 
@@ -175,8 +175,8 @@ def _rate_from_datetimes(stamps: np.ndarray) -> float:
         t = np.asarray(stamps).astype("datetime64[us]")
     except (ValueError, TypeError) as e:
         raise PyrtrlError(f"cannot parse the timestamp column: {' '.join(str(e).split())}") from None
-    span_s = float((t[-1] - t[0]) / np.timedelta64(1, "us")) / 1e6
-    if t.size < 2 or not span_s > 0:
+    span_s = float((t[-1] - t[0]) / np.timedelta64(1, "us")) / 1e6 if t.size >= 2 else 0.0
+    if not span_s > 0:
         raise PyrtrlError("cannot derive the sample rate: timestamps are not increasing")
     return (t.size - 1) / span_s
 

@@ -1,0 +1,501 @@
+"""The main job on the host: the float learner forecasts a real signal online and reports.
+
+:func:`run_host` streams a recorded signal (by default a PPG, :mod:`pyrtrl.signals`) through
+an :class:`~pyrtrl.learner.OnlineLearner` one sample at a time: at step t the model sees
+s_t, predicts s_{t+1}, is scored on it and then learns from it (prequential evaluation:
+every prediction is made before its target is used for learning). It writes a run
+directory:
+
+============== ===============================================================
+model_before   ``model_before.npz``, the model the run started from
+telemetry      ``telemetry.csv``, one row per step (written as the run goes)
+model_after    ``model_after.npz``, the model after the last update
+summary        ``summary.json``, configuration, errors, activity and cost
+report         ``report.md`` and the PNG figures it shows
+============== ===============================================================
+
+The layout is meant to stay the same when the learner runs on an emulated microcontroller:
+per-step telemetry, the models before and after, a summary.
+
+Telemetry columns: ``step`` (0-based), ``x`` (s_t, normalized), ``target`` (s_{t+1}),
+``prediction`` (the readout before this step's update), ``loss`` = (prediction - target)^2,
+``naive_loss`` = (x - target)^2 (the "repeat the last sample" forecaster) and ``events``
+(units that emitted an event at this step). ``loss`` is the full squared error so that it
+compares directly with ``naive_loss``; the learner minimizes half of it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from typing import IO, TYPE_CHECKING, Any, Dict, List, Optional, Union
+
+import numpy as np
+
+from . import __version__
+from .errors import PyrtrlError
+from .gradients import ENGINES
+from .learner import OnlineLearner
+from .model import EGRU, init_egru
+from .model_file import load_model, save_model
+from .signals import check_signal_name, forecasting_stream, load_signal
+
+if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
+    from matplotlib.figure import Figure
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: Telemetry columns, in file order.
+TELEMETRY_COLUMNS: tuple[str, ...] = ("step", "x", "target", "prediction", "loss", "naive_loss", "events")
+#: Rows between flushes of ``telemetry.csv``: a crash loses at most this many steps.
+FLUSH_EVERY = 200
+#: The end-of-stream errors are measured over this final fraction of the steps.
+LAST_FRACTION = 0.2
+#: Files a run writes (removed first, so a crashed run never sits beside an old summary).
+RUN_FILES: tuple[str, ...] = (
+    "model_before.npz", "telemetry.csv", "model_after.npz", "summary.json", "report.md",
+    "learning_curve.png", "prediction_start.png", "prediction_end.png", "events.png",
+)
+#: Figure names of :func:`report_figures`; each is saved as ``<name>.png``.
+FIGURES: tuple[str, ...] = ("learning_curve", "prediction_start", "prediction_end", "events")
+#: Seconds of signal shown by the prediction-vs-target figures.
+PREDICTION_WINDOW_S = 8.0
+#: Seconds of signal averaged by the running means of the figures (~10 heartbeats).
+RUNNING_MEAN_S = 10.0
+
+
+def last_steps(steps: int) -> int:
+    """How many final steps the ``*_last`` errors average over: 20 %, at least one."""
+    return max(1, int(steps * LAST_FRACTION))
+
+
+def running_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over ``window`` steps (fewer at the start): causal, like the learner."""
+    v = np.asarray(values, dtype=np.float64)
+    window = max(1, int(window))
+    c = np.concatenate([[0.0], np.cumsum(v)])
+    i = np.arange(1, v.size + 1)
+    lo = np.maximum(i - window, 0)
+    return (c[i] - c[lo]) / (i - lo)
+
+
+def _curve_window(steps: int, rate_hz: float) -> int:
+    """Running-mean window: ~10 s of signal, but at most a fifth of a short run."""
+    return max(1, min(int(round(RUNNING_MEAN_S * rate_hz)), steps // 5))
+
+
+# -- argument checks ----------------------------------------------------------------------
+def _check_int(label: str, v: Any, minimum: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        raise PyrtrlError(f"{label} must be an integer >= {minimum}, got {v!r}")
+    return int(v)
+
+
+def _check_float(label: str, v: Any, low: float, high: float = math.inf, low_open: bool = True) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise PyrtrlError(f"{label} must be a number, got {v!r}") from None
+    ok = math.isfinite(f) and (f > low if low_open else f >= low) and f <= high
+    if not ok:
+        if math.isinf(high):
+            want = f"> {low:g}" if low_open else f">= {low:g}"
+        else:
+            want = f"in {'(' if low_open else '['}{low:g}, {high:g}]"
+        raise PyrtrlError(f"{label} must be a finite number {want}, got {v!r}")
+    return f
+
+
+def _prepare_out_dir(out_dir: PathLike) -> str:
+    """Create ``out_dir``, prove it is writable and clear this tool's files from it."""
+    path = os.fspath(out_dir)
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, f".write-test-{os.getpid()}")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.unlink(probe)
+        for name in RUN_FILES:
+            target = os.path.join(path, name)
+            if os.path.isfile(target):
+                os.unlink(target)
+    except OSError as e:
+        raise PyrtrlError(
+            f"{path}: cannot write the run directory: {' '.join(str(e.strerror or e).split())}"
+        ) from None
+    return path
+
+
+# -- the run ------------------------------------------------------------------------------
+class _Telemetry:
+    """``telemetry.csv`` written row by row, flushed every :data:`FLUSH_EVERY` rows."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.f: IO[str] = open(path, "w", newline="")
+        self.w = csv.writer(self.f)
+        self.w.writerow(TELEMETRY_COLUMNS)
+        self.pending = 0
+
+    def row(self, step: int, x: float, target: float, pred: float, loss: float,
+            naive: float, events: int) -> None:
+        # repr() is the shortest exact round trip, so the summary can be recomputed bit for
+        # bit from the file
+        self.w.writerow((step, repr(x), repr(target), repr(pred), repr(loss), repr(naive), events))
+        self.pending += 1
+        if self.pending >= FLUSH_EVERY:
+            self.f.flush()
+            self.pending = 0
+
+    def close(self) -> None:
+        self.f.flush()
+        self.f.close()
+
+
+def run_host(
+    data: str = "ppg",
+    steps: Optional[int] = None,
+    hidden: int = 32,
+    density: float = 0.5,
+    eps: float = 0.5,
+    shared_mask: bool = True,
+    lr: float = 3e-3,
+    update_every: int = 1,
+    method: str = "rtrl_sparse",
+    model_path: Optional[PathLike] = None,
+    out_dir: PathLike = "runs/latest",
+    seed: int = 0,
+    progress: bool = True,
+) -> Dict[str, Any]:
+    """Learn next-sample forecasting of a recorded signal online and write a run directory.
+
+    Parameters
+    ----------
+    data : {"ppg", "ppg-long", "synthetic"}
+        The signal (:func:`pyrtrl.signals.load_signal`).
+    steps : int, optional
+        Online steps (>= 2); default the whole stream (2624 steps, 90 s, for ``"ppg"``).
+    hidden, density, eps, shared_mask : int, float, float, bool
+        The fresh model (:func:`pyrtrl.init_egru`, one input, one output); ignored when
+        ``model_path`` is given, the summary then records the loaded model's values.
+    lr : float
+        Adam learning rate.
+    update_every : int
+        Parameters are updated after every ``update_every`` steps.
+    method : {"rtrl_sparse", "rtrl_dense"}
+        Same gradients, different cost.
+    model_path : path, optional
+        Start from this model file instead (must have 1 input and 1 output).
+    out_dir : path
+        The run directory (created; files of an earlier run there are replaced).
+    seed : int
+        Seed of the fresh model's weights and masks.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    dict
+        The summary, as written to ``summary.json``.
+
+    Raises
+    ------
+    PyrtrlError
+        Bad arguments, unknown data, unwritable ``out_dir`` or a model file of the wrong
+        shape, all before the run starts.
+    """
+    # every check first: a bad argument must not cost a long run or leave a half directory
+    if steps is not None:
+        steps = _check_int("steps", steps, 2)
+    check_signal_name(data)
+    if method not in ENGINES:
+        raise PyrtrlError(f"unknown method {method!r}; choose one of {', '.join(ENGINES)}")
+    update_every = _check_int("update_every", update_every, 1)
+    lr = _check_float("lr", lr, 0.0)
+    seed = _check_int("seed", seed, 0)
+    if model_path is None:
+        hidden = _check_int("hidden", hidden, 1)
+        density = _check_float("density", density, 0.0, 1.0)
+        eps = _check_float("eps", eps, 0.0)
+        model = init_egru(hidden, 1, 1, density=density, shared_mask=bool(shared_mask), eps=eps,
+                          seed=seed)
+    else:
+        model = load_model(model_path)
+        if model.d != 1 or model.k != 1:
+            raise PyrtrlError(
+                f"{os.fspath(model_path)}: model has {model.d} input(s) and {model.k} output(s); "
+                "forecasting needs 1 and 1"
+            )
+    signal = load_signal(data, None if steps is None else steps + 1)
+    x, target = forecasting_stream(signal)
+    if steps is not None and x.shape[0] < steps:
+        raise PyrtrlError(f"steps={steps} but signal {data!r} has only {x.shape[0]} forecasting steps")
+    out = _prepare_out_dir(out_dir)
+
+    T = x.shape[0]
+    save_model(os.path.join(out, "model_before.npz"), model)
+    learner = OnlineLearner(model, lr=lr, update_every=update_every, method=method)
+
+    from tqdm.auto import tqdm
+
+    sq = np.empty(T)
+    naive = np.empty(T)
+    events = np.empty(T, dtype=np.int64)
+    window = _curve_window(T, signal.rate_hz)
+    tel = _Telemetry(os.path.join(out, "telemetry.csv"))
+    t0 = time.perf_counter()
+    try:
+        with tqdm(total=T, disable=not progress, unit="step", desc=f"learning {data}",
+                  mininterval=0.5) as bar:
+            for t in range(T):
+                r = learner.step(x[t], target[t])
+                pred = float(r.output[0])
+                xt, yt = float(x[t, 0]), float(target[t, 0])
+                sq[t] = (pred - yt) ** 2
+                naive[t] = (xt - yt) ** 2
+                events[t] = r.events
+                tel.row(t, xt, yt, pred, float(sq[t]), float(naive[t]), r.events)
+                if (t + 1) % 100 == 0 or t + 1 == T:
+                    lo = max(0, t + 1 - window)
+                    elapsed = time.perf_counter() - t0
+                    bar.set_postfix(mse=f"{sq[lo:t + 1].mean():.4g}",
+                                    naive=f"{naive[lo:t + 1].mean():.4g}",
+                                    steps_s=f"{(t + 1) / max(elapsed, 1e-9):.0f}", refresh=False)
+                    bar.update(t + 1 - bar.n)
+    finally:
+        tel.close()
+    wall = time.perf_counter() - t0
+
+    save_model(os.path.join(out, "model_after.npz"), learner.model)
+    summary = _summary(signal, model, learner, x, target, sq, naive, events, wall,
+                       lr=lr, update_every=update_every, method=method, seed=seed,
+                       model_path=None if model_path is None else os.fspath(model_path))
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    write_report(out)
+    return summary
+
+
+def _summary(signal: Any, model: EGRU, learner: OnlineLearner, x: np.ndarray, target: np.ndarray,
+             sq: np.ndarray, naive: np.ndarray, events: np.ndarray, wall: float,
+             **config: Any) -> Dict[str, Any]:
+    T = sq.size
+    last = last_steps(T)
+    mean_sq = target[:, 0] ** 2  # the mean predictor: 0 in normalized units
+    mse_l, mse_n, mse_m = (float(a[-last:].mean()) for a in (sq, naive, mean_sq))
+    eng = learner.engine
+    c = eng.counters
+    item = np.dtype(model.dtype).itemsize
+    live = getattr(eng, "L", eng.index.P)  # sparse engine: columns that ever came alive
+    return {
+        "data": signal.name,
+        "source": signal.source,
+        "rate_hz": signal.rate_hz,
+        "normalization": {"offset": signal.offset, "scale": signal.scale,
+                          "from": "median and 5-95% range of the first 10% of the stream"},
+        "inputs": ["s_t"],
+        "target": "s_{t+1}",
+        "steps": T,
+        "hidden": model.n,
+        "density": model.density(),
+        "eps": model.eps,
+        "gamma": model.gamma,
+        "shared_mask": model.shared_mask,
+        "dtype": str(np.dtype(model.dtype)),
+        "lr": config["lr"],
+        "optimizer": "adam",
+        "update_every": config["update_every"],
+        "method": config["method"],
+        "seed": config["seed"],
+        "model_path": config["model_path"],
+        "params": model.num_params(),
+        "params_cell": model.num_params(cell_only=True),
+        "last_steps": last,
+        "mse_learner_last": mse_l,
+        "mse_naive_last": mse_n,
+        "mse_mean_last": mse_m,
+        "ratio_learner_over_naive_last": mse_l / mse_n if mse_n > 0 else None,
+        "mse_learner_all": float(sq.mean()),
+        "mse_naive_all": float(naive.mean()),
+        "fwd_activity": float(events.sum()) / (T * model.n),
+        "bwd_activity": c.bwd_active / (max(c.steps, 1) * model.n),
+        "macs_per_step": c.macs / max(c.steps, 1),
+        "macs_forward_per_step": c.macs_forward / max(c.steps, 1),
+        "macs_influence_per_step": c.macs_influence / max(c.steps, 1),
+        "macs_gradient_per_step": c.macs_gradient / max(c.steps, 1),
+        "influence_bytes": int(eng.M.nbytes),
+        "influence_live_bytes": int(model.n * live * item),
+        "updates": learner.updates,
+        "skipped_updates": learner.skipped_updates,
+        "wall_seconds": wall,
+        "steps_per_second": T / wall if wall > 0 else None,
+        "telemetry_columns": list(TELEMETRY_COLUMNS),
+        "pyrtrl_version": __version__,
+    }
+
+
+# -- report -------------------------------------------------------------------------------
+def read_telemetry(run_dir: PathLike) -> Dict[str, np.ndarray]:
+    """The columns of ``telemetry.csv`` as arrays (``step`` and ``events`` as integers)."""
+    path = os.path.join(os.fspath(run_dir), "telemetry.csv")
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except OSError as e:
+        raise PyrtrlError(f"{path}: cannot read telemetry: {' '.join(str(e.strerror or e).split())}") from None
+    if not rows or tuple(rows[0]) != TELEMETRY_COLUMNS:
+        raise PyrtrlError(f"{path}: header must be {','.join(TELEMETRY_COLUMNS)}")
+    body = rows[1:]
+    try:
+        cols = {name: np.array([float(r[i]) for r in body], dtype=np.float64)
+                for i, name in enumerate(TELEMETRY_COLUMNS)}
+    except (ValueError, IndexError):
+        raise PyrtrlError(f"{path}: malformed row") from None
+    cols["step"] = cols["step"].astype(np.int64)
+    cols["events"] = cols["events"].astype(np.int64)
+    return cols
+
+
+def _read_summary(run_dir: PathLike) -> Dict[str, Any]:
+    path = os.path.join(os.fspath(run_dir), "summary.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise PyrtrlError(f"{path}: cannot read summary: {' '.join(str(e).split())}") from None
+
+
+def report_figures(run_dir: PathLike) -> Dict[str, "Figure"]:
+    """The report's figures, built from a run directory's telemetry and summary.
+
+    Figures are plain :class:`matplotlib.figure.Figure` objects, not pyplot ones, so
+    nothing is registered with (or shown by) whatever backend the caller uses.
+
+    Returns
+    -------
+    dict
+        ``"learning_curve"``, ``"prediction_start"``, ``"prediction_end"``, ``"events"``.
+    """
+    from matplotlib.figure import Figure
+
+    tel = read_telemetry(run_dir)
+    s = _read_summary(run_dir)
+    T = tel["step"].size
+    if T < 1:
+        raise PyrtrlError(f"{os.fspath(run_dir)}: telemetry has no rows")
+    rate = float(s["rate_hz"])
+    window = _curve_window(T, rate)
+    label = f"{s['data']}, n={s['hidden']}, density={s['density']:.2f}, eps={s['eps']:g}"
+    figs: Dict[str, Figure] = {}
+
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    step = tel["step"]
+    floor = 1e-12  # keep exact zeros plottable on the log axis
+    for values, name, style in (
+        (tel["loss"], "EGRU online learner", "-"),
+        (tel["naive_loss"], "naive: repeat last sample", "--"),
+        (tel["target"] ** 2, "mean predictor (0)", ":"),
+    ):
+        ax.plot(step, np.maximum(running_mean(values, window), floor), style, label=name)
+    ax.axvspan(T - last_steps(T) - 0.5, T - 0.5, color="0.9", zorder=0, label="last 20 % (scored)")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"squared error, running mean over {window} steps")
+    ax.set_title(f"Learning curve: next-sample forecasting ({label})")
+    ax.legend()
+    figs["learning_curve"] = fig
+
+    span = max(2, min(int(round(PREDICTION_WINDOW_S * rate)), T // 2 if T >= 4 else T))
+    for key, lo, where in (("prediction_start", 0, "start"), ("prediction_end", T - span, "end")):
+        sl = slice(lo, lo + span)
+        t_s = (step[sl] + 1) / rate  # the target s_{t+1} is the sample at time (t+1)/rate
+        fig = Figure(figsize=(8, 3.5), layout="constrained")
+        ax = fig.add_subplot()
+        ax.plot(t_s, tel["target"][sl], "k-", lw=1.5, label="target s(t+1)")
+        ax.plot(t_s, tel["prediction"][sl], "-", color="tab:blue", label="learner prediction")
+        ax.plot(t_s, tel["x"][sl], "--", color="tab:orange", lw=1, label="naive: s(t)")
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("signal (normalized)")
+        ax.set_title(f"Prediction vs target at the {where} of the stream ({s['data']})")
+        ax.legend(loc="upper right")
+        figs[key] = fig
+
+    fig = Figure(figsize=(8, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(step, tel["events"], "-", color="0.7", lw=0.5, label="events per step")
+    ax.plot(step, running_mean(tel["events"], window), "-", color="tab:red",
+            label=f"running mean over {window} steps")
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"units with an event (of {s['hidden']})")
+    ax.set_title(f"Forward activity: events per step (mean {100 * s['fwd_activity']:.1f} % of units)")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper right")
+    figs["events"] = fig
+    return figs
+
+
+def write_report(run_dir: PathLike) -> List[str]:
+    """Save the figures as PNG and write ``report.md``; returns the files written."""
+    out = os.fspath(run_dir)
+    figs = report_figures(out)
+    s = _read_summary(out)
+    written = []
+    for name, fig in figs.items():
+        path = os.path.join(out, f"{name}.png")
+        fig.savefig(path, dpi=110)
+        written.append(path)
+    ratio = s["ratio_learner_over_naive_last"]
+    verdict = (
+        "n/a (the naive forecaster is exact)" if ratio is None
+        else f"{ratio:.3f}: the learner's error is {'below' if ratio < 1 else 'not below'} the naive forecaster's"
+    )
+    lines = [
+        f"# Online forecasting run: {s['data']}",
+        "",
+        f"Signal: {s['source']}.",
+        f"Normalized causally (offset {s['normalization']['offset']:.6g}, scale "
+        f"{s['normalization']['scale']:.6g}, {s['normalization']['from']}).",
+        "",
+        f"At each of {s['steps']} steps the EGRU sees s(t), predicts s(t+1), is scored and then "
+        "learns from the true s(t+1) with exact RTRL "
+        f"({s['method']}, Adam lr {s['lr']:g}, update every {s['update_every']} step(s)). "
+        "Every prediction is made before its target is used for learning.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| model | {s['hidden']} units, density {s['density']:.3f}, shared mask {s['shared_mask']}, "
+        f"eps {s['eps']:g}, gamma {s['gamma']:g}, {s['params']} parameters |",
+        f"| MSE learner, last 20 % ({s['last_steps']} steps) | {s['mse_learner_last']:.5g} |",
+        f"| MSE naive (repeat last sample), last 20 % | {s['mse_naive_last']:.5g} |",
+        f"| MSE mean predictor (0), last 20 % | {s['mse_mean_last']:.5g} |",
+        f"| learner / naive, last 20 % | {verdict} |",
+        f"| MSE learner / naive, whole stream | {s['mse_learner_all']:.5g} / {s['mse_naive_all']:.5g} |",
+        f"| forward activity (events / unit / step) | {100 * s['fwd_activity']:.1f} % |",
+        f"| backward activity (units with dy/dc != 0) | {100 * s['bwd_activity']:.1f} % |",
+        f"| MACs per step (forward + influence + gradient) | {s['macs_per_step']:.4g} |",
+        f"| influence matrix | {s['influence_bytes']} bytes allocated, "
+        f"{s['influence_live_bytes']} in live columns |",
+        f"| wall time | {s['wall_seconds']:.1f} s ({s['steps_per_second']:.0f} steps/s) |",
+        "",
+        "![learning curve](learning_curve.png)",
+        "",
+        "![prediction at the start](prediction_start.png)",
+        "",
+        "![prediction at the end](prediction_end.png)",
+        "",
+        "![events per step](events.png)",
+        "",
+        "Files: `telemetry.csv` (one row per step: step, x, target, prediction, loss = squared "
+        "error, naive_loss, events), `model_before.npz`, `model_after.npz`, `summary.json`.",
+        "",
+    ]
+    path = os.path.join(out, "report.md")
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    written.append(path)
+    return written

@@ -31,24 +31,22 @@ def _positive_int(text: str) -> int:
     return v
 
 
-def _density(text: str) -> float:
+def _number(text: str, low: float, high: float, what: str) -> float:
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
-    if not (0 < v <= 1):
-        raise argparse.ArgumentTypeError(f"density must be in (0, 1], got {v}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    if not (low < v <= high and v != float("inf")):  # also rejects nan
+        raise argparse.ArgumentTypeError(f"expected {what}, got {v}")
     return v
+
+
+def _density(text: str) -> float:
+    return _number(text, 0.0, 1.0, "a density in (0, 1]")
 
 
 def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    if not (v > 0 and v < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {v}")
-    return v
+    return _number(text, 0.0, float("inf"), "a positive finite number")
 
 
 def _print_json(obj: object) -> None:

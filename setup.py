@@ -2,4 +2,8 @@
 
 from setuptools import setup
 
-setup(cffi_modules=["pyrtrl/_build_kernels.py:ffibuilder"])
+setup(cffi_modules=[
+    "pyrtrl/_build_kernels.py:ffibuilder",
+    "pyrtrl/_build_runtime.py:ffibuilder32",
+    "pyrtrl/_build_runtime.py:ffibuilder16",
+])

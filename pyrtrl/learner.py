@@ -51,7 +51,8 @@ class OnlineLearner:
     update_every : int
         K: parameters are updated after every K steps with the mean gradient of those steps.
     clip : float
-        Maximum global L2 norm of that gradient (0 disables clipping).
+        Maximum global L2 norm of that gradient (0 disables clipping); with
+        ``clip_mode="value"``, the bound on each component instead (what runtime_c does).
     method : {"rtrl_sparse", "rtrl_dense"}
         Same gradients; the sparse one costs less.
 
@@ -78,11 +79,15 @@ class OnlineLearner:
         update_every: int = 1,
         clip: float = 1.0,
         method: str = "rtrl_sparse",
+        clip_mode: str = "norm",
     ) -> None:
         if int(update_every) != update_every or update_every < 1:
             raise PyrtrlError(f"update_every must be a positive integer, got {update_every}")
         if not (np.isfinite(clip) and clip >= 0):
             raise PyrtrlError(f"clip must be >= 0, got {clip}")
+        if clip_mode not in ("norm", "value"):
+            raise PyrtrlError(f"clip_mode must be 'norm' or 'value', got {clip_mode!r}")
+        self.clip_mode = clip_mode
         self.model = model
         self.engine = make_engine(model, method)
         self.optimizer = make_optimizer(optimizer, lr)
@@ -179,7 +184,12 @@ class OnlineLearner:
         scale = 1.0 / self._since_update
         for g in grads.values():
             g *= scale
-        norm = clip_global_norm(grads, self.clip)
+        if self.clip_mode == "value" and self.clip > 0:
+            for g in grads.values():
+                np.clip(g, -self.clip, self.clip, out=g)
+            norm = float(sum(np.abs(g).sum() for g in grads.values()))
+        else:
+            norm = clip_global_norm(grads, self.clip)
         p = self.model.params
         if np.isfinite(norm):
             self.optimizer.update(p, grads)

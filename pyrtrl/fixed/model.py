@@ -1,0 +1,277 @@
+"""The fixed-point learner in numpy integers: the executable specification of runtime_c.
+
+Every operation below has a twin in runtime_c/src; the two agree bit for bit (state,
+events, influence matrix, weights, gradients, counters), which tests check over long
+streams. Formats and the rounding rule are in :mod:`pyrtrl.fixed.arith` and
+docs/numerics.md. Names follow the float engine (:mod:`pyrtrl.rtrl_sparse`).
+
+One step (``step``):
+ 1. forward: pre-activations from the stored weights (event-driven in C), gates from the
+    sigmoid table, state, events, pseudo-derivative psi and a = dy/dc;
+ 2. influence update on the live columns: M <- diag(d) M + J M[act] (J = A diag(a_prev)
+    on active columns), then Mbar (non-threshold entries, threshold diagonal, threshold
+    off-diagonal), each a saturating add;
+ 3. readout and squared-error loss gradient; gradient contraction row by row
+    (rows with dy*a != 0), the threshold's immediate term, the readout gradient;
+ 4. every K steps, SGD: w <- w - lr * clip(G), thresholds clamped to [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional
+
+import numpy as np
+
+from ..errors import PyrtrlError
+from .arith import (FRAC, INT16_MAX, INT16_MIN, INT32_MAX, INT32_MIN, LIM24, LIM_DOUT, MFRAC,
+                    ONE, WFRAC, WONE, rnd, sat, sigmoid_q, tanh_q, to_fixed)
+from .quantize import QuantizedModel
+
+GATES = ("u", "r", "g")
+
+
+@dataclass
+class FixedConfig:
+    """Learning configuration, already in fixed point (see :func:`fixed_config`)."""
+
+    lr_q: int  # per update, multiplies the summed gradient: round(lr / K * 2^24)
+    clip_q: int  # clip of the summed gradient, Q24 (0 = off): round(clip * K * 2^24)
+    update_every: int
+    influence_bits: int = 32
+    dense: bool = False  # sparsity exploitation off (same numbers, full cost)
+
+
+def fixed_config(lr: float, clip: float = 1.0, update_every: int = 1, influence_bits: int = 32,
+                 dense: bool = False) -> FixedConfig:
+    """Learning rate and clip (float, per mean gradient) to their fixed-point form."""
+    if influence_bits not in MFRAC:
+        raise PyrtrlError(f"influence_bits must be 16 or 32, got {influence_bits}")
+    if int(update_every) != update_every or not (1 <= update_every <= 65535):
+        raise PyrtrlError(f"update_every must be an integer in [1, 65535], got {update_every}")
+    if not (np.isfinite(lr) and 0 < lr < 128):
+        raise PyrtrlError(f"learning rate must be in (0, 128), got {lr}")
+    if not (np.isfinite(clip) and clip >= 0):
+        raise PyrtrlError(f"clip must be >= 0, got {clip}")
+    lr_q = int(to_fixed(lr / update_every, WFRAC))
+    if lr_q < 1:
+        raise PyrtrlError(f"learning rate {lr} / {update_every} is below one Q24 step (6e-8)")
+    clip_q = min(int(to_fixed(clip * update_every, WFRAC)), INT32_MAX) if clip > 0 else 0
+    return FixedConfig(lr_q, clip_q, int(update_every), influence_bits, dense)
+
+
+@dataclass
+class FixedCounters:
+    """The counters runtime_c keeps, with the same meaning (docs/rtrl.md cost model)."""
+
+    steps: int = 0
+    events: int = 0
+    active_cols: int = 0  # sum over steps of units with a_{t-1} != 0 (active Jacobian columns)
+    macs: int = 0
+    saturations: int = 0
+    updates: int = 0
+
+
+class FixedLearner:
+    """Online learner in fixed point (numpy int64, values kept within their C types)."""
+
+    def __init__(self, q: QuantizedModel, cfg: FixedConfig) -> None:
+        self.q = q
+        self.cfg = cfg
+        self.mfrac = MFRAC[cfg.influence_bits]
+        self.mlo, self.mhi = ((INT16_MIN, INT16_MAX) if cfg.influence_bits == 16
+                              else (INT32_MIN, INT32_MAX))
+        n = q.n
+        self.theta = q.theta.astype(np.int64).copy()
+        self.w_o = q.w_o.astype(np.int64).copy()
+        self.b_o = q.b_o.astype(np.int64).copy()
+        self.off = q.offsets
+        self.pat = q.patterns
+        # column of every pattern entry, and the parameter id of every masked entry
+        self.ucol = q.union.colidx
+        self.urow = q.union.rowidx
+        self.counters = FixedCounters()
+        z = np.zeros(n, dtype=np.int64)
+        self.c, self.h, self.y, self.o, self.psi, self.a = (z.copy() for _ in range(6))
+        self.M = np.zeros((n, q.P), dtype=np.int64)
+        self.live = np.zeros(q.P, dtype=bool)
+        if cfg.dense:
+            self.live[:] = True
+        self.G = np.zeros(q.P, dtype=np.int64)
+        self.G_imm = np.zeros(n, dtype=np.int64)
+        self.G_wo = np.zeros_like(self.w_o)
+        self.G_bo = np.zeros_like(self.b_o)
+        self.since_update = 0
+        self._param_rows = self._rows_of_params()
+
+    # -- helpers -----------------------------------------------------------------------
+    def _rows_of_params(self) -> np.ndarray:
+        rows = []
+        for name in ("W_u", "W_r", "W_g", "R_u", "R_r", "R_g"):
+            rows.append(self.pat[name].rowidx)
+        rows += [np.arange(self.q.n)] * 5
+        return np.concatenate(rows)
+
+    def _sat(self, x: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        v, k = sat(x, lo, hi)
+        self.counters.saturations += k
+        return v
+
+    def _sat32(self, x: np.ndarray) -> np.ndarray:
+        return self._sat(x, INT32_MIN, INT32_MAX)
+
+    def weights(self) -> Dict[str, np.ndarray]:
+        """Dense cell weights (Q24) by name, plus W_o and b_o."""
+        dense = self.q.cell_dense(self.theta)
+        dense["W_o"], dense["b_o"] = self.w_o.copy(), self.b_o.copy()
+        return dense
+
+    # -- one step ----------------------------------------------------------------------
+    def step(self, x: np.ndarray, target: np.ndarray) -> tuple:
+        """One learning step with a Q16 input (d,) and target (k,). Returns (out, loss_q)."""
+        q, cnt = self.q, self.counters
+        n = q.n
+        dense = self.cfg.dense
+        W = self.weights()
+        x = np.asarray(x, dtype=np.int64)
+        c_prev, h_prev, y_prev = self.c, self.h, self.y
+        o_prev, psi_prev, a_prev = self.o, self.psi, self.a
+        thr16 = rnd(W["thr"], WFRAC - FRAC)
+
+        # 1. forward (Q40 sums, one rounding to Q16 each)
+        xon = x != 0
+        yon = y_prev != 0
+        macs = 0
+        for gate in GATES:
+            wc = self.pat[f"W_{gate}"].col_nnz()
+            rc = self.pat[f"R_{gate}"].col_nnz()
+            macs += int(wc.sum() + rc.sum()) if dense else int(wc[xon].sum() + rc[yon].sum())
+        sh = WFRAC  # Q24 weight x Q16 activation = Q40
+        pre_u = self._sat32(rnd(W["W_u"] @ x + W["R_u"] @ y_prev + (W["b_u"] << FRAC), sh))
+        pre_r = self._sat32(rnd(W["W_r"] @ x + W["R_r"] @ y_prev + (W["b_r"] << FRAC), sh))
+        qv = self._sat32(rnd(W["R_g"] @ y_prev + (W["b_rg"] << FRAC), sh))
+        u = sigmoid_q(pre_u)
+        r = sigmoid_q(pre_r)
+        pre_g = self._sat32(rnd(W["W_g"] @ x + (W["b_g"] << FRAC), sh) + rnd(r * qv, FRAC))
+        g = tanh_q(pre_g)
+        c = rnd(u * h_prev + (ONE - u) * g, FRAC)
+        v = c - thr16
+        o = (v > 0).astype(np.int64)
+        y = o * c
+        h = c - o * thr16
+        av = np.abs(v)
+        psi = np.where(av < q.eps_q, rnd(q.goe_q * (q.eps_q - av), FRAC), 0)
+        a = o * ONE + rnd(c * psi, FRAC)
+
+        # 2. influence update
+        uu = rnd(u * (ONE - u), FRAC)
+        alpha_u = rnd((h_prev - g) * uu, FRAC)
+        beta_g = rnd((ONE - u) * (ONE - rnd(g * g, FRAC)), FRAC)
+        alpha_g = rnd(beta_g * r, FRAC)
+        alpha_r = self._sat(rnd(rnd(beta_g * qv, FRAC) * rnd(r * (ONE - r), FRAC), FRAC), -LIM24, LIM24)
+        tp_prev = rnd(thr16 * psi_prev, FRAC)
+        dvec = rnd(u * (ONE - tp_prev), FRAC)
+        act = np.ones(n, dtype=bool) if dense else a_prev != 0
+        ent = np.flatnonzero(act[self.ucol])  # union entries in active columns
+        er, ec = self.urow[ent], self.ucol[ent]
+        A = self._sat32(rnd(alpha_u[er] * W["R_u"][er, ec] + alpha_r[er] * W["R_r"][er, ec]
+                            + alpha_g[er] * W["R_g"][er, ec], WFRAC))
+        macs += sum(int(self.pat[f"R_{g_}"].col_nnz()[act].sum()) for g_ in GATES)
+        Jv = self._sat(rnd(A * a_prev[ec], FRAC), -LIM24, LIM24)
+        live_before = self.live.copy()
+        L = int(live_before.sum())
+        if L:
+            cols = np.flatnonzero(live_before)
+            Jd = np.zeros((n, n), dtype=np.int64)
+            Jd[er, ec] = Jv
+            Mold = self.M[:, cols]
+            acc = dvec[:, None] * Mold + Jd @ self.M[:, cols]
+            self.M[:, cols] = self._sat(rnd(acc, FRAC), self.mlo, self.mhi)
+            macs += n * L + ent.size * (L + 1)
+
+        ms = 32 - self.mfrac  # Q16 x Q16 -> Q_M
+        src = {"W": x, "R": y_prev}
+        coef = {"u": alpha_u, "r": alpha_r, "g": beta_g}
+        mb_count = 0
+        for kind in ("W", "R"):
+            for gate in GATES:
+                name = f"{kind}_{gate}"
+                pat = self.pat[name]
+                cf = alpha_g if name == "R_g" else coef[gate]
+                s = src[kind][pat.colidx]
+                on = np.ones(pat.nnz, dtype=bool) if dense else s != 0
+                ids = self.off[name] + np.flatnonzero(on)
+                rows = pat.rowidx[on]
+                vals = rnd(cf[rows] * s[on], ms)
+                self._mbar_add(ids, rows, vals)
+                mb_count += int(on.sum())
+        for name, cf in (("b_u", alpha_u), ("b_r", alpha_r), ("b_g", beta_g), ("b_rg", alpha_g)):
+            ids = self.off[name] + np.arange(n)
+            self._mbar_add(ids, np.arange(n), rnd(cf * ONE, ms))
+            mb_count += n
+        thr_on = np.ones(n, dtype=bool) if dense else (o_prev != 0) | (psi_prev != 0)
+        j = np.flatnonzero(thr_on)
+        self._mbar_add(self.off["thr"] + j, j, rnd(u[j] * (tp_prev[j] - o_prev[j] * ONE), ms))
+        yp = np.flatnonzero(np.ones(ent.size, dtype=bool) if dense else psi_prev[ec] != 0)
+        cpsi = -rnd(c_prev * psi_prev, FRAC)
+        self._mbar_add(self.off["thr"] + ec[yp], er[yp], rnd(A[yp] * cpsi[ec[yp]], ms))
+        mb_count += j.size + yp.size
+        macs += mb_count
+
+        # 3. readout, loss, gradient
+        out = self._sat32(rnd(self.w_o @ y + (self.b_o << FRAC), WFRAC))
+        target = np.asarray(target, dtype=np.int64)
+        dout = self._sat(out - target, -LIM_DOUT, LIM_DOUT)
+        loss_q = int(self._sat32(rnd(np.array(int(dout @ dout)), FRAC + 1)))
+        dy = self._sat32(rnd(self.w_o.T @ dout, WFRAC))
+        ga = self._sat32(rnd(dy * a, FRAC))
+        L_after = int(self.live.sum())
+        cols = np.flatnonzero(self.live)
+        gs = self.mfrac - 8  # Q16 x Q_M -> Q24
+        rows = np.arange(n) if dense else np.flatnonzero(ga)
+        for i in rows:
+            self.G[cols] = self._sat32(self.G[cols] + rnd(ga[i] * self.M[i, cols], gs))
+        macs += rows.size * L_after
+        cpsi_now = rnd(c * psi, FRAC)
+        self.G_imm = self._sat32(self.G_imm + rnd(dy * (-cpsi_now), 2 * FRAC - WFRAC))
+        self.G_wo = self._sat32(self.G_wo + rnd(dout[:, None] * y[None, :], 2 * FRAC - WFRAC))
+        self.G_bo = self._sat32(self.G_bo + (dout << (WFRAC - FRAC)))
+
+        cnt.steps += 1
+        cnt.events += int(o.sum())
+        cnt.active_cols += int(act.sum())
+        cnt.macs += macs
+        self.c, self.h, self.y, self.o, self.psi, self.a = c, h, y, o, psi, a
+
+        # 4. update
+        self.since_update += 1
+        if self.since_update >= self.cfg.update_every:
+            self._update()
+        return out, loss_q
+
+    def _mbar_add(self, ids: np.ndarray, rows: np.ndarray, vals: np.ndarray) -> None:
+        """Saturating add of Mbar entries (distinct (row, param) pairs), bringing columns alive."""
+        self.live[ids] = True
+        self.M[rows, ids] = self._sat(self.M[rows, ids] + vals, self.mlo, self.mhi)
+
+    def _update(self) -> None:
+        cfg, n = self.cfg, self.q.n
+        g = self.G.copy()
+        thr = slice(self.off["thr"], self.off["thr"] + n)
+        g[thr] = self._sat32(g[thr] + self.G_imm)
+
+        def step(w: np.ndarray, grad: np.ndarray) -> np.ndarray:
+            if cfg.clip_q:
+                grad = np.clip(grad, -cfg.clip_q, cfg.clip_q)
+            return self._sat32(w - rnd(cfg.lr_q * grad, WFRAC))
+
+        self.theta = step(self.theta, g)
+        self.theta[thr] = np.clip(self.theta[thr], 0, WONE)
+        self.w_o = step(self.w_o, self.G_wo)
+        self.b_o = step(self.b_o, self.G_bo)
+        self.G[:] = 0
+        self.G_imm[:] = 0
+        self.G_wo[:] = 0
+        self.G_bo[:] = 0
+        self.since_update = 0
+        self.counters.updates += 1

@@ -1,0 +1,237 @@
+"""The C runtime (runtime_c) through cffi: an online learner with the float learner's interface.
+
+Whole streams go to C in one call (:meth:`CLearner.run`) so that the binding's per-call
+cost does not dominate. The weights, state, influence matrix, gradients and counters can be
+read back (:meth:`CLearner.snapshot`) for bit-exact comparison with :mod:`pyrtrl.fixed`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+import numpy as np
+
+from .errors import PyrtrlError
+from .fixed.arith import FRAC, WFRAC, from_fixed
+from .fixed.model import FixedConfig, FixedCounters, fixed_config
+from .fixed.quantize import QuantizedModel, quantize, quantize_samples
+from .model import EGRU
+
+ABSENT = 0xFFFF
+
+
+def _lib(bits: int):
+    try:
+        if bits == 32:
+            from . import _rtrl32 as mod
+        elif bits == 16:
+            from . import _rtrl16 as mod
+        else:
+            raise PyrtrlError(f"influence_bits must be 16 or 32, got {bits}")
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise PyrtrlError("the C runtime is not built: install pyrtrl with pip "
+                          f"(pip install -e .) ({e})") from None
+    return mod.ffi, mod.lib
+
+
+def c_model_arrays(q: QuantizedModel) -> Dict[str, np.ndarray]:
+    """The numpy arrays behind an ``rtrl_model_t`` (also what the exporter writes)."""
+    arr: Dict[str, np.ndarray] = {}
+    for kind in ("W", "R"):
+        for g in ("u", "r", "g"):
+            pat = q.patterns[f"{kind}_{g}"]
+            arr[f"{kind}_{g}_colptr"] = pat.colptr.astype(np.uint16)
+            arr[f"{kind}_{g}_rowidx"] = pat.rowidx.astype(np.uint16)
+    arr["U_colptr"] = q.union.colptr.astype(np.uint16)
+    arr["U_rowidx"] = q.union.rowidx.astype(np.uint16)
+    if not shares_recurrent_pattern(q):
+        for gi, g in enumerate(("u", "r", "g")):
+            m = q.gate_map[gi]
+            arr[f"U_map_{g}"] = np.where(m < 0, ABSENT, m).astype(np.uint16)
+    arr["theta"] = q.theta.astype(np.int32)
+    arr["w_o"] = np.ascontiguousarray(q.w_o.astype(np.int32))
+    arr["b_o"] = q.b_o.astype(np.int32)
+    return arr
+
+
+def shares_recurrent_pattern(q: QuantizedModel) -> bool:
+    """True when R_u, R_r, R_g have the union pattern (runtime_c then needs no gate maps)."""
+    return all(q.patterns[f"R_{g}"].nnz == q.union.nnz for g in ("u", "r", "g"))
+
+
+@dataclass
+class Snapshot:
+    """Integer arrays read back from the C learner, in the numpy model's orders."""
+
+    theta: np.ndarray
+    w_o: np.ndarray
+    b_o: np.ndarray
+    state: Dict[str, np.ndarray]  # c, h, y, o, psi, a
+    M: np.ndarray  # n x P in parameter order (dead columns zero)
+    live: np.ndarray  # (P,) bool
+    grad: np.ndarray  # (P,) in parameter order
+    grad_thr: np.ndarray
+    grad_wo: np.ndarray
+    grad_bo: np.ndarray
+    counters: FixedCounters
+
+
+class CLearner:
+    """Online learner running in runtime_c (fixed point), with the float learner's interface.
+
+    Parameters
+    ----------
+    model : EGRU
+        Quantized at construction (one-line error if not representable); not modified.
+    lr, clip, update_every :
+        As for :class:`pyrtrl.OnlineLearner` with SGD and ``clip_mode="value"``.
+    influence_bits : {32, 16}
+        Storage width of the influence matrix.
+    dense : bool
+        Sparsity exploitation off (same numbers, full cost): the same-run baseline.
+    """
+
+    def __init__(self, model: EGRU, lr: float = 0.02, clip: float = 1.0, update_every: int = 1,
+                 influence_bits: int = 32, dense: bool = False) -> None:
+        self.ffi, self.lib = _lib(influence_bits)
+        self.template = model.copy()
+        self.q = quantize(model)
+        self.fcfg: FixedConfig = fixed_config(lr, clip, update_every, influence_bits, dense)
+        ffi, lib, q = self.ffi, self.lib, self.q
+        self._arrays = c_model_arrays(q)
+        cfg = ffi.new("rtrl_config_t *")
+        cfg.n, cfg.d, cfg.k = q.n, q.d, q.k
+        for gi, g in enumerate(("u", "r", "g")):
+            cfg.nnz_w[gi] = q.patterns[f"W_{g}"].nnz
+            cfg.nnz_r[gi] = q.patterns[f"R_{g}"].nnz
+        cfg.nnz_union = q.union.nnz
+        cfg.update_every = self.fcfg.update_every
+        cfg.dense_mode = int(dense)
+        cfg.lr_q, cfg.clip_q = self.fcfg.lr_q, self.fcfg.clip_q
+        cfg.eps_q, cfg.goe_q = q.eps_q, q.goe_q
+        self.cfg = cfg
+        m = ffi.new("rtrl_model_t *")
+        a = self._arrays
+        ptr = lambda name, t: ffi.cast(t, ffi.from_buffer(a[name]))  # noqa: E731
+        for gi, g in enumerate(("u", "r", "g")):
+            m.w_colptr[gi] = ptr(f"W_{g}_colptr", "uint16_t *")
+            m.w_rowidx[gi] = ptr(f"W_{g}_rowidx", "uint16_t *")
+            m.r_colptr[gi] = ptr(f"R_{g}_colptr", "uint16_t *")
+            m.r_rowidx[gi] = ptr(f"R_{g}_rowidx", "uint16_t *")
+            m.u_map[gi] = ptr(f"U_map_{g}", "uint16_t *") if f"U_map_{g}" in a else ffi.NULL
+        m.u_colptr = ptr("U_colptr", "uint16_t *")
+        m.u_rowidx = ptr("U_rowidx", "uint16_t *")
+        m.theta = ptr("theta", "int32_t *")
+        m.w_o = ptr("w_o", "int32_t *")
+        m.b_o = ptr("b_o", "int32_t *")
+        self.model_c = m
+        size = ffi.new("size_t *")
+        self._check(lib.rtrl_required_bytes(cfg, size), "size query")
+        self.required_bytes = int(size[0])
+        raw = np.zeros(self.required_bytes + 8, dtype=np.uint8)
+        start = (-raw.ctypes.data) % 8
+        self._buffer = raw
+        self._buf = raw[start:start + self.required_bytes]
+        self.ctx = ffi.new("rtrl_t *")
+        needed = ffi.new("size_t *")
+        self._check(lib.rtrl_init(self.ctx, cfg, m, ffi.from_buffer(self._buf), self.required_bytes,
+                                  needed), "init")
+
+    def _check(self, status: int, what: str) -> None:
+        if status != 0:
+            msg = self.ffi.string(self.lib.rtrl_status_str(status)).decode()
+            raise PyrtrlError(f"runtime_c {what}: {msg} (status {status})")
+
+    @property
+    def model(self) -> EGRU:
+        """The current weights as a float model (masks, gamma, eps of the original)."""
+        s = self.snapshot()
+        q = QuantizedModel(**{**self.q.__dict__, "theta": s.theta, "w_o": s.w_o, "b_o": s.b_o})
+        return q.to_float(self.template)
+
+    def reset_state(self) -> None:
+        """New sequence: zero state, influence matrix and pending gradients; keep weights."""
+        self._check(self.lib.rtrl_reset_state(self.ctx), "reset")
+
+    def run(self, x: np.ndarray, target: np.ndarray) -> "CRunResult":
+        """Learn from a whole stream in one C call; returns per-step outputs and losses (float)."""
+        x = np.asarray(x, dtype=np.float64)
+        target = np.asarray(target, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.q.d:
+            raise PyrtrlError(f"x must have shape (T, {self.q.d}), got {x.shape}")
+        T = x.shape[0]
+        if target.shape != (T, self.q.k):
+            raise PyrtrlError(f"target must have shape ({T}, {self.q.k}), got {target.shape}")
+        xq, sx = quantize_samples(x, "x")
+        tq, st = quantize_samples(target, "target")
+        return self.run_fixed(xq.astype(np.int32), tq.astype(np.int32), saturated_inputs=sx + st)
+
+    def run_fixed(self, xq: np.ndarray, tq: np.ndarray, saturated_inputs: int = 0) -> "CRunResult":
+        """As :meth:`run` with inputs already in Q16 (int32)."""
+        ffi = self.ffi
+        xq = np.ascontiguousarray(xq, dtype=np.int32)
+        tq = np.ascontiguousarray(tq, dtype=np.int32)
+        T = xq.shape[0]
+        out = np.zeros((T, self.q.k), dtype=np.int32)
+        loss = np.zeros(T, dtype=np.int32)
+        done = ffi.new("uint32_t *")
+        st = self.lib.rtrl_run(self.ctx, T, ffi.cast("int32_t *", ffi.from_buffer(xq)),
+                               ffi.cast("int32_t *", ffi.from_buffer(tq)),
+                               ffi.cast("int32_t *", ffi.from_buffer(out)),
+                               ffi.cast("int32_t *", ffi.from_buffer(loss)), done)
+        self._check(st, f"run (stopped after {done[0]} of {T} steps)")
+        return CRunResult(from_fixed(out, FRAC), from_fixed(loss, FRAC), out, loss,
+                          saturated_inputs)
+
+    def step(self, x: np.ndarray, target: np.ndarray) -> "CRunResult":
+        """One sample (a stream of length one)."""
+        return self.run(np.asarray(x, dtype=np.float64)[None, :], np.asarray(target)[None, :])
+
+    def counters(self) -> FixedCounters:
+        c = self.ffi.new("rtrl_counters_t *")
+        self._check(self.lib.rtrl_get_counters(self.ctx, c), "counters")
+        return FixedCounters(steps=c.steps, events=c.events, active_cols=c.active_cols,
+                             macs=c.macs, saturations=c.saturations, updates=c.updates)
+
+    def snapshot(self) -> Snapshot:
+        """Copies of every array, mapped to the numpy fixed model's layout."""
+        ffi, q = self.ffi, self.q
+        v = ffi.new("rtrl_view_t *")
+        self._check(self.lib.rtrl_get_view(self.ctx, v), "view")
+        n, k, P, L = q.n, q.k, int(v.P), int(v.live)
+
+        def arr(p, count, dtype):
+            return np.frombuffer(ffi.buffer(p, count * np.dtype(dtype).itemsize), dtype=dtype).astype(np.int64)
+
+        mt = np.int32 if self.fcfg.influence_bits == 32 else np.int16
+        Mraw = arr(v.M, n * P, mt).reshape(n, P)
+        at = arr(v.at, P, np.uint16)[:L]
+        M = np.zeros((n, P), dtype=np.int64)
+        M[:, at] = Mraw[:, :L]
+        live = np.zeros(P, dtype=bool)
+        live[at] = True
+        graw = arr(v.grad, P, np.int32)
+        grad = np.zeros(P, dtype=np.int64)
+        grad[at] = graw[:L]
+        state = {name: arr(getattr(v, name), n, np.int32) for name in ("c", "h", "y", "o", "psi", "a")}
+        return Snapshot(arr(v.theta, P, np.int32), arr(v.w_o, k * n, np.int32).reshape(k, n),
+                        arr(v.b_o, k, np.int32), state, M, live, grad, arr(v.grad_thr, n, np.int32),
+                        arr(v.grad_wo, k * n, np.int32).reshape(k, n), arr(v.grad_bo, k, np.int32),
+                        self.counters())
+
+
+@dataclass
+class CRunResult:
+    """Per-step outputs of the C learner."""
+
+    output: np.ndarray  # (T, k) float
+    loss: np.ndarray  # (T,) float: 0.5 * sum of squared errors, as the float learner
+    output_q: np.ndarray
+    loss_q: np.ndarray  # Q16 of 0.5 * sum of squared errors
+    saturated_inputs: int = 0
+
+
+def required_bytes(model: EGRU, influence_bits: int = 32) -> int:
+    """The C size query for ``model`` (what :class:`CLearner` allocates)."""
+    return CLearner(model, influence_bits=influence_bits).required_bytes

@@ -1,0 +1,190 @@
+/*
+ * rtrl.h - event-based GRU with sparse exact RTRL and online SGD, in fixed point.
+ *
+ * The library runs and trains an EGRU inside one buffer the caller provides (no malloc, no
+ * stdio, no floating point). Sizes come from rtrl_required_bytes() or, at compile time,
+ * RTRL_REQUIRED_BYTES(). Every entry point validates its arguments and returns a status.
+ *
+ * Numbers (docs/numerics.md): activations, states, inputs, targets and outputs are Q15.16
+ * in int32; weights, biases, thresholds and gradient accumulators Q7.24 in int32; the
+ * influence matrix Q11.20 in int32 (RTRL_INFLUENCE_BITS = 32) or Q4.11 in int16 (16).
+ * One rounding rule everywhere: rnd(x, s) = (x + 2^(s-1)) >> s (round half up), then
+ * saturation to the storage type, counted in rtrl_counters_t.saturations.
+ *
+ * The numpy model pyrtrl.fixed is the executable specification: both agree bit for bit.
+ */
+#ifndef RTRL_H
+#define RTRL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rtrl_version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef RTRL_INFLUENCE_BITS
+#define RTRL_INFLUENCE_BITS 32
+#endif
+#if RTRL_INFLUENCE_BITS == 32
+typedef int32_t rtrl_m_t;
+#define RTRL_MFRAC 20
+#elif RTRL_INFLUENCE_BITS == 16
+typedef int16_t rtrl_m_t;
+#define RTRL_MFRAC 11
+#else
+#error "RTRL_INFLUENCE_BITS must be 16 or 32"
+#endif
+
+/* Columns of the influence matrix updated together; the scratch holds this many values of
+ * every active row. */
+#ifndef RTRL_CHUNK
+#define RTRL_CHUNK 32
+#endif
+
+#define RTRL_FRAC 16 /* Q15.16 activations */
+#define RTRL_WFRAC 24 /* Q7.24 weights and gradients */
+#define RTRL_MAX_UNITS 255 /* n, d, k; keeps every 64-bit sum exact */
+#define RTRL_MAX_PARAMS 65534
+#define RTRL_SAMPLE_MAX ((int32_t)((1L << 23) - 1)) /* |x|, |target| <= 128.0 */
+#define RTRL_ABSENT 0xFFFFu /* "no entry" in union maps and column positions */
+
+typedef enum {
+    RTRL_OK = 0,
+    RTRL_ERR_NULL = 1,            /* a required pointer is NULL */
+    RTRL_ERR_CONFIG = 2,          /* sizes or hyperparameters out of range */
+    RTRL_ERR_MODEL = 3,           /* patterns inconsistent with the configuration */
+    RTRL_ERR_BUFFER_TOO_SMALL = 4,/* *needed tells how many bytes */
+    RTRL_ERR_ALIGNMENT = 5,       /* buffer not 8-byte aligned */
+    RTRL_ERR_RANGE = 6,           /* a sample or target outside +-RTRL_SAMPLE_MAX */
+    RTRL_ERR_NOT_INITIALISED = 7  /* context not (successfully) initialised */
+} rtrl_status_t;
+
+/* What the network and its learning look like. */
+typedef struct {
+    uint16_t n, d, k;        /* hidden units, inputs, outputs (1..255) */
+    uint16_t nnz_w[3];       /* stored entries of W_u, W_r, W_g */
+    uint16_t nnz_r[3];       /* stored entries of R_u, R_r, R_g */
+    uint16_t nnz_union;      /* entries of the union of the three recurrent patterns */
+    uint16_t update_every;   /* K >= 1: SGD step after every K samples */
+    uint8_t dense_mode;      /* 1: exploit no sparsity (same numbers, full cost) */
+    uint8_t reserved;
+    int32_t lr_q;            /* Q24 multiplier of the summed gradient: lr / K */
+    int32_t clip_q;          /* Q24 bound of each summed gradient component (0 = off) */
+    int32_t eps_q;           /* Q16 half-width of the pseudo-derivative, > 0 */
+    int32_t goe_q;           /* Q16 gamma / eps, >= 0 */
+} rtrl_config_t;
+
+/* The model: patterns (compressed by columns) and initial parameters. The arrays may live
+ * in flash; rtrl_init copies the parameters into the buffer, patterns are referenced. */
+typedef struct {
+    const uint16_t *w_colptr[3]; /* d + 1 each */
+    const uint16_t *w_rowidx[3]; /* nnz_w[g] each */
+    const uint16_t *r_colptr[3]; /* n + 1 each */
+    const uint16_t *r_rowidx[3]; /* nnz_r[g] each */
+    const uint16_t *u_colptr;    /* union pattern, n + 1 */
+    const uint16_t *u_rowidx;    /* nnz_union */
+    const uint16_t *u_map[3];    /* per union entry its index in gate g, or RTRL_ABSENT;
+                                    all NULL when the three gates share one pattern */
+    const int32_t *theta;        /* P cell parameters, Q24, in influence-column order:
+                                    W_u W_r W_g R_u R_r R_g (CSC order) b_u b_r b_g b_rg thr */
+    const int32_t *w_o;          /* k x n, row-major, Q24 */
+    const int32_t *b_o;          /* k, Q24 */
+} rtrl_model_t;
+
+typedef struct {
+    uint32_t steps;
+    uint32_t updates;
+    uint64_t events;       /* units that emitted an event, summed over steps */
+    uint64_t active_cols;  /* active Jacobian columns (a_{t-1} != 0), summed over steps */
+    uint64_t macs;         /* multiply-accumulates, cost model of docs/rtrl.md */
+    uint64_t saturations;  /* values clamped to their type or documented limit */
+} rtrl_counters_t;
+
+/* Read-only view of the learner's arrays (for host tests, telemetry and weight dumps). */
+typedef struct {
+    const int32_t *theta, *w_o, *b_o;
+    const int32_t *c, *h, *y, *o, *psi, *a; /* current state, n each */
+    const rtrl_m_t *M;       /* n rows, leading dimension P, first `live` columns used */
+    const uint16_t *pos;     /* parameter -> column of M, or RTRL_ABSENT */
+    const uint16_t *at;      /* column of M -> parameter */
+    const int32_t *grad;     /* accumulated cell gradient by column of M */
+    const int32_t *grad_thr; /* threshold immediate gradient, n */
+    const int32_t *grad_wo, *grad_bo;
+    uint16_t P, live;
+} rtrl_view_t;
+
+/* The learner. Treat the fields as private; it is visible so callers can allocate it. */
+typedef struct {
+    uint32_t magic;
+    rtrl_config_t cfg;
+    rtrl_model_t model;
+    uint16_t P, live, since_update;
+    uint16_t off_w[3], off_r[3], off_b, off_thr;
+    int32_t *theta, *w_o, *b_o;
+    int32_t *st[2][6];       /* two banks of c, h, y, o, psi, a (current / previous) */
+    uint8_t bank;
+    int32_t *u, *r, *g, *qv, *alpha_u, *alpha_r, *alpha_g, *beta_g, *dvec, *dy, *ga;
+    int64_t *acc;            /* 4n forward accumulators */
+    int32_t *out, *dout;
+    rtrl_m_t *M;
+    uint16_t *pos, *at, *act, *cursor, *jrow, *jslot;
+    int32_t *jval, *aval;    /* J by rows; A by union entry (this step's active columns) */
+    int32_t *grad, *grad_thr, *grad_wo, *grad_bo;
+    rtrl_m_t *saved;         /* n x RTRL_CHUNK */
+    int64_t *chunk_acc;      /* RTRL_CHUNK */
+    rtrl_counters_t counters;
+} rtrl_t;
+
+/* Bytes of buffer needed (8-byte aligned start). Exact; equal to RTRL_REQUIRED_BYTES. */
+#define RTRL_ALIGN8(x) ((((size_t)(x)) + 7u) & ~(size_t)7u)
+#define RTRL_PARAMS(n, nnzw_total, nnzr_total) ((size_t)(nnzw_total) + (nnzr_total) + 5u * (n))
+#define RTRL_REQUIRED_BYTES(n, d, k, nnzw_total, nnzr_total, nnz_union)                       \
+    (RTRL_ALIGN8(4u * (2u * RTRL_PARAMS(n, nnzw_total, nnzr_total) /* theta, grad */          \
+                       + 2u * ((size_t)(k) * (n) + (k)) /* readout and its gradient */       \
+                       + 12u * (size_t)(n) /* two state banks */                             \
+                       + 12u * (size_t)(n) /* gates, derivatives, dy, ga, grad_thr */        \
+                       + 2u * (size_t)(k) /* out, dout */                                    \
+                       + 2u * (size_t)(nnz_union) /* J values, A values */))                \
+     + RTRL_ALIGN8(8u * (4u * (size_t)(n) + RTRL_CHUNK)) /* accumulators */                  \
+     + RTRL_ALIGN8(sizeof(rtrl_m_t) * ((size_t)(n) * RTRL_PARAMS(n, nnzw_total, nnzr_total)  \
+                                       + (size_t)(n) * RTRL_CHUNK))                          \
+     + RTRL_ALIGN8(2u * (2u * RTRL_PARAMS(n, nnzw_total, nnzr_total) /* pos, at */           \
+                         + 3u * (size_t)(n) + 1u /* act, cursor, jrow */                      \
+                         + (size_t)(nnz_union) /* jslot */)))
+
+rtrl_status_t rtrl_required_bytes(const rtrl_config_t *cfg, size_t *bytes);
+
+/* Validate cfg and model, lay out the buffer, copy the parameters, zero the state.
+ * On RTRL_ERR_BUFFER_TOO_SMALL, *needed (if not NULL) holds the bytes required. */
+rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_t *model,
+                        void *buffer, size_t size, size_t *needed);
+
+/* Start a new sequence: zero state, influence matrix and pending gradients; keep weights. */
+rtrl_status_t rtrl_reset_state(rtrl_t *ctx);
+
+/* One learning step: x (d, Q16), target (k, Q16); out (k, Q16) and loss (Q16, 0.5*sum of
+ * squared errors) may be NULL. A sample out of range changes nothing. */
+rtrl_status_t rtrl_step(rtrl_t *ctx, const int32_t *x, const int32_t *target, int32_t *out,
+                        int32_t *loss);
+
+/* `steps` learning steps over row-major x (steps x d) and target (steps x k); out
+ * (steps x k) and loss (steps) may be NULL. Stops at the first bad sample: *done (if not
+ * NULL) says how many steps ran. */
+rtrl_status_t rtrl_run(rtrl_t *ctx, uint32_t steps, const int32_t *x, const int32_t *target,
+                       int32_t *out, int32_t *loss, uint32_t *done);
+
+rtrl_status_t rtrl_set_learning_rate(rtrl_t *ctx, int32_t lr_q);
+rtrl_status_t rtrl_get_counters(const rtrl_t *ctx, rtrl_counters_t *counters);
+rtrl_status_t rtrl_get_view(const rtrl_t *ctx, rtrl_view_t *view);
+
+/* A short constant description of a status ("" when compiled with RTRL_NO_ERROR_STRINGS). */
+const char *rtrl_status_str(rtrl_status_t status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RTRL_H */

@@ -1,0 +1,206 @@
+/*
+ * rtrl_influence.c - M_t = J_t M_{t-1} + Mbar_t on the live columns (sparse exact RTRL).
+ *
+ * J_t = diag(d) + A_t diag(a_{t-1}): only columns j with a_{t-1,j} != 0 ("active") of the
+ * off-diagonal part exist, and only on the union recurrent pattern. The update runs over
+ * the live columns of M in chunks of RTRL_CHUNK: the active rows of the chunk are saved,
+ * then each row is rewritten as d_i * row + sum_j J_ij * saved_j, a contiguous int64
+ * multiply-accumulate over the chunk (vectorisable on the host, SMLAL on Cortex-M).
+ *
+ * Scaling and overflow: d, J in Q16 (|J| <= 2^24, counted), M in Q_M; products Q(16+M)
+ * summed in int64: n <= 255 terms of at most 2^55 stay below 2^63. Rounded to Q_M and
+ * saturated to rtrl_m_t (counted). Mbar entries: Q16 x Q16 products rounded to Q_M, added
+ * with saturation (counted).
+ */
+#include <string.h>
+
+#include "rtrl_internal.h"
+
+#define MSHIFT (32u - RTRL_MFRAC) /* Q16 x Q16 -> Q_M */
+
+/* Local derivatives dc/dpre (Q16) and the Jacobian diagonal. */
+static void derivatives(rtrl_t *ctx, int32_t *const *prev)
+{
+    const uint16_t n = ctx->cfg.n;
+    const int32_t *thr = ctx->theta + ctx->off_thr;
+    uint64_t *sat = &ctx->counters.saturations;
+    for (uint16_t i = 0; i < n; ++i) {
+        const int64_t u = ctx->u[i], r = ctx->r[i], g = ctx->g[i];
+        const int64_t uu = rtrl_rnd(u * (RTRL_ONE - u), RTRL_FRAC);
+        ctx->alpha_u[i] = (int32_t)rtrl_rnd(((int64_t)prev[RTRL_S_H][i] - g) * uu, RTRL_FRAC);
+        const int64_t gg = rtrl_rnd(g * g, RTRL_FRAC);
+        const int64_t beta = rtrl_rnd((RTRL_ONE - u) * (RTRL_ONE - gg), RTRL_FRAC);
+        ctx->beta_g[i] = (int32_t)beta;
+        ctx->alpha_g[i] = (int32_t)rtrl_rnd(beta * r, RTRL_FRAC);
+        const int64_t bq = rtrl_rnd(beta * ctx->qv[i], RTRL_FRAC);
+        const int64_t rr = rtrl_rnd(r * (RTRL_ONE - r), RTRL_FRAC);
+        ctx->alpha_r[i] = (int32_t)rtrl_clamp(rtrl_rnd(bq * rr, RTRL_FRAC), -RTRL_LIM24, RTRL_LIM24, sat);
+        const int64_t thr16 = rtrl_rnd(thr[i], RTRL_WFRAC - RTRL_FRAC);
+        const int64_t tp = rtrl_rnd(thr16 * prev[RTRL_S_PSI][i], RTRL_FRAC);
+        ctx->dvec[i] = (int32_t)rtrl_rnd(u * (RTRL_ONE - tp), RTRL_FRAC);
+    }
+}
+
+/* A_t on the union entries of active columns (aval, by union entry), then J_t = A diag(a)
+ * regrouped by rows (jrow, jslot, jval) for the row updates. Returns the entries visited. */
+static uint32_t jacobian(rtrl_t *ctx, const int32_t *a_prev, uint16_t *nact_out)
+{
+    const rtrl_config_t *cfg = &ctx->cfg;
+    const rtrl_model_t *m = &ctx->model;
+    const uint16_t n = cfg->n;
+    const int32_t *alpha[3] = {ctx->alpha_u, ctx->alpha_r, ctx->alpha_g};
+    uint64_t *sat = &ctx->counters.saturations;
+    uint64_t macs = 0;
+    uint16_t nact = 0;
+    uint32_t nent = 0;
+
+    memset(ctx->jrow, 0, 2u * (n + 1u));
+    for (uint16_t j = 0; j < n; ++j) {
+        if (a_prev[j] == 0 && !cfg->dense_mode)
+            continue;
+        ctx->act[nact++] = j;
+        for (uint16_t e = m->u_colptr[j]; e < m->u_colptr[j + 1]; ++e) {
+            const uint16_t i = m->u_rowidx[e];
+            int64_t s = 0;
+            for (int g = 0; g < 3; ++g) {
+                const uint16_t idx = m->u_map[g] ? m->u_map[g][e] : e;
+                if (idx == RTRL_ABSENT)
+                    continue;
+                s += (int64_t)alpha[g][i] * ctx->theta[ctx->off_r[g] + idx];
+                ++macs;
+            }
+            ctx->aval[e] = rtrl_sat32(rtrl_rnd(s, RTRL_WFRAC), sat);
+            ++ctx->jrow[i + 1u];
+            ++nent;
+        }
+    }
+    for (uint16_t i = 0; i < n; ++i) {
+        ctx->jrow[i + 1u] = (uint16_t)(ctx->jrow[i + 1u] + ctx->jrow[i]);
+        ctx->cursor[i] = ctx->jrow[i];
+    }
+    for (uint16_t s = 0; s < nact; ++s) {
+        const uint16_t j = ctx->act[s];
+        for (uint16_t e = m->u_colptr[j]; e < m->u_colptr[j + 1]; ++e) {
+            const uint16_t k = ctx->cursor[m->u_rowidx[e]]++;
+            ctx->jslot[k] = s;
+            ctx->jval[k] = (int32_t)rtrl_clamp(rtrl_rnd((int64_t)ctx->aval[e] * a_prev[j], RTRL_FRAC),
+                                               -RTRL_LIM24, RTRL_LIM24, sat);
+        }
+    }
+    ctx->counters.macs += macs;
+    ctx->counters.active_cols += nact;
+    *nact_out = nact;
+    return nent;
+}
+
+/* M[:, :L] <- diag(d) M + J M[act], chunk by chunk. */
+static void update_columns(rtrl_t *ctx, uint16_t nact)
+{
+    const uint16_t n = ctx->cfg.n, P = ctx->P, L = ctx->live;
+    uint64_t *sat = &ctx->counters.saturations;
+    rtrl_m_t *M = ctx->M;
+    int64_t *acc = ctx->chunk_acc;
+    for (uint32_t c0 = 0; c0 < L; c0 += RTRL_CHUNK) {
+        const uint32_t w = (L - c0) < RTRL_CHUNK ? (L - c0) : RTRL_CHUNK;
+        for (uint16_t s = 0; s < nact; ++s)
+            memcpy(ctx->saved + (size_t)s * RTRL_CHUNK, M + (size_t)ctx->act[s] * P + c0,
+                   sizeof(rtrl_m_t) * w);
+        for (uint16_t i = 0; i < n; ++i) {
+            rtrl_m_t *row = M + (size_t)i * P + c0;
+            const int64_t d = ctx->dvec[i];
+            for (uint32_t c = 0; c < w; ++c)
+                acc[c] = d * row[c];
+            for (uint16_t e = ctx->jrow[i]; e < ctx->jrow[i + 1u]; ++e) {
+                const int64_t jv = ctx->jval[e];
+                const rtrl_m_t *src = ctx->saved + (size_t)ctx->jslot[e] * RTRL_CHUNK;
+                for (uint32_t c = 0; c < w; ++c)
+                    acc[c] += jv * src[c];
+            }
+            for (uint32_t c = 0; c < w; ++c)
+                row[c] = rtrl_sat_m(rtrl_rnd(acc[c], RTRL_FRAC), sat);
+        }
+    }
+}
+
+static inline void mbar_add(rtrl_t *ctx, uint16_t p, uint16_t row, int64_t v)
+{
+    const uint16_t c = rtrl_column(ctx, p);
+    rtrl_m_t *cell = ctx->M + (size_t)row * ctx->P + c;
+    *cell = rtrl_sat_m((int64_t)*cell + v, &ctx->counters.saturations);
+}
+
+/* Mbar entries of a masked matrix whose source (input or previous output) is nonzero. */
+static uint64_t mbar_sources(rtrl_t *ctx, const uint16_t *colptr, const uint16_t *rowidx,
+                             uint16_t ncols, uint16_t off, const int32_t *coef, const int32_t *v)
+{
+    uint64_t count = 0;
+    for (uint16_t j = 0; j < ncols; ++j) {
+        const int64_t vj = v[j];
+        if (vj == 0 && !ctx->cfg.dense_mode)
+            continue;
+        for (uint16_t e = colptr[j]; e < colptr[j + 1]; ++e) {
+            const uint16_t i = rowidx[e];
+            mbar_add(ctx, (uint16_t)(off + e), i, rtrl_rnd((int64_t)coef[i] * vj, MSHIFT));
+            ++count;
+        }
+    }
+    return count;
+}
+
+void rtrl_influence(rtrl_t *ctx, const int32_t *x)
+{
+    const rtrl_config_t *cfg = &ctx->cfg;
+    const rtrl_model_t *m = &ctx->model;
+    const uint16_t n = cfg->n;
+    const int dense = cfg->dense_mode;
+    int32_t *const *prev = ctx->st[ctx->bank];
+    const int32_t *thr = ctx->theta + ctx->off_thr;
+    uint64_t macs = 0;
+
+    derivatives(ctx, prev);
+    uint16_t nact;
+    const uint32_t nent = jacobian(ctx, prev[RTRL_S_A], &nact);
+    const uint16_t L = ctx->live;
+    if (L) {
+        update_columns(ctx, nact);
+        macs += (uint64_t)n * L + (uint64_t)nent * (L + 1u);
+    }
+
+    /* Mbar: input and recurrent weights, biases, then the thresholds */
+    const int32_t *wcoef[3] = {ctx->alpha_u, ctx->alpha_r, ctx->beta_g};
+    const int32_t *rcoef[3] = {ctx->alpha_u, ctx->alpha_r, ctx->alpha_g};
+    for (int g = 0; g < 3; ++g)
+        macs += mbar_sources(ctx, m->w_colptr[g], m->w_rowidx[g], cfg->d, ctx->off_w[g], wcoef[g], x);
+    for (int g = 0; g < 3; ++g)
+        macs += mbar_sources(ctx, m->r_colptr[g], m->r_rowidx[g], n, ctx->off_r[g], rcoef[g],
+                             prev[RTRL_S_Y]);
+    const int32_t *bcoef[4] = {ctx->alpha_u, ctx->alpha_r, ctx->beta_g, ctx->alpha_g};
+    for (int b = 0; b < 4; ++b)
+        for (uint16_t i = 0; i < n; ++i)
+            mbar_add(ctx, (uint16_t)(ctx->off_b + b * n + i), i,
+                     rtrl_rnd((int64_t)bcoef[b][i] * RTRL_ONE, MSHIFT));
+    macs += 4u * n;
+    /* thr_j through h_{t-1}: u_j (thr_j psi_j - o_j), alive once unit j fired or came near */
+    for (uint16_t j = 0; j < n; ++j) {
+        if (!dense && prev[RTRL_S_O][j] == 0 && prev[RTRL_S_PSI][j] == 0)
+            continue;
+        const int64_t thr16 = rtrl_rnd(thr[j], RTRL_WFRAC - RTRL_FRAC);
+        const int64_t tp = rtrl_rnd(thr16 * prev[RTRL_S_PSI][j], RTRL_FRAC);
+        mbar_add(ctx, (uint16_t)(ctx->off_thr + j), j,
+                 rtrl_rnd((int64_t)ctx->u[j] * (tp - (int64_t)prev[RTRL_S_O][j] * RTRL_ONE), MSHIFT));
+        ++macs;
+    }
+    /* thr_j through y_{t-1}: A_t[:, j] * (-c_j psi_j), only where psi_{t-1,j} != 0 */
+    for (uint16_t s = 0; s < nact; ++s) {
+        const uint16_t j = ctx->act[s];
+        if (!dense && prev[RTRL_S_PSI][j] == 0)
+            continue;
+        const int64_t cpsi = -rtrl_rnd((int64_t)prev[RTRL_S_C][j] * prev[RTRL_S_PSI][j], RTRL_FRAC);
+        for (uint16_t e = m->u_colptr[j]; e < m->u_colptr[j + 1]; ++e) {
+            mbar_add(ctx, (uint16_t)(ctx->off_thr + j), m->u_rowidx[e],
+                     rtrl_rnd((int64_t)ctx->aval[e] * cpsi, MSHIFT));
+            ++macs;
+        }
+    }
+    ctx->counters.macs += macs;
+}

@@ -1,0 +1,291 @@
+/*
+ * rtrl_init.c - size query, validation, buffer layout, reset, accessors.
+ */
+#include <string.h>
+
+#include "rtrl_internal.h"
+
+static uint32_t params_of(const rtrl_config_t *cfg)
+{
+    uint32_t p = 5u * cfg->n;
+    for (int g = 0; g < 3; ++g)
+        p += (uint32_t)cfg->nnz_w[g] + cfg->nnz_r[g];
+    return p;
+}
+
+static rtrl_status_t check_config(const rtrl_config_t *cfg)
+{
+    if (cfg->n < 1 || cfg->n > RTRL_MAX_UNITS || cfg->d < 1 || cfg->d > RTRL_MAX_UNITS ||
+        cfg->k < 1 || cfg->k > RTRL_MAX_UNITS)
+        return RTRL_ERR_CONFIG;
+    if (params_of(cfg) > RTRL_MAX_PARAMS)
+        return RTRL_ERR_CONFIG;
+    for (int g = 0; g < 3; ++g)
+        if (cfg->nnz_w[g] > (uint32_t)cfg->n * cfg->d || cfg->nnz_r[g] > (uint32_t)cfg->n * cfg->n ||
+            cfg->nnz_r[g] > cfg->nnz_union)
+            return RTRL_ERR_CONFIG;
+    if (cfg->nnz_union > (uint32_t)cfg->n * cfg->n)
+        return RTRL_ERR_CONFIG;
+    if (cfg->update_every < 1 || cfg->lr_q < 0 || cfg->clip_q < 0 || cfg->eps_q < 1 ||
+        cfg->goe_q < 0 || cfg->dense_mode > 1)
+        return RTRL_ERR_CONFIG;
+    return RTRL_OK;
+}
+
+rtrl_status_t rtrl_required_bytes(const rtrl_config_t *cfg, size_t *bytes)
+{
+    if (cfg == NULL || bytes == NULL)
+        return RTRL_ERR_NULL;
+    rtrl_status_t st = check_config(cfg);
+    if (st != RTRL_OK)
+        return st;
+    uint32_t nnzw = (uint32_t)cfg->nnz_w[0] + cfg->nnz_w[1] + cfg->nnz_w[2];
+    uint32_t nnzr = (uint32_t)cfg->nnz_r[0] + cfg->nnz_r[1] + cfg->nnz_r[2];
+    *bytes = RTRL_REQUIRED_BYTES(cfg->n, cfg->d, cfg->k, nnzw, nnzr, cfg->nnz_union);
+    return RTRL_OK;
+}
+
+/* A pattern is valid when its column pointers start at 0, never decrease, end at nnz,
+ * and every row index is below nrows and increasing within a column. */
+static int pattern_ok(const uint16_t *colptr, const uint16_t *rowidx, uint16_t ncols,
+                      uint16_t nrows, uint16_t nnz)
+{
+    if (colptr == NULL || (nnz > 0 && rowidx == NULL) || colptr[0] != 0 || colptr[ncols] != nnz)
+        return 0;
+    for (uint16_t j = 0; j < ncols; ++j) {
+        if (colptr[j + 1] < colptr[j])
+            return 0;
+        for (uint32_t e = colptr[j]; e < colptr[j + 1]; ++e)
+            if (rowidx[e] >= nrows || (e > colptr[j] && rowidx[e] <= rowidx[e - 1]))
+                return 0;
+    }
+    return 1;
+}
+
+static rtrl_status_t check_model(const rtrl_config_t *cfg, const rtrl_model_t *m)
+{
+    if (m->theta == NULL || m->w_o == NULL || m->b_o == NULL)
+        return RTRL_ERR_NULL;
+    for (int g = 0; g < 3; ++g) {
+        if (!pattern_ok(m->w_colptr[g], m->w_rowidx[g], cfg->d, cfg->n, cfg->nnz_w[g]) ||
+            !pattern_ok(m->r_colptr[g], m->r_rowidx[g], cfg->n, cfg->n, cfg->nnz_r[g]))
+            return RTRL_ERR_MODEL;
+    }
+    if (!pattern_ok(m->u_colptr, m->u_rowidx, cfg->n, cfg->n, cfg->nnz_union))
+        return RTRL_ERR_MODEL;
+    const int shared = m->u_map[0] == NULL;
+    for (int g = 0; g < 3; ++g) {
+        if ((m->u_map[g] == NULL) != shared)
+            return RTRL_ERR_MODEL;
+        if (shared && (cfg->nnz_r[g] != cfg->nnz_union ||
+                       memcmp(m->r_colptr[g], m->u_colptr, 2u * (cfg->n + 1u)) != 0 ||
+                       (cfg->nnz_union > 0 &&
+                        memcmp(m->r_rowidx[g], m->u_rowidx, 2u * cfg->nnz_union) != 0)))
+            return RTRL_ERR_MODEL;
+    }
+    /* every union entry maps to the same (row, column) in its gates, and each gate entry
+     * is reached exactly once: count per gate */
+    for (int g = 0; g < 3 && !shared; ++g) {
+        uint32_t seen = 0;
+        for (uint16_t j = 0; j < cfg->n; ++j) {
+            for (uint32_t e = m->u_colptr[j]; e < m->u_colptr[j + 1]; ++e) {
+                uint16_t idx = m->u_map[g][e];
+                if (idx == RTRL_ABSENT)
+                    continue;
+                if (idx >= cfg->nnz_r[g] || idx < m->r_colptr[g][j] || idx >= m->r_colptr[g][j + 1] ||
+                    m->r_rowidx[g][idx] != m->u_rowidx[e])
+                    return RTRL_ERR_MODEL;
+                ++seen;
+            }
+        }
+        if (seen != cfg->nnz_r[g])
+            return RTRL_ERR_MODEL;
+    }
+    return RTRL_OK;
+}
+
+static void *take(uint8_t **cursor, size_t bytes)
+{
+    void *p = *cursor;
+    *cursor += bytes;
+    return p;
+}
+
+rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_t *model,
+                        void *buffer, size_t size, size_t *needed)
+{
+    if (ctx == NULL || cfg == NULL || model == NULL || buffer == NULL)
+        return RTRL_ERR_NULL;
+    ctx->magic = 0;
+    size_t bytes;
+    rtrl_status_t st = rtrl_required_bytes(cfg, &bytes);
+    if (st != RTRL_OK)
+        return st;
+    if (needed != NULL)
+        *needed = bytes;
+    if (((uintptr_t)buffer & 7u) != 0)
+        return RTRL_ERR_ALIGNMENT;
+    if (size < bytes)
+        return RTRL_ERR_BUFFER_TOO_SMALL;
+    st = check_model(cfg, model);
+    if (st != RTRL_OK)
+        return st;
+
+    const uint16_t n = cfg->n, k = cfg->k;
+    const uint32_t P = params_of(cfg);
+    ctx->cfg = *cfg;
+    ctx->model = *model;
+    ctx->P = (uint16_t)P;
+    uint16_t off = 0;
+    for (int g = 0; g < 3; ++g) {
+        ctx->off_w[g] = off;
+        off = (uint16_t)(off + cfg->nnz_w[g]);
+    }
+    for (int g = 0; g < 3; ++g) {
+        ctx->off_r[g] = off;
+        off = (uint16_t)(off + cfg->nnz_r[g]);
+    }
+    ctx->off_b = off;
+    ctx->off_thr = (uint16_t)(off + 4u * n);
+
+    uint8_t *cur = (uint8_t *)buffer;
+    /* 64-bit block first: the buffer start is 8-byte aligned and every block is padded */
+    uint8_t *start = cur;
+    ctx->acc = take(&cur, 8u * 4u * n);
+    ctx->chunk_acc = take(&cur, 8u * RTRL_CHUNK);
+    cur = start + RTRL_ALIGN8(cur - start);
+    start = cur;
+    ctx->theta = take(&cur, 4u * P);
+    ctx->grad = take(&cur, 4u * P);
+    ctx->w_o = take(&cur, 4u * k * n);
+    ctx->b_o = take(&cur, 4u * k);
+    ctx->grad_wo = take(&cur, 4u * k * n);
+    ctx->grad_bo = take(&cur, 4u * k);
+    for (int b = 0; b < 2; ++b)
+        for (int v = 0; v < 6; ++v)
+            ctx->st[b][v] = take(&cur, 4u * n);
+    int32_t **tmp[] = {&ctx->u, &ctx->r, &ctx->g, &ctx->qv, &ctx->alpha_u, &ctx->alpha_r,
+                       &ctx->alpha_g, &ctx->beta_g, &ctx->dvec, &ctx->dy, &ctx->ga, &ctx->grad_thr};
+    for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; ++i)
+        *tmp[i] = take(&cur, 4u * n);
+    ctx->out = take(&cur, 4u * k);
+    ctx->dout = take(&cur, 4u * k);
+    ctx->jval = take(&cur, 4u * cfg->nnz_union);
+    ctx->aval = take(&cur, 4u * cfg->nnz_union);
+    cur = start + RTRL_ALIGN8(cur - start);
+    start = cur;
+    ctx->M = take(&cur, sizeof(rtrl_m_t) * (size_t)n * P);
+    ctx->saved = take(&cur, sizeof(rtrl_m_t) * (size_t)n * RTRL_CHUNK);
+    cur = start + RTRL_ALIGN8(cur - start);
+    ctx->pos = take(&cur, 2u * P);
+    ctx->at = take(&cur, 2u * P);
+    ctx->act = take(&cur, 2u * n);
+    ctx->cursor = take(&cur, 2u * n);
+    ctx->jrow = take(&cur, 2u * (n + 1u));
+    ctx->jslot = take(&cur, 2u * cfg->nnz_union);
+
+    memcpy(ctx->theta, model->theta, 4u * P);
+    memcpy(ctx->w_o, model->w_o, 4u * k * n);
+    memcpy(ctx->b_o, model->b_o, 4u * k);
+    ctx->magic = RTRL_MAGIC;
+    return rtrl_reset_state(ctx);
+}
+
+rtrl_status_t rtrl_reset_state(rtrl_t *ctx)
+{
+    if (ctx == NULL)
+        return RTRL_ERR_NULL;
+    if (ctx->magic != RTRL_MAGIC)
+        return RTRL_ERR_NOT_INITIALISED;
+    const uint16_t n = ctx->cfg.n, k = ctx->cfg.k, P = ctx->P;
+    for (int b = 0; b < 2; ++b)
+        for (int v = 0; v < 6; ++v)
+            memset(ctx->st[b][v], 0, 4u * n);
+    ctx->bank = 0;
+    memset(ctx->M, 0, sizeof(rtrl_m_t) * (size_t)n * P);
+    memset(ctx->grad, 0, 4u * P);
+    memset(ctx->grad_thr, 0, 4u * n);
+    memset(ctx->grad_wo, 0, 4u * k * n);
+    memset(ctx->grad_bo, 0, 4u * k);
+    if (ctx->cfg.dense_mode) { /* every column alive from the start, in parameter order */
+        for (uint16_t p = 0; p < P; ++p)
+            ctx->pos[p] = ctx->at[p] = p;
+        ctx->live = P;
+    } else {
+        memset(ctx->pos, 0xFF, 2u * P);
+        ctx->live = 0;
+    }
+    ctx->since_update = 0;
+    memset(&ctx->counters, 0, sizeof ctx->counters);
+    return RTRL_OK;
+}
+
+rtrl_status_t rtrl_set_learning_rate(rtrl_t *ctx, int32_t lr_q)
+{
+    if (ctx == NULL)
+        return RTRL_ERR_NULL;
+    if (ctx->magic != RTRL_MAGIC)
+        return RTRL_ERR_NOT_INITIALISED;
+    if (lr_q < 0)
+        return RTRL_ERR_CONFIG;
+    ctx->cfg.lr_q = lr_q;
+    return RTRL_OK;
+}
+
+rtrl_status_t rtrl_get_counters(const rtrl_t *ctx, rtrl_counters_t *counters)
+{
+    if (ctx == NULL || counters == NULL)
+        return RTRL_ERR_NULL;
+    if (ctx->magic != RTRL_MAGIC)
+        return RTRL_ERR_NOT_INITIALISED;
+    *counters = ctx->counters;
+    return RTRL_OK;
+}
+
+rtrl_status_t rtrl_get_view(const rtrl_t *ctx, rtrl_view_t *view)
+{
+    if (ctx == NULL || view == NULL)
+        return RTRL_ERR_NULL;
+    if (ctx->magic != RTRL_MAGIC)
+        return RTRL_ERR_NOT_INITIALISED;
+    int32_t *const *s = ctx->st[ctx->bank];
+    view->theta = ctx->theta;
+    view->w_o = ctx->w_o;
+    view->b_o = ctx->b_o;
+    view->c = s[RTRL_S_C];
+    view->h = s[RTRL_S_H];
+    view->y = s[RTRL_S_Y];
+    view->o = s[RTRL_S_O];
+    view->psi = s[RTRL_S_PSI];
+    view->a = s[RTRL_S_A];
+    view->M = ctx->M;
+    view->pos = ctx->pos;
+    view->at = ctx->at;
+    view->grad = ctx->grad;
+    view->grad_thr = ctx->grad_thr;
+    view->grad_wo = ctx->grad_wo;
+    view->grad_bo = ctx->grad_bo;
+    view->P = ctx->P;
+    view->live = ctx->live;
+    return RTRL_OK;
+}
+
+const char *rtrl_status_str(rtrl_status_t status)
+{
+#ifdef RTRL_NO_ERROR_STRINGS
+    (void)status;
+    return "";
+#else
+    switch (status) {
+    case RTRL_OK: return "ok";
+    case RTRL_ERR_NULL: return "a required pointer is NULL";
+    case RTRL_ERR_CONFIG: return "configuration out of range";
+    case RTRL_ERR_MODEL: return "model patterns inconsistent with the configuration";
+    case RTRL_ERR_BUFFER_TOO_SMALL: return "buffer too small";
+    case RTRL_ERR_ALIGNMENT: return "buffer not 8-byte aligned";
+    case RTRL_ERR_RANGE: return "sample or target out of range";
+    case RTRL_ERR_NOT_INITIALISED: return "learner not initialised";
+    }
+    return "unknown status";
+#endif
+}

@@ -1,0 +1,79 @@
+/*
+ * rtrl_internal.h - fixed-point helpers and module entry points shared by the sources.
+ * Not installed; the public API is rtrl.h.
+ */
+#ifndef RTRL_INTERNAL_H
+#define RTRL_INTERNAL_H
+
+#include "rtrl.h"
+
+#define RTRL_MAGIC 0x5254524Cu /* "RTRL" */
+#define RTRL_ONE ((int32_t)1 << RTRL_FRAC)
+#define RTRL_WONE ((int32_t)1 << RTRL_WFRAC)
+#define RTRL_LIM24 ((int64_t)1 << 24)     /* |alpha_r|, |J_ij| bound (Q16: 256.0) */
+#define RTRL_LIM_DOUT ((int64_t)1 << 23)  /* |out - target| bound (Q16: 128.0) */
+#if RTRL_INFLUENCE_BITS == 32
+#define RTRL_M_MIN INT32_MIN
+#define RTRL_M_MAX INT32_MAX
+#else
+#define RTRL_M_MIN INT16_MIN
+#define RTRL_M_MAX INT16_MAX
+#endif
+
+enum { RTRL_S_C, RTRL_S_H, RTRL_S_Y, RTRL_S_O, RTRL_S_PSI, RTRL_S_A };
+
+/* The rounding rule: shift right by s >= 1 bits, round half up (arithmetic shift).
+ * Scaling and overflow: exact for any int64 x with x + 2^(s-1) representable. */
+static inline int64_t rtrl_rnd(int64_t x, unsigned s)
+{
+    return (x + ((int64_t)1 << (s - 1u))) >> s;
+}
+
+/* Clamp to [lo, hi], counting a clamp. */
+static inline int64_t rtrl_clamp(int64_t x, int64_t lo, int64_t hi, uint64_t *sat)
+{
+    if (x < lo) {
+        ++*sat;
+        return lo;
+    }
+    if (x > hi) {
+        ++*sat;
+        return hi;
+    }
+    return x;
+}
+
+static inline int32_t rtrl_sat32(int64_t x, uint64_t *sat)
+{
+    return (int32_t)rtrl_clamp(x, INT32_MIN, INT32_MAX, sat);
+}
+
+static inline rtrl_m_t rtrl_sat_m(int64_t x, uint64_t *sat)
+{
+    return (rtrl_m_t)rtrl_clamp(x, RTRL_M_MIN, RTRL_M_MAX, sat);
+}
+
+/* Activations (rtrl_activation.c). Input Q16 (any int64), output Q16. */
+int32_t rtrl_sigmoid(int64_t z);
+int32_t rtrl_tanh(int64_t z);
+
+/* Step phases, in order (rtrl_forward.c, rtrl_influence.c, rtrl_gradient.c,
+ * rtrl_update.c). They trust their arguments: rtrl_step validates. */
+void rtrl_forward(rtrl_t *ctx, const int32_t *x);
+void rtrl_influence(rtrl_t *ctx, const int32_t *x);
+int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target);
+void rtrl_update(rtrl_t *ctx);
+
+/* Column of M for parameter p, bringing it alive if new. */
+static inline uint16_t rtrl_column(rtrl_t *ctx, uint16_t p)
+{
+    uint16_t c = ctx->pos[p];
+    if (c == RTRL_ABSENT) {
+        c = ctx->live++;
+        ctx->pos[p] = c;
+        ctx->at[c] = p;
+    }
+    return c;
+}
+
+#endif /* RTRL_INTERNAL_H */

@@ -1,0 +1,57 @@
+/*
+ * rtrl_step.c - the learning step: validate, forward, influence, gradient, update.
+ */
+#include "rtrl_internal.h"
+
+static int in_range(const int32_t *v, uint16_t len)
+{
+    for (uint16_t i = 0; i < len; ++i)
+        if (v[i] > RTRL_SAMPLE_MAX || v[i] < -RTRL_SAMPLE_MAX)
+            return 0;
+    return 1;
+}
+
+rtrl_status_t rtrl_step(rtrl_t *ctx, const int32_t *x, const int32_t *target, int32_t *out,
+                        int32_t *loss)
+{
+    if (ctx == NULL || x == NULL || target == NULL)
+        return RTRL_ERR_NULL;
+    if (ctx->magic != RTRL_MAGIC)
+        return RTRL_ERR_NOT_INITIALISED;
+    if (!in_range(x, ctx->cfg.d) || !in_range(target, ctx->cfg.k))
+        return RTRL_ERR_RANGE;
+    rtrl_forward(ctx, x);
+    rtrl_influence(ctx, x);
+    const int32_t l = rtrl_gradient(ctx, target);
+    ctx->bank ^= 1u;
+    ++ctx->counters.steps;
+    if (out != NULL)
+        for (uint16_t q = 0; q < ctx->cfg.k; ++q)
+            out[q] = ctx->out[q];
+    if (loss != NULL)
+        *loss = l;
+    if (++ctx->since_update >= ctx->cfg.update_every)
+        rtrl_update(ctx);
+    return RTRL_OK;
+}
+
+rtrl_status_t rtrl_run(rtrl_t *ctx, uint32_t steps, const int32_t *x, const int32_t *target,
+                       int32_t *out, int32_t *loss, uint32_t *done)
+{
+    if (done != NULL)
+        *done = 0;
+    if (ctx == NULL || (steps > 0 && (x == NULL || target == NULL)))
+        return RTRL_ERR_NULL;
+    if (ctx->magic != RTRL_MAGIC)
+        return RTRL_ERR_NOT_INITIALISED;
+    const uint16_t d = ctx->cfg.d, k = ctx->cfg.k;
+    for (uint32_t t = 0; t < steps; ++t) {
+        rtrl_status_t st = rtrl_step(ctx, x + (size_t)t * d, target + (size_t)t * k,
+                                     out ? out + (size_t)t * k : NULL, loss ? loss + t : NULL);
+        if (st != RTRL_OK)
+            return st;
+        if (done != NULL)
+            *done = t + 1u;
+    }
+    return RTRL_OK;
+}

@@ -1,0 +1,53 @@
+/*
+ * rtrl_update.c - the SGD step every K samples: w <- w - lr * clip(G), masks kept (pruned
+ * weights have no storage), thresholds clamped to [0, 1].
+ *
+ * Scaling and overflow: lr_q (Q24) x G (Q24, int32) is one int64 product (< 2^62), rounded
+ * to Q24; the result is saturated to int32 (counted). Master weights are Q7.24 so that an
+ * update of lr * g with lr ~ 1e-3 and g ~ 1e-4 is still several LSB: small updates do not
+ * vanish.
+ */
+#include <string.h>
+
+#include "rtrl_internal.h"
+
+static int32_t sgd(int32_t w, int64_t g, const rtrl_config_t *cfg, uint64_t *sat)
+{
+    if (cfg->clip_q) {
+        if (g > cfg->clip_q)
+            g = cfg->clip_q;
+        else if (g < -(int64_t)cfg->clip_q)
+            g = -(int64_t)cfg->clip_q;
+    }
+    return rtrl_sat32((int64_t)w - rtrl_rnd((int64_t)cfg->lr_q * g, RTRL_WFRAC), sat);
+}
+
+void rtrl_update(rtrl_t *ctx)
+{
+    const rtrl_config_t *cfg = &ctx->cfg;
+    const uint16_t n = cfg->n, k = cfg->k, L = ctx->live;
+    uint64_t *sat = &ctx->counters.saturations;
+
+    for (uint16_t c = 0; c < L; ++c) {
+        const uint16_t p = ctx->at[c];
+        if (p < ctx->off_thr) /* thresholds below, with their immediate term */
+            ctx->theta[p] = sgd(ctx->theta[p], ctx->grad[c], cfg, sat);
+    }
+    for (uint16_t j = 0; j < n; ++j) {
+        const uint16_t p = (uint16_t)(ctx->off_thr + j);
+        const uint16_t c = ctx->pos[p];
+        const int64_t g = rtrl_sat32((int64_t)(c == RTRL_ABSENT ? 0 : ctx->grad[c]) + ctx->grad_thr[j], sat);
+        int32_t t = sgd(ctx->theta[p], g, cfg, sat);
+        ctx->theta[p] = t < 0 ? 0 : (t > RTRL_WONE ? RTRL_WONE : t);
+    }
+    for (uint32_t q = 0; q < (uint32_t)k * n; ++q)
+        ctx->w_o[q] = sgd(ctx->w_o[q], ctx->grad_wo[q], cfg, sat);
+    for (uint16_t q = 0; q < k; ++q)
+        ctx->b_o[q] = sgd(ctx->b_o[q], ctx->grad_bo[q], cfg, sat);
+    memset(ctx->grad, 0, 4u * ctx->P);
+    memset(ctx->grad_thr, 0, 4u * n);
+    memset(ctx->grad_wo, 0, 4u * (size_t)k * n);
+    memset(ctx->grad_bo, 0, 4u * k);
+    ctx->since_update = 0;
+    ++ctx->counters.updates;
+}

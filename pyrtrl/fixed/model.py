@@ -182,10 +182,13 @@ class FixedLearner:
         L = int(live_before.sum())
         if L:
             cols = np.flatnonzero(live_before)
-            Jd = np.zeros((n, n), dtype=np.int64)
-            Jd[er, ec] = Jv
+            act_idx = np.flatnonzero(act)
+            slot = np.zeros(n, dtype=np.int64)
+            slot[act_idx] = np.arange(act_idx.size)
+            Jd = np.zeros((n, act_idx.size), dtype=np.int64)
+            Jd[er, slot[ec]] = Jv
             Mold = self.M[:, cols]
-            acc = dvec[:, None] * Mold + Jd @ self.M[:, cols]
+            acc = dvec[:, None] * Mold + Jd @ Mold[act_idx]
             self.M[:, cols] = self._sat(rnd(acc, FRAC), self.mlo, self.mhi)
             macs += n * L + ent.size * (L + 1)
 

@@ -12,7 +12,7 @@
  * saturated to rtrl_m_t (counted). Mbar entries: Q16 x Q16 products rounded to Q_M, added
  * with saturation (counted).
  */
-#include <string.h>
+#include "rtrl_mem.h"
 
 #include "rtrl_internal.h"
 

@@ -1,7 +1,7 @@
 /*
  * rtrl_init.c - size query, validation, buffer layout, reset, accessors.
  */
-#include <string.h>
+#include "rtrl_mem.h"
 
 #include "rtrl_internal.h"
 

@@ -7,7 +7,7 @@
  * update of lr * g with lr ~ 1e-3 and g ~ 1e-4 is still several LSB: small updates do not
  * vanish.
  */
-#include <string.h>
+#include "rtrl_mem.h"
 
 #include "rtrl_internal.h"
 

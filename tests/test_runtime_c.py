@@ -1,0 +1,159 @@
+"""runtime_c (through cffi) against its numpy specification pyrtrl.fixed, bit for bit."""
+
+import numpy as np
+import pytest
+
+import pyrtrl
+from pyrtrl.fixed import FixedLearner, fixed_config, quantize, quantize_samples
+from pyrtrl.runtime import CLearner, c_model_arrays
+
+# n from 8 to 64, densities 1.0 to 0.1, eps 1.0 to 0.2, shared and independent masks,
+# both influence widths, and the dense mode
+CONFIGS = [
+    dict(n=8, density=1.0, eps=1.0, shared=True, bits=32),
+    dict(n=16, density=0.5, eps=0.5, shared=False, bits=16),
+    dict(n=24, density=0.3, eps=0.2, shared=True, bits=16),
+    dict(n=32, density=0.2, eps=0.5, shared=False, bits=32),
+    dict(n=48, density=0.1, eps=0.2, shared=False, bits=16),
+    dict(n=64, density=0.1, eps=1.0, shared=True, bits=32),
+]
+
+
+def stream(T, d, k, seed, scale=1.0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(T, d)) * scale
+    x[rng.random((T, d)) < 0.2] = 0.0  # zero inputs: their columns must be skipped exactly
+    tg = rng.normal(size=(T, k)) * 0.5
+    return quantize_samples(x)[0].astype(np.int32), quantize_samples(tg)[0].astype(np.int32)
+
+
+def assert_same(c: CLearner, f: FixedLearner, where: str):
+    s = c.snapshot()
+    for name in ("c", "h", "y", "o", "psi", "a"):
+        np.testing.assert_array_equal(s.state[name], getattr(f, name), err_msg=f"{where}: {name}")
+    np.testing.assert_array_equal(s.live, f.live, err_msg=f"{where}: live columns")
+    np.testing.assert_array_equal(s.M, f.M, err_msg=f"{where}: influence matrix")
+    np.testing.assert_array_equal(s.theta, f.theta, err_msg=f"{where}: weights")
+    np.testing.assert_array_equal(s.w_o, f.w_o, err_msg=f"{where}: readout")
+    np.testing.assert_array_equal(s.b_o, f.b_o, err_msg=f"{where}: readout bias")
+    np.testing.assert_array_equal(s.grad, f.G, err_msg=f"{where}: gradient")
+    np.testing.assert_array_equal(s.grad_thr, f.G_imm, err_msg=f"{where}: thr gradient")
+    assert s.counters == f.counters, where
+
+
+def run_both(model, cfg_kw, x, t, check_every):
+    c = CLearner(model, **cfg_kw)
+    f = FixedLearner(quantize(model), fixed_config(cfg_kw["lr"], cfg_kw["clip"], cfg_kw["update_every"],
+                                                  cfg_kw["influence_bits"], cfg_kw.get("dense", False)))
+    outs = []
+    for start in range(0, x.shape[0], check_every):
+        stop = min(start + check_every, x.shape[0])
+        r = c.run_fixed(x[start:stop], t[start:stop])
+        for i in range(start, stop):
+            out, loss = f.step(x[i], t[i])
+            outs.append((out, loss))
+        np.testing.assert_array_equal(r.output_q, np.array([o for o, _ in outs[start:stop]]))
+        np.testing.assert_array_equal(r.loss_q, np.array([lq for _, lq in outs[start:stop]]))
+        assert_same(c, f, f"after step {stop}")
+    return c, f
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: "n{n}-d{density}-e{eps}-{s}-{bits}b".format(
+    s="shared" if c["shared"] else "indep", **c))
+def test_bit_exact_over_10k_steps(cfg):
+    model = pyrtrl.init_egru(cfg["n"], 2, 2, density=cfg["density"], shared_mask=cfg["shared"],
+                             eps=cfg["eps"], seed=cfg["n"])
+    x, t = stream(10_000, 2, 2, seed=cfg["n"] + 1)
+    c, f = run_both(model, dict(lr=0.05, clip=1.0, update_every=3, influence_bits=cfg["bits"]),
+                    x, t, check_every=2500)
+    cnt = f.counters
+    assert cnt.steps == 10_000 and cnt.updates == 3333
+    assert cnt.events > 0 and cnt.active_cols > 0 and cnt.macs > 0
+    assert f.live.any() and np.abs(f.M).max() > 0
+
+
+@pytest.mark.parametrize("bits", [32, 16])
+def test_bit_exact_dense_mode(bits):
+    model = pyrtrl.init_egru(16, 2, 2, density=0.3, eps=0.5, seed=7)
+    x, t = stream(3000, 2, 2, seed=8)
+    kw = dict(lr=0.05, clip=1.0, update_every=1, influence_bits=bits)
+    c, f = run_both(model, {**kw, "dense": True}, x, t, check_every=1000)
+    sparse = CLearner(model, **kw)
+    sparse.run_fixed(x, t)
+    # dense mode: the same numbers at a higher cost
+    np.testing.assert_array_equal(sparse.snapshot().theta, c.snapshot().theta)
+    assert sparse.counters().macs < c.counters().macs
+
+
+def test_bit_exact_under_saturation():
+    """Huge inputs and learning rate: many values saturate, and both count them alike."""
+    model = pyrtrl.init_egru(12, 2, 2, density=0.5, eps=0.5, seed=9)
+    x, t = stream(3000, 2, 2, seed=10, scale=60.0)
+    c, f = run_both(model, dict(lr=2.0, clip=0.0, update_every=1, influence_bits=16), x, t,
+                    check_every=1000)
+    assert f.counters.saturations > 100
+
+
+def test_one_call_equals_many_calls():
+    model = pyrtrl.init_egru(16, 2, 2, density=0.5, seed=11)
+    x, t = stream(500, 2, 2, seed=12)
+    a, b = CLearner(model), CLearner(model)
+    a.run_fixed(x, t)
+    for i in range(0, 500, 7):
+        b.run_fixed(x[i:i + 7], t[i:i + 7])
+    np.testing.assert_array_equal(a.snapshot().theta, b.snapshot().theta)
+    assert a.counters() == b.counters()
+
+
+def test_reset_state_keeps_weights():
+    model = pyrtrl.init_egru(8, 2, 2, seed=13)
+    x, t = stream(200, 2, 2, seed=14)
+    c = CLearner(model)
+    c.run_fixed(x, t)
+    theta = c.snapshot().theta
+    c.reset_state()
+    s = c.snapshot()
+    np.testing.assert_array_equal(s.theta, theta)
+    assert not s.M.any() and not s.state["c"].any() and not s.live.any()
+    assert s.counters.steps == 0
+
+
+def test_bad_input_is_an_error_and_changes_nothing():
+    model = pyrtrl.init_egru(8, 2, 1, seed=15)
+    c = CLearner(model)
+    c.run(np.ones((5, 2)), np.zeros((5, 1)))
+    before = c.snapshot()
+    with pytest.raises(pyrtrl.PyrtrlError, match="non-finite"):
+        c.run(np.array([[np.nan, 0.0]]), np.zeros((1, 1)))
+    with pytest.raises(pyrtrl.PyrtrlError):
+        c.run(np.ones((3, 3)), np.zeros((3, 1)))
+    big = np.full((1, 2), 1000.0)  # beyond |x| <= 128: saturated by the quantizer, counted
+    r = c.run(big, np.zeros((1, 1)))
+    assert r.saturated_inputs == 2
+    # out-of-range integer samples are refused by C itself, state untouched
+    c2 = CLearner(model)
+    c2.run(np.ones((5, 2)), np.zeros((5, 1)))
+    bad = np.array([[1 << 24, 0]], dtype=np.int32)
+    with pytest.raises(pyrtrl.PyrtrlError, match="out of range"):
+        c2.run_fixed(bad, np.zeros((1, 1), dtype=np.int32))
+    after = c2.snapshot()
+    np.testing.assert_array_equal(after.theta, before.theta)
+    assert after.counters.steps == before.counters.steps
+
+
+def test_unrepresentable_model_is_refused():
+    model = pyrtrl.init_egru(8, 2, 1, seed=16)
+    model.params["W_o"][0, 0] = 500.0
+    with pytest.raises(pyrtrl.PyrtrlError, match="W_o"):
+        CLearner(model)
+    with pytest.raises(pyrtrl.PyrtrlError, match="255"):
+        CLearner(pyrtrl.init_egru(256, 1, 1, density=0.01, seed=0))
+
+
+def test_model_arrays_are_the_exported_layout():
+    model = pyrtrl.init_egru(10, 3, 2, density=0.4, shared_mask=False, seed=17)
+    a = c_model_arrays(quantize(model))
+    assert a["W_u_colptr"].dtype == np.uint16 and a["theta"].dtype == np.int32
+    assert "U_map_u" in a  # independent recurrent masks need the gate maps
+    shared = c_model_arrays(quantize(pyrtrl.init_egru(10, 3, 2, density=0.4, shared_mask=True, seed=17)))
+    assert "U_map_u" not in shared

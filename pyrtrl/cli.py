@@ -124,10 +124,70 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- budget ------------------------------------------------------------------------------
+def cmd_budget(args: argparse.Namespace) -> int:
+    from .boards import get_board
+    from .budget import RAM_COMPONENTS, budget, budget_for_model, component_help, largest_hidden
+
+    board = get_board(args.board) if args.board else None
+    spec = {"--hidden": args.hidden, "--inputs": args.inputs, "--outputs": args.outputs,
+            "--density": args.density}
+    if args.model:
+        given = [k for k, v in spec.items() if v is not None]
+        given += ["--shared-mask"] if args.shared_mask else []
+        if given:
+            raise PyrtrlError(f"--model gives the sizes and masks; drop {', '.join(given)}")
+        from .model_file import load_model
+
+        model = load_model(args.model)
+        b = budget_for_model(model, args.influence_bits)
+        density, shared = model.density(), model.shared_mask
+    else:
+        missing = [k for k, v in spec.items() if v is None]
+        if missing:
+            raise PyrtrlError(f"missing {', '.join(missing)} (or give --model)")
+        density, shared = args.density, args.shared_mask
+        b = budget(args.hidden, args.inputs, args.outputs, density, shared, args.influence_bits,
+                   seed=args.seed)
+    res = b.to_dict()
+    res.update(density=density, shared_mask=shared)
+    if board is not None:
+        res.update(board=board.name, board_ram=board.ram_bytes, reserve=board.reserved_ram,
+                   fits=b.fits(board), board_flash=board.flash_bytes, flash_fits=b.flash_fits(board),
+                   largest_hidden=largest_hidden(board, b.inputs, b.outputs, density, shared,
+                                                 args.influence_bits, seed=args.seed))
+    if args.json:
+        _print_json(res)
+        return 0
+    print(f"model: hidden={b.hidden} inputs={b.inputs} outputs={b.outputs} density={density:g} "
+          f"{'shared' if shared else 'independent'} masks, {b.influence_bits}-bit influence, "
+          f"P={b.params} cell parameters, {b.nnz_union} recurrent union entries")
+    print("RAM, learner buffer (RTRL_REQUIRED_BYTES):")
+    for name in RAM_COMPONENTS:
+        print(f"  {name:14s} {b.components[name]:>10,} B  {component_help(name)}")
+    print(f"  {'total':14s} {b.total_ram:>10,} B  ({b.total_ram / 1024:.1f} KiB)")
+    print("flash, model constants (library code not counted):")
+    for name, v in b.flash_components.items():
+        print(f"  {name:18s} {v:>10,} B")
+    print(f"  {'total':18s} {b.flash:>10,} B  ({b.flash / 1024:.1f} KiB)")
+    if board is not None:
+        need = b.total_ram + board.reserved_ram
+        print(f"board: {board.describe()}")
+        print(f"  RAM: buffer {b.total_ram:,} + reserve {board.reserved_ram:,} = {need:,} of "
+              f"{board.ram_bytes:,} B: " + (f"fits ({board.ram_bytes - need:,} B spare)" if res["fits"]
+                                           else f"does NOT fit ({need - board.ram_bytes:,} B over)"))
+        print(f"  flash: model constants {b.flash:,} of {board.flash_bytes:,} B"
+              + ("" if res["flash_fits"] else ": does NOT fit"))
+        lh = res["largest_hidden"]
+        print(f"  largest hidden that fits with these settings: {lh if lh else 'none'}")
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command (exposed for tests and docs)."""
     from .bench import DENSITY, EPS, HIDDEN
+    from .boards import board_names
 
     top = _Parser(prog="pyrtrl", description=(
         "Exact online learning (sparse RTRL) for event-based GRUs on microcontrollers."),
@@ -182,6 +242,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default="runs/latest", help="run directory (default runs/latest)")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+
+    p = command("budget", "RAM and flash the C runtime needs for a model, and whether it fits a board",
+                "pyrtrl budget --hidden 32 --inputs 1 --outputs 1 --density 0.2 --shared-mask "
+                "--influence-bits 16 --board lm3s6965evb", cmd_budget)
+    p.epilog = (p.epilog + "\n\nRAM is the learner's buffer (RTRL_REQUIRED_BYTES, exact), flash the "
+                "model constants.\nA fresh model's masks are drawn as init_egru(..., seed=SEED) draws "
+                "them: with\nindependent masks the recurrent union (and so the size) depends on the "
+                "draw.\nWith --board: the board's RAM, the firmware reserve, whether it fits and the "
+                "largest\nhidden size that would fit with the other settings unchanged.")
+    p.add_argument("--hidden", type=_positive_int, help="hidden units (required without --model)")
+    p.add_argument("--inputs", type=_positive_int, help="input dimension (required without --model)")
+    p.add_argument("--outputs", type=_positive_int, help="readout size (required without --model)")
+    p.add_argument("--density", type=_density, help="kept weight fraction (required without --model)")
+    p.add_argument("--shared-mask", action="store_true", help="one mask shared by the three gates")
+    p.add_argument("--influence-bits", type=int, choices=(16, 32), default=32,
+                   help="influence matrix storage width (default 32)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the masks' draw (default 0)")
+    p.add_argument("--board", help=f"check against this board: {', '.join(board_names())}")
+    p.add_argument("--model", help="budget of this .npz model (its sizes and masks) instead; the "
+                   "largest-hidden search then draws fresh masks at its overall density")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
     return top
 
 

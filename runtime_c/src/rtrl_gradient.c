@@ -47,10 +47,17 @@ int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target)
         const int64_t gi = ctx->ga[i];
         if (gi == 0 && !cfg->dense_mode)
             continue;
-        const rtrl_m_t *row = ctx->M + (size_t)i * P;
-        int32_t *grad = ctx->grad;
-        for (uint16_t c = 0; c < L; ++c)
-            grad[c] = rtrl_sat32((int64_t)grad[c] + rtrl_rnd(gi * row[c], GSHIFT), sat);
+        const rtrl_m_t *restrict row = ctx->M + (size_t)i * P;
+        int32_t *restrict grad = ctx->grad;
+        uint64_t nsat = 0;
+        for (uint16_t c = 0; c < L; ++c) { /* branch-free: vectorisable */
+            int64_t v = (int64_t)grad[c] + rtrl_rnd(gi * row[c], GSHIFT);
+            nsat += (uint64_t)((v < INT32_MIN) | (v > INT32_MAX));
+            v = v < INT32_MIN ? INT32_MIN : v;
+            v = v > INT32_MAX ? INT32_MAX : v;
+            grad[c] = (int32_t)v;
+        }
+        *sat += nsat;
         ++rows;
     }
     ctx->counters.macs += rows * L;

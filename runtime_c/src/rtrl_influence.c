@@ -93,33 +93,41 @@ static uint32_t jacobian(rtrl_t *ctx, const int32_t *a_prev, uint16_t *nact_out)
     return nent;
 }
 
-/* M[:, :L] <- diag(d) M + J M[act], chunk by chunk. */
+/* M[:, :L] <- diag(d) M + J M[act], chunk by chunk. The three inner loops are
+ * branch-free over contiguous memory so that compilers vectorise them; saturations are
+ * counted by summing comparisons. */
 static void update_columns(rtrl_t *ctx, uint16_t nact)
 {
     const uint16_t n = ctx->cfg.n, P = ctx->P, L = ctx->live;
-    uint64_t *sat = &ctx->counters.saturations;
     rtrl_m_t *M = ctx->M;
-    int64_t *acc = ctx->chunk_acc;
+    int64_t *restrict acc = ctx->chunk_acc;
+    uint64_t nsat = 0;
     for (uint32_t c0 = 0; c0 < L; c0 += RTRL_CHUNK) {
         const uint32_t w = (L - c0) < RTRL_CHUNK ? (L - c0) : RTRL_CHUNK;
         for (uint16_t s = 0; s < nact; ++s)
             memcpy(ctx->saved + (size_t)s * RTRL_CHUNK, M + (size_t)ctx->act[s] * P + c0,
                    sizeof(rtrl_m_t) * w);
         for (uint16_t i = 0; i < n; ++i) {
-            rtrl_m_t *row = M + (size_t)i * P + c0;
-            const int64_t d = ctx->dvec[i];
+            rtrl_m_t *restrict row = M + (size_t)i * P + c0;
+            const int32_t d = ctx->dvec[i];
             for (uint32_t c = 0; c < w; ++c)
-                acc[c] = d * row[c];
+                acc[c] = (int64_t)d * row[c];
             for (uint16_t e = ctx->jrow[i]; e < ctx->jrow[i + 1u]; ++e) {
-                const int64_t jv = ctx->jval[e];
-                const rtrl_m_t *src = ctx->saved + (size_t)ctx->jslot[e] * RTRL_CHUNK;
+                const int32_t jv = ctx->jval[e]; /* |J| <= 2^24 */
+                const rtrl_m_t *restrict src = ctx->saved + (size_t)ctx->jslot[e] * RTRL_CHUNK;
                 for (uint32_t c = 0; c < w; ++c)
-                    acc[c] += jv * src[c];
+                    acc[c] += (int64_t)jv * src[c];
             }
-            for (uint32_t c = 0; c < w; ++c)
-                row[c] = rtrl_sat_m(rtrl_rnd(acc[c], RTRL_FRAC), sat);
+            for (uint32_t c = 0; c < w; ++c) {
+                int64_t v = rtrl_rnd(acc[c], RTRL_FRAC);
+                nsat += (uint64_t)((v < RTRL_M_MIN) | (v > RTRL_M_MAX));
+                v = v < RTRL_M_MIN ? RTRL_M_MIN : v;
+                v = v > RTRL_M_MAX ? RTRL_M_MAX : v;
+                row[c] = (rtrl_m_t)v;
+            }
         }
     }
+    ctx->counters.saturations += nsat;
 }
 
 static inline void mbar_add(rtrl_t *ctx, uint16_t p, uint16_t row, int64_t v)

@@ -48,6 +48,8 @@ class BenchRow:
     macs_sparse: float  # per step: sparse RTRL, measured counters
     us_dense: float
     us_sparse: float
+    us_c_sparse: float  # runtime_c through cffi (fixed point, whole window in one call)
+    us_c_dense: float  # runtime_c in dense mode (sparsity exploitation off)
     influence_bytes: int  # n x P influence matrix, float64
     bptt_bytes_T1000: int  # what BPTT stores for a 1000-step sequence
     initial_loss: float  # mean loss over the first training steps
@@ -65,6 +67,32 @@ def _run_window(engine: RTRLEngine, x: np.ndarray, target: np.ndarray) -> float:
         _, _, dy = readout_backward(model, s.y, target[t], -1, ro)
         engine.backprop_output(dy)
     return (time.perf_counter() - t0) / x.shape[0]
+
+
+def _time_c(model, x: np.ndarray, target: np.ndarray, warmup: int, repeats: int) -> dict:
+    """us/step of runtime_c (sparse and dense mode) over the same window, parameters frozen.
+
+    The inputs are quantized before timing; updates are pushed beyond the window
+    (update_every = 65535) so that, like the numpy engines, only forward, influence and
+    gradient are timed.
+    """
+    from .fixed.quantize import quantize_samples
+    from .runtime import CLearner
+
+    xq = quantize_samples(x)[0].astype(np.int32)
+    tq = quantize_samples(target)[0].astype(np.int32)
+    out = {}
+    for dense in (False, True):
+        c = CLearner(model, lr=1.0, clip=0.0, update_every=65535, dense=dense)
+        best = np.inf
+        for _ in range(repeats):
+            c.reset_state()
+            c.run_fixed(xq[:warmup], tq[:warmup])
+            t0 = time.perf_counter()
+            c.run_fixed(xq[warmup:], tq[warmup:])
+            best = min(best, (time.perf_counter() - t0) / (x.shape[0] - warmup))
+        out[dense] = best * 1e6
+    return out
 
 
 def bench_config(
@@ -90,6 +118,7 @@ def bench_config(
             _run_window(e, xm[:warmup], tm[:warmup])  # let live columns fill as in a stream
             before = replace(e.counters)
             best[m] = min(best[m], _run_window(e, xm[warmup:], tm[warmup:]))
+    us_c = _time_c(model, xm, tm, warmup, repeats)
     # counters over the last window of the sparse engine (its last repeat)
     sparse, dense = engines["rtrl_sparse"], engines["rtrl_dense"]
     cs = sparse.counters
@@ -112,6 +141,8 @@ def bench_config(
         macs_sparse=(cs.macs - before.macs) / steps,
         us_dense=best["rtrl_dense"] * 1e6,
         us_sparse=best["rtrl_sparse"] * 1e6,
+        us_c_sparse=us_c[False],
+        us_c_dense=us_c[True],
         influence_bytes=n * dense.index.P * 8,
         bptt_bytes_T1000=int(round(bptt_bytes(caches) / window * 1000)),
         initial_loss=float(losses[:head].mean()),

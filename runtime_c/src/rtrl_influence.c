@@ -93,14 +93,47 @@ static uint32_t jacobian(rtrl_t *ctx, const int32_t *a_prev, uint16_t *nact_out)
     return nent;
 }
 
-/* M[:, :L] <- diag(d) M + J M[act], chunk by chunk. The three inner loops are
- * branch-free over contiguous memory so that compilers vectorise them; saturations are
- * counted by summing comparisons. */
+/* One row of one chunk: row <- sat(rnd(d * row + sum_e jv[e] * saved[slot[e]], 16)).
+ * Returns the number of saturated entries. Written branch-free over contiguous memory. */
+#define RTRL_ROW_UPDATE_BODY(W)                                                            \
+    int64_t acc[RTRL_CHUNK];                                                               \
+    uint64_t nsat = 0;                                                                     \
+    for (uint32_t c = 0; c < (W); ++c)                                                     \
+        acc[c] = (int64_t)d * row[c];                                                      \
+    for (uint16_t e = 0; e < ne; ++e) {                                                    \
+        const int64_t jv = jv_row[e];                                                      \
+        const rtrl_m_t *restrict src = saved + (size_t)slot[e] * RTRL_CHUNK;               \
+        for (uint32_t c = 0; c < (W); ++c)                                                 \
+            acc[c] += jv * src[c];                                                         \
+    }                                                                                      \
+    for (uint32_t c = 0; c < (W); ++c) {                                                   \
+        int64_t v = rtrl_rnd(acc[c], RTRL_FRAC);                                           \
+        nsat += (uint64_t)((v < RTRL_M_MIN) | (v > RTRL_M_MAX));                           \
+        v = v < RTRL_M_MIN ? RTRL_M_MIN : v;                                               \
+        v = v > RTRL_M_MAX ? RTRL_M_MAX : v;                                               \
+        row[c] = (rtrl_m_t)v;                                                              \
+    }                                                                                      \
+    return nsat;
+
+static uint64_t rtrl_row_update_full(rtrl_m_t *restrict row, int32_t d, const int32_t *jv_row,
+                                     const uint16_t *slot, uint16_t ne,
+                                     const rtrl_m_t *restrict saved)
+{
+    RTRL_ROW_UPDATE_BODY(RTRL_CHUNK)
+}
+
+static uint64_t rtrl_row_update_part(rtrl_m_t *restrict row, uint32_t w, int32_t d,
+                                     const int32_t *jv_row, const uint16_t *slot, uint16_t ne,
+                                     const rtrl_m_t *restrict saved)
+{
+    RTRL_ROW_UPDATE_BODY(w)
+}
+
+/* M[:, :L] <- diag(d) M + J M[act], chunk by chunk. */
 static void update_columns(rtrl_t *ctx, uint16_t nact)
 {
     const uint16_t n = ctx->cfg.n, P = ctx->P, L = ctx->live;
     rtrl_m_t *M = ctx->M;
-    int64_t *restrict acc = ctx->chunk_acc;
     uint64_t nsat = 0;
     for (uint32_t c0 = 0; c0 < L; c0 += RTRL_CHUNK) {
         const uint32_t w = (L - c0) < RTRL_CHUNK ? (L - c0) : RTRL_CHUNK;
@@ -109,22 +142,14 @@ static void update_columns(rtrl_t *ctx, uint16_t nact)
                    sizeof(rtrl_m_t) * w);
         for (uint16_t i = 0; i < n; ++i) {
             rtrl_m_t *restrict row = M + (size_t)i * P + c0;
-            const int32_t d = ctx->dvec[i];
-            for (uint32_t c = 0; c < w; ++c)
-                acc[c] = (int64_t)d * row[c];
-            for (uint16_t e = ctx->jrow[i]; e < ctx->jrow[i + 1u]; ++e) {
-                const int32_t jv = ctx->jval[e]; /* |J| <= 2^24 */
-                const rtrl_m_t *restrict src = ctx->saved + (size_t)ctx->jslot[e] * RTRL_CHUNK;
-                for (uint32_t c = 0; c < w; ++c)
-                    acc[c] += (int64_t)jv * src[c];
-            }
-            for (uint32_t c = 0; c < w; ++c) {
-                int64_t v = rtrl_rnd(acc[c], RTRL_FRAC);
-                nsat += (uint64_t)((v < RTRL_M_MIN) | (v > RTRL_M_MAX));
-                v = v < RTRL_M_MIN ? RTRL_M_MIN : v;
-                v = v > RTRL_M_MAX ? RTRL_M_MAX : v;
-                row[c] = (rtrl_m_t)v;
-            }
+            if (w == RTRL_CHUNK) /* fixed trip count: the accumulators stay in registers */
+                nsat += rtrl_row_update_full(row, ctx->dvec[i], ctx->jval + ctx->jrow[i],
+                                             ctx->jslot + ctx->jrow[i],
+                                             (uint16_t)(ctx->jrow[i + 1u] - ctx->jrow[i]), ctx->saved);
+            else
+                nsat += rtrl_row_update_part(row, w, ctx->dvec[i], ctx->jval + ctx->jrow[i],
+                                             ctx->jslot + ctx->jrow[i],
+                                             (uint16_t)(ctx->jrow[i + 1u] - ctx->jrow[i]), ctx->saved);
         }
     }
     ctx->counters.saturations += nsat;

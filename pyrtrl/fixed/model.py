@@ -103,6 +103,17 @@ class FixedLearner:
         self.G_bo = np.zeros_like(self.b_o)
         self.since_update = 0
         self._param_rows = self._rows_of_params()
+        #: max |value| seen per tensor (float units), filled when track_ranges is True;
+        #: the measurements behind docs/numerics.md
+        self.track_ranges = False
+        self.ranges: Dict[str, float] = {}
+
+    def _track(self, **tensors: "tuple[np.ndarray, int]") -> None:
+        for name, (v, frac) in tensors.items():
+            if np.size(v):
+                m = float(np.abs(v).max()) / (1 << frac)
+                if m > self.ranges.get(name, 0.0):
+                    self.ranges[name] = m
 
     # -- helpers -----------------------------------------------------------------------
     def _rows_of_params(self) -> np.ndarray:
@@ -221,6 +232,11 @@ class FixedLearner:
         mb_count += j.size + yp.size
         macs += mb_count
 
+        if self.track_ranges:
+            self._track(pre_u=(pre_u, FRAC), pre_r=(pre_r, FRAC), pre_g=(pre_g, FRAC), q=(qv, FRAC),
+                        c=(c, FRAC), a=(a, FRAC), alpha_u=(alpha_u, FRAC), alpha_r=(alpha_r, FRAC),
+                        alpha_g=(alpha_g, FRAC), A=(A, FRAC), J=(Jv, FRAC), M=(self.M, self.mfrac))
+
         # 3. readout, loss, gradient
         out = self._sat32(rnd(self.w_o @ y + (self.b_o << FRAC), WFRAC))
         target = np.asarray(target, dtype=np.int64)
@@ -240,6 +256,9 @@ class FixedLearner:
         self.G_wo = self._sat32(self.G_wo + rnd(dout[:, None] * y[None, :], 2 * FRAC - WFRAC))
         self.G_bo = self._sat32(self.G_bo + (dout << (WFRAC - FRAC)))
 
+        if self.track_ranges:
+            self._track(out=(out, FRAC), dy=(dy, FRAC), ga=(ga, FRAC), G=(self.G, WFRAC),
+                        theta=(self.theta, WFRAC), w_o=(self.w_o, WFRAC))
         cnt.steps += 1
         cnt.events += int(o.sum())
         cnt.active_cols += int(act.sum())

@@ -5,13 +5,14 @@ RAM mirrors ``RTRL_REQUIRED_BYTES`` in ``runtime_c/include/rtrl.h`` (and the lay
 returns. The buffer is four blocks, each padded to 8 bytes (the padding is its own line):
 
 * int32 block: ``theta``, ``w_o``, ``b_o`` (weights); ``grad``, ``grad_wo``, ``grad_bo``,
-  ``grad_thr`` (gradients); two banks of c, h, y, o, psi, a (state); the per-step vectors
+  ``grad_thr`` (gradients); two banks of c, h, y, psi, a (state); the per-step vectors
   u, r, g, qv, alpha_u, alpha_r, alpha_g, beta_g, dvec, dy, ga and out, dout (work);
   J and A values, one per union entry (jacobian);
-* int64 block: 4n forward accumulators and RTRL_CHUNK chunk accumulators (accumulators);
+* int64 block: n forward accumulators (accumulators);
 * influence block: ``M`` (n x P, influence) and the saved rows (n x RTRL_CHUNK, scratch);
   int32 or int16 by the influence width;
-* uint16 block: ``pos``, ``at`` (P each), ``act``, ``cursor`` (n each) (column_maps);
+* uint16 block: ``group_start`` (d + 2n + 1: where each live-column group starts),
+  ``act``, ``cursor`` (n each) (column_maps);
   ``jrow`` (n + 1) and ``jslot`` (one per union entry) (jacobian).
 
 The ``rtrl_t`` context itself (:data:`CONTEXT_BYTES` on the 32-bit targets) is not in the
@@ -36,10 +37,11 @@ from .errors import PyrtrlError
 from .fixed.quantize import MAX_PARAMS, MAX_UNITS  # RTRL_MAX_UNITS, RTRL_MAX_PARAMS
 from .model import EGRU, init_egru
 
-#: Columns of M updated together (RTRL_CHUNK in rtrl.h, its default).
-CHUNK = 32
+#: Columns of M updated together: RTRL_CHUNK's default in rtrl.h, what firmware builds use.
+#: (The host binding is built with 32 for speed; pass ``chunk=`` to match another build.)
+CHUNK = 16
 #: sizeof(rtrl_t) on the 32-bit targets (Cortex-M and rv32, both widths), outside the buffer.
-CONTEXT_BYTES = 368
+CONTEXT_BYTES = 360
 
 #: RAM components in report order (they sum to the buffer size).
 RAM_COMPONENTS = ("weights", "gradients", "influence", "state", "work", "accumulators",
@@ -52,12 +54,12 @@ _RAM_HELP = {
     "weights": "theta, w_o, b_o (int32)",
     "gradients": "grad, grad_wo, grad_bo, grad_thr (int32)",
     "influence": "influence matrix M, n x P",
-    "state": "two banks of c, h, y, o, psi, a (int32)",
+    "state": "two banks of c, h, y, psi, a (int32)",
     "work": "gates, derivatives, dy, ga, out, dout (int32)",
-    "accumulators": "4n forward + RTRL_CHUNK chunk sums (int64)",
+    "accumulators": "n forward sums (int64)",
     "scratch": "saved rows of M, n x RTRL_CHUNK",
     "jacobian": "J and A values per union entry, jrow, jslot",
-    "column_maps": "pos, at (P each), act, cursor (n each) (uint16)",
+    "column_maps": "group starts (d + 2n + 1), act, cursor (n each) (uint16)",
     "padding": "8-byte alignment of the four blocks",
 }
 
@@ -133,11 +135,10 @@ def _check_sizes(n: int, d: int, k: int, params: int) -> None:
 
 
 def ram_components(n: int, d: int, k: int, nnz_w_total: int, nnz_r_total: int, nnz_union: int,
-                   influence_bits: int) -> Dict[str, int]:
+                   influence_bits: int, chunk: int = CHUNK) -> Dict[str, int]:
     """Bytes of each part of the buffer, as RTRL_REQUIRED_BYTES lays them out.
 
-    ``d`` does not enter the RAM directly (only through ``nnz_w_total``); it is taken for
-    symmetry with the C macro.
+    ``chunk`` is the build's RTRL_CHUNK.
     """
     if influence_bits not in (16, 32):
         raise PyrtrlError(f"influence_bits must be 16 or 32, got {influence_bits}")
@@ -148,17 +149,17 @@ def ram_components(n: int, d: int, k: int, nnz_w_total: int, nnz_r_total: int, n
     i32 = {
         "weights": 4 * (P + readout),
         "gradients": 4 * (P + readout + n),  # grad, grad_wo, grad_bo, grad_thr
-        "state": 4 * 12 * n,
+        "state": 4 * 10 * n,
         "work": 4 * (11 * n + 2 * k),
         "jacobian": 4 * 2 * nnz_union,  # jval, aval
     }
     i32_bytes = sum(i32.values())
     # int64 block (always a multiple of 8)
-    acc = 8 * (4 * n + CHUNK)
+    acc = 8 * n
     # influence block
-    infl, scratch = m * n * P, m * n * CHUNK
+    infl, scratch = m * n * P, m * n * chunk
     # uint16 block
-    maps = 2 * (2 * P + 2 * n)  # pos, at, act, cursor
+    maps = 2 * ((d + 2 * n + 1) + 2 * n)  # group_start, act, cursor
     jidx = 2 * ((n + 1) + nnz_union)  # jrow, jslot
     padding = ((_align8(i32_bytes) - i32_bytes) + (_align8(acc) - acc)
                + (_align8(infl + scratch) - infl - scratch) + (_align8(maps + jidx) - maps - jidx))
@@ -172,14 +173,14 @@ def ram_components(n: int, d: int, k: int, nnz_w_total: int, nnz_r_total: int, n
 
 
 def required_bytes(n: int, d: int, k: int, nnz_w_total: int, nnz_r_total: int, nnz_union: int,
-                   influence_bits: int) -> int:
+                   influence_bits: int, chunk: int = CHUNK) -> int:
     """RTRL_REQUIRED_BYTES, written as the C macro is (an independent check of the components)."""
     P = nnz_w_total + nnz_r_total + 5 * n
     m = influence_bits // 8
-    return (_align8(4 * (2 * P + 2 * (k * n + k) + 12 * n + 12 * n + 2 * k + 2 * nnz_union))
-            + _align8(8 * (4 * n + CHUNK))
-            + _align8(m * (n * P + n * CHUNK))
-            + _align8(2 * (2 * P + 3 * n + 1 + nnz_union)))
+    return (_align8(8 * n)
+            + _align8(4 * (2 * P + 2 * (k * n + k) + 10 * n + 12 * n + 2 * k + 2 * nnz_union))
+            + _align8(m * (n * P + n * chunk))
+            + _align8(2 * ((d + 2 * n + 1) + 3 * n + 1 + nnz_union)))
 
 
 def flash_components(n: int, d: int, k: int, nnz_w: Sequence[int], nnz_r: Sequence[int],
@@ -203,28 +204,29 @@ def flash_components(n: int, d: int, k: int, nnz_w: Sequence[int], nnz_r: Sequen
 
 
 def _from_counts(n: int, d: int, k: int, nnz_w: Sequence[int], nnz_r: Sequence[int],
-                 nnz_union: int, influence_bits: int) -> Budget:
+                 nnz_union: int, influence_bits: int, chunk: int = CHUNK) -> Budget:
     nnz_w, nnz_r = [int(v) for v in nnz_w], [int(v) for v in nnz_r]
     b = Budget(n, d, k, int(influence_bits), nnz_w, nnz_r, int(nnz_union),
                all(v == nnz_union for v in nnz_r))
     _check_sizes(n, d, k, b.params)
-    b.components = ram_components(n, d, k, sum(nnz_w), sum(nnz_r), nnz_union, influence_bits)
+    b.components = ram_components(n, d, k, sum(nnz_w), sum(nnz_r), nnz_union, influence_bits, chunk)
     b.flash_components = flash_components(n, d, k, nnz_w, nnz_r, nnz_union, b.shared_recurrent)
-    assert b.total_ram == required_bytes(n, d, k, sum(nnz_w), sum(nnz_r), nnz_union, influence_bits)
+    assert b.total_ram == required_bytes(n, d, k, sum(nnz_w), sum(nnz_r), nnz_union,
+                                         influence_bits, chunk)
     return b
 
 
-def budget_for_model(model: EGRU, influence_bits: int = 32) -> Budget:
+def budget_for_model(model: EGRU, influence_bits: int = 32, chunk: int = CHUNK) -> Budget:
     """The budget of running ``model`` in runtime_c (exact: its own masks)."""
     m = model.masks
     union = int(np.count_nonzero(m["R_u"] | m["R_r"] | m["R_g"]))
     return _from_counts(model.n, model.d, model.k,
                         [int(m[f"W_{g}"].sum()) for g in "urg"],
-                        [int(m[f"R_{g}"].sum()) for g in "urg"], union, influence_bits)
+                        [int(m[f"R_{g}"].sum()) for g in "urg"], union, influence_bits, chunk)
 
 
 def budget(hidden: int, inputs: int, outputs: int, density: float, shared_mask: bool,
-           influence_bits: int = 32, seed: int = 0) -> Budget:
+           influence_bits: int = 32, seed: int = 0, chunk: int = CHUNK) -> Budget:
     """The budget of a fresh ``init_egru(hidden, inputs, outputs, density, shared_mask, seed)``.
 
     With shared masks the counts do not depend on the seed; with independent masks the
@@ -238,7 +240,7 @@ def budget(hidden: int, inputs: int, outputs: int, density: float, shared_mask: 
         raise PyrtrlError(f"influence_bits must be 16 or 32, got {influence_bits}")
     model = init_egru(int(hidden), int(inputs), int(outputs), density=density,
                       shared_mask=shared_mask, seed=seed)
-    return budget_for_model(model, influence_bits)
+    return budget_for_model(model, influence_bits, chunk)
 
 
 def _fits_at(board: Board, n: int, inputs: int, outputs: int, density: float, shared_mask: bool,

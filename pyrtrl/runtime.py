@@ -60,6 +60,33 @@ def shares_recurrent_pattern(q: QuantizedModel) -> bool:
     return all(q.patterns[f"R_{g}"].nnz == q.union.nnz for g in ("u", "r", "g"))
 
 
+def param_columns(q: QuantizedModel, group_start: np.ndarray) -> np.ndarray:
+    """Column of M of every cell parameter (-1 while dead), from runtime_c's group starts.
+
+    Mirrors the group layout documented in rtrl.h: per input / presynaptic unit the W / R
+    entries of gates u, r, g in CSC order; then the 4n biases; then one column per threshold.
+    """
+    n, d = q.n, q.d
+    col = np.full(q.P, -1, dtype=np.int64)
+    for kind, ncols, base in (("W", d, 0), ("R", n, d)):
+        for k in range(ncols):
+            start = int(group_start[base + k])
+            if start == ABSENT:
+                continue
+            for g in ("u", "r", "g"):
+                pat = q.patterns[f"{kind}_{g}"]
+                e0, e1 = int(pat.colptr[k]), int(pat.colptr[k + 1])
+                off = q.offsets[f"{kind}_{g}"]
+                col[off + e0:off + e1] = np.arange(start, start + e1 - e0)
+                start += e1 - e0
+    b0 = int(group_start[d + n])
+    if b0 != ABSENT:
+        col[q.offsets["b_u"]:q.offsets["b_u"] + 4 * n] = np.arange(b0, b0 + 4 * n)
+    t = group_start[d + n + 1:d + 2 * n + 1].astype(np.int64)
+    col[q.offsets["thr"]:q.offsets["thr"] + n] = np.where(t == ABSENT, -1, t)
+    return col
+
+
 @dataclass
 class Snapshot:
     """Integer arrays read back from the C learner, in the numpy model's orders."""
@@ -206,15 +233,16 @@ class CLearner:
 
         mt = np.int32 if self.fcfg.influence_bits == 32 else np.int16
         Mraw = arr(v.M, n * P, mt).reshape(n, P)
-        at = arr(v.at, P, np.uint16)[:L]
+        col = param_columns(q, arr(v.group_start, int(v.n_groups), np.uint16))
+        live = col >= 0
+        assert int(live.sum()) == L
         M = np.zeros((n, P), dtype=np.int64)
-        M[:, at] = Mraw[:, :L]
-        live = np.zeros(P, dtype=bool)
-        live[at] = True
+        M[:, live] = Mraw[:, col[live]]
         graw = arr(v.grad, P, np.int32)
         grad = np.zeros(P, dtype=np.int64)
-        grad[at] = graw[:L]
-        state = {name: arr(getattr(v, name), n, np.int32) for name in ("c", "h", "y", "o", "psi", "a")}
+        grad[live] = graw[col[live]]
+        state = {name: arr(getattr(v, name), n, np.int32) for name in ("c", "h", "y", "psi", "a")}
+        state["o"] = (state["y"] != 0).astype(np.int64)  # an event implies y = c > thr >= 0
         return Snapshot(arr(v.theta, P, np.int32), arr(v.w_o, k * n, np.int32).reshape(k, n),
                         arr(v.b_o, k, np.int32), state, M, live, grad, arr(v.grad_thr, n, np.int32),
                         arr(v.grad_wo, k * n, np.int32).reshape(k, n), arr(v.grad_bo, k, np.int32),

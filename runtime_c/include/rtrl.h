@@ -41,7 +41,7 @@ typedef int16_t rtrl_m_t;
 /* Columns of the influence matrix updated together; the scratch holds this many values of
  * every active row. */
 #ifndef RTRL_CHUNK
-#define RTRL_CHUNK 32
+#define RTRL_CHUNK 16
 #endif
 
 #define RTRL_FRAC 16 /* Q15.16 activations */
@@ -49,7 +49,7 @@ typedef int16_t rtrl_m_t;
 #define RTRL_MAX_UNITS 255 /* n, d, k; keeps every 64-bit sum exact */
 #define RTRL_MAX_PARAMS 65534
 #define RTRL_SAMPLE_MAX ((int32_t)((1L << 23) - 1)) /* |x|, |target| <= 128.0 */
-#define RTRL_ABSENT 0xFFFFu /* "no entry" in union maps and column positions */
+#define RTRL_ABSENT 0xFFFFu /* "no entry" in union maps; a group not yet alive */
 
 typedef enum {
     RTRL_OK = 0,
@@ -103,17 +103,26 @@ typedef struct {
     uint64_t saturations;  /* values clamped to their type or documented limit */
 } rtrl_counters_t;
 
+/* Columns of the influence matrix come alive in groups, in the order they first get a
+ * nonzero Mbar entry (until then they are exactly zero and cost nothing). Group g starts at
+ * column group_start[g] (RTRL_ABSENT while dead):
+ *   g = k            (k < d):  the input weights of input k: W_u, then W_r, then W_g
+ *                              entries of column k, each in its CSC order;
+ *   g = d + k        (k < n):  the recurrent weights of presynaptic unit k, likewise;
+ *   g = d + n:                 b_u, b_r, b_g, b_rg (4n columns, in that order);
+ *   g = d + n + 1 + j (j < n): thr_j (one column). */
+#define RTRL_GROUPS(n, d) ((size_t)(d) + 2u * (size_t)(n) + 1u)
+
 /* Read-only view of the learner's arrays (for host tests, telemetry and weight dumps). */
 typedef struct {
     const int32_t *theta, *w_o, *b_o;
-    const int32_t *c, *h, *y, *o, *psi, *a; /* current state, n each */
+    const int32_t *c, *h, *y, *psi, *a; /* current state, n each; events are y != 0 */
     const rtrl_m_t *M;       /* n rows, leading dimension P, first `live` columns used */
-    const uint16_t *pos;     /* parameter -> column of M, or RTRL_ABSENT */
-    const uint16_t *at;      /* column of M -> parameter */
+    const uint16_t *group_start; /* RTRL_GROUPS(n, d) entries, see above */
     const int32_t *grad;     /* accumulated cell gradient by column of M */
     const int32_t *grad_thr; /* threshold immediate gradient, n */
     const int32_t *grad_wo, *grad_bo;
-    uint16_t P, live;
+    uint16_t P, live, n_groups;
 } rtrl_view_t;
 
 /* The learner. Treat the fields as private; it is visible so callers can allocate it. */
@@ -124,17 +133,17 @@ typedef struct {
     uint16_t P, live, since_update;
     uint16_t off_w[3], off_r[3], off_b, off_thr;
     int32_t *theta, *w_o, *b_o;
-    int32_t *st[2][6];       /* two banks of c, h, y, o, psi, a (current / previous) */
+    int32_t *st[2][5];       /* two banks of c, h, y, psi, a (current / previous) */
     uint8_t bank;
     int32_t *u, *r, *g, *qv, *alpha_u, *alpha_r, *alpha_g, *beta_g, *dvec, *dy, *ga;
-    int64_t *acc;            /* 4n forward accumulators */
+    int64_t *acc;            /* n forward accumulators */
     int32_t *out, *dout;
     rtrl_m_t *M;
-    uint16_t *pos, *at, *act, *cursor, *jrow, *jslot;
+    uint16_t *group_start, *act, *cursor, *jrow, *jslot;
+    uint16_t n_groups;
     int32_t *jval, *aval;    /* J by rows; A by union entry (this step's active columns) */
     int32_t *grad, *grad_thr, *grad_wo, *grad_bo;
     rtrl_m_t *saved;         /* n x RTRL_CHUNK */
-    int64_t *chunk_acc;      /* RTRL_CHUNK */
     rtrl_counters_t counters;
 } rtrl_t;
 
@@ -142,16 +151,16 @@ typedef struct {
 #define RTRL_ALIGN8(x) ((((size_t)(x)) + 7u) & ~(size_t)7u)
 #define RTRL_PARAMS(n, nnzw_total, nnzr_total) ((size_t)(nnzw_total) + (nnzr_total) + 5u * (n))
 #define RTRL_REQUIRED_BYTES(n, d, k, nnzw_total, nnzr_total, nnz_union)                       \
-    (RTRL_ALIGN8(4u * (2u * RTRL_PARAMS(n, nnzw_total, nnzr_total) /* theta, grad */          \
+    (RTRL_ALIGN8(8u * (size_t)(n)) /* forward accumulators */                                 \
+     + RTRL_ALIGN8(4u * (2u * RTRL_PARAMS(n, nnzw_total, nnzr_total) /* theta, grad */          \
                        + 2u * ((size_t)(k) * (n) + (k)) /* readout and its gradient */       \
-                       + 12u * (size_t)(n) /* two state banks */                             \
+                       + 10u * (size_t)(n) /* two state banks */                             \
                        + 12u * (size_t)(n) /* gates, derivatives, dy, ga, grad_thr */        \
                        + 2u * (size_t)(k) /* out, dout */                                    \
                        + 2u * (size_t)(nnz_union) /* J values, A values */))                \
-     + RTRL_ALIGN8(8u * (4u * (size_t)(n) + RTRL_CHUNK)) /* accumulators */                  \
      + RTRL_ALIGN8(sizeof(rtrl_m_t) * ((size_t)(n) * RTRL_PARAMS(n, nnzw_total, nnzr_total)  \
                                        + (size_t)(n) * RTRL_CHUNK))                          \
-     + RTRL_ALIGN8(2u * (2u * RTRL_PARAMS(n, nnzw_total, nnzr_total) /* pos, at */           \
+     + RTRL_ALIGN8(2u * (RTRL_GROUPS(n, d) /* group_start */                                 \
                          + 3u * (size_t)(n) + 1u /* act, cursor, jrow */                      \
                          + (size_t)(nnz_union) /* jslot */)))
 

@@ -25,7 +25,7 @@ int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target)
     int64_t loss = 0;
     for (uint16_t q = 0; q < k; ++q) {
         const int32_t *wo = ctx->w_o + (size_t)q * n;
-        int64_t s = (int64_t)ctx->b_o[q] << RTRL_FRAC;
+        int64_t s = (int64_t)ctx->b_o[q] * RTRL_ONE; /* not <<: negative */
         for (uint16_t i = 0; i < n; ++i)
             s += (int64_t)wo[i] * y[i];
         ctx->out[q] = rtrl_sat32(rtrl_rnd(s, RTRL_WFRAC), sat);

@@ -155,26 +155,32 @@ static void update_columns(rtrl_t *ctx, uint16_t nact)
     ctx->counters.saturations += nsat;
 }
 
-static inline void mbar_add(rtrl_t *ctx, uint16_t p, uint16_t row, int64_t v)
+static inline void mbar_add(rtrl_t *ctx, uint16_t col, uint16_t row, int64_t v)
 {
-    const uint16_t c = rtrl_column(ctx, p);
-    rtrl_m_t *cell = ctx->M + (size_t)row * ctx->P + c;
+    rtrl_m_t *cell = ctx->M + (size_t)row * ctx->P + col;
     *cell = rtrl_sat_m((int64_t)*cell + v, &ctx->counters.saturations);
 }
 
-/* Mbar entries of a masked matrix whose source (input or previous output) is nonzero. */
-static uint64_t mbar_sources(rtrl_t *ctx, const uint16_t *colptr, const uint16_t *rowidx,
-                             uint16_t ncols, uint16_t off, const int32_t *coef, const int32_t *v)
+/* Mbar entries of the input (kind 0) or recurrent (kind 1) weights whose source v[k] is
+ * nonzero: group k comes alive; within it, gate u's entries, then r's, then g's. */
+static uint64_t mbar_sources(rtrl_t *ctx, int kind, uint16_t ncols, const int32_t *const coef[3],
+                             const int32_t *v)
 {
+    const uint16_t *const *cp = kind ? ctx->model.r_colptr : ctx->model.w_colptr;
+    const uint16_t *const *ri = kind ? ctx->model.r_rowidx : ctx->model.w_rowidx;
     uint64_t count = 0;
-    for (uint16_t j = 0; j < ncols; ++j) {
-        const int64_t vj = v[j];
-        if (vj == 0 && !ctx->cfg.dense_mode)
+    for (uint16_t k = 0; k < ncols; ++k) {
+        const int64_t vk = v[k];
+        if (vk == 0 && !ctx->cfg.dense_mode)
             continue;
-        for (uint16_t e = colptr[j]; e < colptr[j + 1]; ++e) {
-            const uint16_t i = rowidx[e];
-            mbar_add(ctx, (uint16_t)(off + e), i, rtrl_rnd((int64_t)coef[i] * vj, MSHIFT));
-            ++count;
+        const uint16_t grp = kind ? rtrl_group_r(ctx, k) : rtrl_group_w(ctx, k);
+        uint16_t col = rtrl_group_alive(ctx, grp, rtrl_group_size(ctx, kind, k));
+        for (int g = 0; g < 3; ++g) {
+            for (uint16_t e = cp[g][k]; e < cp[g][k + 1]; ++e, ++col) {
+                const uint16_t i = ri[g][e];
+                mbar_add(ctx, col, i, rtrl_rnd((int64_t)coef[g][i] * vk, MSHIFT));
+                ++count;
+            }
         }
     }
     return count;
@@ -200,27 +206,26 @@ void rtrl_influence(rtrl_t *ctx, const int32_t *x)
     }
 
     /* Mbar: input and recurrent weights, biases, then the thresholds */
-    const int32_t *wcoef[3] = {ctx->alpha_u, ctx->alpha_r, ctx->beta_g};
-    const int32_t *rcoef[3] = {ctx->alpha_u, ctx->alpha_r, ctx->alpha_g};
-    for (int g = 0; g < 3; ++g)
-        macs += mbar_sources(ctx, m->w_colptr[g], m->w_rowidx[g], cfg->d, ctx->off_w[g], wcoef[g], x);
-    for (int g = 0; g < 3; ++g)
-        macs += mbar_sources(ctx, m->r_colptr[g], m->r_rowidx[g], n, ctx->off_r[g], rcoef[g],
-                             prev[RTRL_S_Y]);
+    const int32_t *const wcoef[3] = {ctx->alpha_u, ctx->alpha_r, ctx->beta_g};
+    const int32_t *const rcoef[3] = {ctx->alpha_u, ctx->alpha_r, ctx->alpha_g};
+    macs += mbar_sources(ctx, 0, cfg->d, wcoef, x);
+    macs += mbar_sources(ctx, 1, n, rcoef, prev[RTRL_S_Y]);
     const int32_t *bcoef[4] = {ctx->alpha_u, ctx->alpha_r, ctx->beta_g, ctx->alpha_g};
+    const uint16_t b0 = rtrl_group_alive(ctx, rtrl_group_b(ctx), (uint16_t)(4u * n));
     for (int b = 0; b < 4; ++b)
         for (uint16_t i = 0; i < n; ++i)
-            mbar_add(ctx, (uint16_t)(ctx->off_b + b * n + i), i,
+            mbar_add(ctx, (uint16_t)(b0 + b * n + i), i,
                      rtrl_rnd((int64_t)bcoef[b][i] * RTRL_ONE, MSHIFT));
     macs += 4u * n;
     /* thr_j through h_{t-1}: u_j (thr_j psi_j - o_j), alive once unit j fired or came near */
     for (uint16_t j = 0; j < n; ++j) {
-        if (!dense && prev[RTRL_S_O][j] == 0 && prev[RTRL_S_PSI][j] == 0)
+        const int64_t o_prev = prev[RTRL_S_Y][j] != 0;
+        if (!dense && o_prev == 0 && prev[RTRL_S_PSI][j] == 0)
             continue;
         const int64_t thr16 = rtrl_rnd(thr[j], RTRL_WFRAC - RTRL_FRAC);
         const int64_t tp = rtrl_rnd(thr16 * prev[RTRL_S_PSI][j], RTRL_FRAC);
-        mbar_add(ctx, (uint16_t)(ctx->off_thr + j), j,
-                 rtrl_rnd((int64_t)ctx->u[j] * (tp - (int64_t)prev[RTRL_S_O][j] * RTRL_ONE), MSHIFT));
+        const uint16_t col = rtrl_group_alive(ctx, rtrl_group_t(ctx, j), 1u);
+        mbar_add(ctx, col, j, rtrl_rnd((int64_t)ctx->u[j] * (tp - o_prev * RTRL_ONE), MSHIFT));
         ++macs;
     }
     /* thr_j through y_{t-1}: A_t[:, j] * (-c_j psi_j), only where psi_{t-1,j} != 0 */
@@ -229,9 +234,9 @@ void rtrl_influence(rtrl_t *ctx, const int32_t *x)
         if (!dense && prev[RTRL_S_PSI][j] == 0)
             continue;
         const int64_t cpsi = -rtrl_rnd((int64_t)prev[RTRL_S_C][j] * prev[RTRL_S_PSI][j], RTRL_FRAC);
+        const uint16_t col = rtrl_group_alive(ctx, rtrl_group_t(ctx, j), 1u);
         for (uint16_t e = m->u_colptr[j]; e < m->u_colptr[j + 1]; ++e) {
-            mbar_add(ctx, (uint16_t)(ctx->off_thr + j), m->u_rowidx[e],
-                     rtrl_rnd((int64_t)ctx->aval[e] * cpsi, MSHIFT));
+            mbar_add(ctx, col, m->u_rowidx[e], rtrl_rnd((int64_t)ctx->aval[e] * cpsi, MSHIFT));
             ++macs;
         }
     }

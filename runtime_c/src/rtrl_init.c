@@ -53,7 +53,7 @@ static int pattern_ok(const uint16_t *colptr, const uint16_t *rowidx, uint16_t n
     if (colptr == NULL || (nnz > 0 && rowidx == NULL) || colptr[0] != 0 || colptr[ncols] != nnz)
         return 0;
     for (uint16_t j = 0; j < ncols; ++j) {
-        if (colptr[j + 1] < colptr[j])
+        if (colptr[j + 1] < colptr[j] || colptr[j + 1] > nnz)
             return 0;
         for (uint32_t e = colptr[j]; e < colptr[j + 1]; ++e)
             if (rowidx[e] >= nrows || (e > colptr[j] && rowidx[e] <= rowidx[e - 1]))
@@ -114,9 +114,11 @@ static void *take(uint8_t **cursor, size_t bytes)
 rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_t *model,
                         void *buffer, size_t size, size_t *needed)
 {
-    if (ctx == NULL || cfg == NULL || model == NULL || buffer == NULL)
+    if (ctx == NULL)
         return RTRL_ERR_NULL;
-    ctx->magic = 0;
+    ctx->magic = 0; /* a failed init always leaves the context unusable */
+    if (cfg == NULL || model == NULL || buffer == NULL)
+        return RTRL_ERR_NULL;
     size_t bytes;
     rtrl_status_t st = rtrl_required_bytes(cfg, &bytes);
     if (st != RTRL_OK)
@@ -149,10 +151,9 @@ rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_
     ctx->off_thr = (uint16_t)(off + 4u * n);
 
     uint8_t *cur = (uint8_t *)buffer;
-    /* 64-bit block first: the buffer start is 8-byte aligned and every block is padded */
+    /* blocks in order of decreasing alignment; each padded to 8 bytes (RTRL_REQUIRED_BYTES) */
     uint8_t *start = cur;
-    ctx->acc = take(&cur, 8u * 4u * n);
-    ctx->chunk_acc = take(&cur, 8u * RTRL_CHUNK);
+    ctx->acc = take(&cur, 8u * n);
     cur = start + RTRL_ALIGN8(cur - start);
     start = cur;
     ctx->theta = take(&cur, 4u * P);
@@ -162,7 +163,7 @@ rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_
     ctx->grad_wo = take(&cur, 4u * k * n);
     ctx->grad_bo = take(&cur, 4u * k);
     for (int b = 0; b < 2; ++b)
-        for (int v = 0; v < 6; ++v)
+        for (int v = 0; v < RTRL_S_COUNT; ++v)
             ctx->st[b][v] = take(&cur, 4u * n);
     int32_t **tmp[] = {&ctx->u, &ctx->r, &ctx->g, &ctx->qv, &ctx->alpha_u, &ctx->alpha_r,
                        &ctx->alpha_g, &ctx->beta_g, &ctx->dvec, &ctx->dy, &ctx->ga, &ctx->grad_thr};
@@ -177,8 +178,8 @@ rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_
     ctx->M = take(&cur, sizeof(rtrl_m_t) * (size_t)n * P);
     ctx->saved = take(&cur, sizeof(rtrl_m_t) * (size_t)n * RTRL_CHUNK);
     cur = start + RTRL_ALIGN8(cur - start);
-    ctx->pos = take(&cur, 2u * P);
-    ctx->at = take(&cur, 2u * P);
+    ctx->n_groups = (uint16_t)RTRL_GROUPS(n, cfg->d);
+    ctx->group_start = take(&cur, 2u * ctx->n_groups);
     ctx->act = take(&cur, 2u * n);
     ctx->cursor = take(&cur, 2u * n);
     ctx->jrow = take(&cur, 2u * (n + 1u));
@@ -199,7 +200,7 @@ rtrl_status_t rtrl_reset_state(rtrl_t *ctx)
         return RTRL_ERR_NOT_INITIALISED;
     const uint16_t n = ctx->cfg.n, k = ctx->cfg.k, P = ctx->P;
     for (int b = 0; b < 2; ++b)
-        for (int v = 0; v < 6; ++v)
+        for (int v = 0; v < RTRL_S_COUNT; ++v)
             memset(ctx->st[b][v], 0, 4u * n);
     ctx->bank = 0;
     memset(ctx->M, 0, sizeof(rtrl_m_t) * (size_t)n * P);
@@ -207,13 +208,16 @@ rtrl_status_t rtrl_reset_state(rtrl_t *ctx)
     memset(ctx->grad_thr, 0, 4u * n);
     memset(ctx->grad_wo, 0, 4u * k * n);
     memset(ctx->grad_bo, 0, 4u * k);
-    if (ctx->cfg.dense_mode) { /* every column alive from the start, in parameter order */
-        for (uint16_t p = 0; p < P; ++p)
-            ctx->pos[p] = ctx->at[p] = p;
-        ctx->live = P;
-    } else {
-        memset(ctx->pos, 0xFF, 2u * P);
-        ctx->live = 0;
+    memset(ctx->group_start, 0xFF, 2u * ctx->n_groups);
+    ctx->live = 0;
+    if (ctx->cfg.dense_mode) { /* every group alive from the start, in group order */
+        for (uint16_t j = 0; j < ctx->cfg.d; ++j)
+            rtrl_group_alive(ctx, rtrl_group_w(ctx, j), rtrl_group_size(ctx, 0, j));
+        for (uint16_t j = 0; j < n; ++j)
+            rtrl_group_alive(ctx, rtrl_group_r(ctx, j), rtrl_group_size(ctx, 1, j));
+        rtrl_group_alive(ctx, rtrl_group_b(ctx), (uint16_t)(4u * n));
+        for (uint16_t j = 0; j < n; ++j)
+            rtrl_group_alive(ctx, rtrl_group_t(ctx, j), 1u);
     }
     ctx->since_update = 0;
     memset(&ctx->counters, 0, sizeof ctx->counters);
@@ -255,12 +259,11 @@ rtrl_status_t rtrl_get_view(const rtrl_t *ctx, rtrl_view_t *view)
     view->c = s[RTRL_S_C];
     view->h = s[RTRL_S_H];
     view->y = s[RTRL_S_Y];
-    view->o = s[RTRL_S_O];
     view->psi = s[RTRL_S_PSI];
     view->a = s[RTRL_S_A];
     view->M = ctx->M;
-    view->pos = ctx->pos;
-    view->at = ctx->at;
+    view->group_start = ctx->group_start;
+    view->n_groups = ctx->n_groups;
     view->grad = ctx->grad;
     view->grad_thr = ctx->grad_thr;
     view->grad_wo = ctx->grad_wo;

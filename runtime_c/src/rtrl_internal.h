@@ -20,7 +20,7 @@
 #define RTRL_M_MAX INT16_MAX
 #endif
 
-enum { RTRL_S_C, RTRL_S_H, RTRL_S_Y, RTRL_S_O, RTRL_S_PSI, RTRL_S_A };
+enum { RTRL_S_C, RTRL_S_H, RTRL_S_Y, RTRL_S_PSI, RTRL_S_A, RTRL_S_COUNT };
 
 /* The rounding rule: shift right by s >= 1 bits, round half up (arithmetic shift).
  * Scaling and overflow: exact for any int64 x with x + 2^(s-1) representable. */
@@ -64,16 +64,31 @@ void rtrl_influence(rtrl_t *ctx, const int32_t *x);
 int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target);
 void rtrl_update(rtrl_t *ctx);
 
-/* Column of M for parameter p, bringing it alive if new. */
-static inline uint16_t rtrl_column(rtrl_t *ctx, uint16_t p)
+/* Live-column groups (see rtrl.h). */
+static inline uint16_t rtrl_group_w(const rtrl_t *ctx, uint16_t k) { (void)ctx; return k; }
+static inline uint16_t rtrl_group_r(const rtrl_t *ctx, uint16_t k) { return (uint16_t)(ctx->cfg.d + k); }
+static inline uint16_t rtrl_group_b(const rtrl_t *ctx) { return (uint16_t)(ctx->cfg.d + ctx->cfg.n); }
+static inline uint16_t rtrl_group_t(const rtrl_t *ctx, uint16_t j)
 {
-    uint16_t c = ctx->pos[p];
-    if (c == RTRL_ABSENT) {
-        c = ctx->live++;
-        ctx->pos[p] = c;
-        ctx->at[c] = p;
+    return (uint16_t)(ctx->cfg.d + ctx->cfg.n + 1u + j);
+}
+
+/* Number of columns in the W (kind 0) or R (kind 1) group of column k: its entries in the
+ * three gates. */
+static inline uint16_t rtrl_group_size(const rtrl_t *ctx, int kind, uint16_t k)
+{
+    const uint16_t *const *cp = kind ? ctx->model.r_colptr : ctx->model.w_colptr;
+    return (uint16_t)(cp[0][k + 1] - cp[0][k] + cp[1][k + 1] - cp[1][k] + cp[2][k + 1] - cp[2][k]);
+}
+
+/* First column of group g, bringing its `size` columns alive (zero) if it was dead. */
+static inline uint16_t rtrl_group_alive(rtrl_t *ctx, uint16_t g, uint16_t size)
+{
+    if (ctx->group_start[g] == RTRL_ABSENT) {
+        ctx->group_start[g] = ctx->live;
+        ctx->live = (uint16_t)(ctx->live + size);
     }
-    return c;
+    return ctx->group_start[g];
 }
 
 #endif /* RTRL_INTERNAL_H */

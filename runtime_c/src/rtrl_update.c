@@ -25,17 +25,30 @@ static int32_t sgd(int32_t w, int64_t g, const rtrl_config_t *cfg, uint64_t *sat
 void rtrl_update(rtrl_t *ctx)
 {
     const rtrl_config_t *cfg = &ctx->cfg;
-    const uint16_t n = cfg->n, k = cfg->k, L = ctx->live;
+    const uint16_t n = cfg->n, k = cfg->k;
     uint64_t *sat = &ctx->counters.saturations;
 
-    for (uint16_t c = 0; c < L; ++c) {
-        const uint16_t p = ctx->at[c];
-        if (p < ctx->off_thr) /* thresholds below, with their immediate term */
-            ctx->theta[p] = sgd(ctx->theta[p], ctx->grad[c], cfg, sat);
+    /* weights and biases group by group, in each group's column order (rtrl.h) */
+    for (int kind = 0; kind < 2; ++kind) {
+        const uint16_t ncols = kind ? n : cfg->d;
+        const uint16_t *const *cp = kind ? ctx->model.r_colptr : ctx->model.w_colptr;
+        const uint16_t *off = kind ? ctx->off_r : ctx->off_w;
+        for (uint16_t k = 0; k < ncols; ++k) {
+            uint16_t col = ctx->group_start[kind ? rtrl_group_r(ctx, k) : rtrl_group_w(ctx, k)];
+            if (col == RTRL_ABSENT) /* never alive: its gradient is exactly zero */
+                continue;
+            for (int g = 0; g < 3; ++g)
+                for (uint16_t e = cp[g][k]; e < cp[g][k + 1]; ++e, ++col)
+                    ctx->theta[off[g] + e] = sgd(ctx->theta[off[g] + e], ctx->grad[col], cfg, sat);
+        }
     }
+    const uint16_t b0 = ctx->group_start[rtrl_group_b(ctx)];
+    if (b0 != RTRL_ABSENT)
+        for (uint16_t i = 0; i < 4u * n; ++i)
+            ctx->theta[ctx->off_b + i] = sgd(ctx->theta[ctx->off_b + i], ctx->grad[b0 + i], cfg, sat);
     for (uint16_t j = 0; j < n; ++j) {
         const uint16_t p = (uint16_t)(ctx->off_thr + j);
-        const uint16_t c = ctx->pos[p];
+        const uint16_t c = ctx->group_start[rtrl_group_t(ctx, j)];
         const int64_t g = rtrl_sat32((int64_t)(c == RTRL_ABSENT ? 0 : ctx->grad[c]) + ctx->grad_thr[j], sat);
         int32_t t = sgd(ctx->theta[p], g, cfg, sat);
         ctx->theta[p] = t < 0 ? 0 : (t > RTRL_WONE ? RTRL_WONE : t);

@@ -16,6 +16,7 @@ from .errors import PyrtrlError
 from .fixed.arith import FRAC, WFRAC, from_fixed
 from .fixed.model import FixedConfig, FixedCounters, fixed_config
 from .fixed.quantize import QuantizedModel, quantize, quantize_samples
+from .learner import RunResult, StepResult
 from .model import EGRU
 
 ABSENT = 0xFFFF
@@ -181,13 +182,22 @@ class CLearner:
         """New sequence: zero state, influence matrix and pending gradients; keep weights."""
         self._check(self.lib.rtrl_reset_state(self.ctx), "reset")
 
-    def run(self, x: np.ndarray, target: np.ndarray) -> "CRunResult":
-        """Learn from a whole stream in one C call; returns per-step outputs and losses (float)."""
+    def run(self, x: np.ndarray, target: np.ndarray, labels: Optional[np.ndarray] = None,
+            callback: None = None) -> "CRunResult":
+        """Learn from a whole stream in one C call (same interface as OnlineLearner.run).
+
+        Returns per-step loss (0.5 * squared error, float), output and events.
+        """
+        if labels is not None:
+            raise PyrtrlError("runtime_c learns from squared error only: labels (cross-entropy) "
+                              "are supported by the float learner")
+        if callback is not None:
+            raise PyrtrlError("runtime_c runs the whole stream in one call: no per-step callback")
         x = np.asarray(x, dtype=np.float64)
-        target = np.asarray(target, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.q.d:
             raise PyrtrlError(f"x must have shape (T, {self.q.d}), got {x.shape}")
         T = x.shape[0]
+        target = np.asarray(target, dtype=np.float64)
         if target.shape != (T, self.q.k):
             raise PyrtrlError(f"target must have shape ({T}, {self.q.k}), got {target.shape}")
         xq, sx = quantize_samples(x, "x")
@@ -202,18 +212,24 @@ class CLearner:
         T = xq.shape[0]
         out = np.zeros((T, self.q.k), dtype=np.int32)
         loss = np.zeros(T, dtype=np.int32)
+        events = np.zeros(T, dtype=np.uint16)
         done = ffi.new("uint32_t *")
-        st = self.lib.rtrl_run(self.ctx, T, ffi.cast("int32_t *", ffi.from_buffer(xq)),
-                               ffi.cast("int32_t *", ffi.from_buffer(tq)),
-                               ffi.cast("int32_t *", ffi.from_buffer(out)),
-                               ffi.cast("int32_t *", ffi.from_buffer(loss)), done)
+        cast = lambda a, t: ffi.cast(t, ffi.from_buffer(a))  # noqa: E731
+        st = self.lib.rtrl_run_record(self.ctx, T, cast(xq, "int32_t *"), cast(tq, "int32_t *"),
+                                      cast(out, "int32_t *"), cast(loss, "int32_t *"),
+                                      cast(events, "uint16_t *"), done)
         self._check(st, f"run (stopped after {done[0]} of {T} steps)")
-        return CRunResult(from_fixed(out, FRAC), from_fixed(loss, FRAC), out, loss,
-                          saturated_inputs)
+        return CRunResult(from_fixed(loss, FRAC), from_fixed(out, FRAC), events.astype(np.int64),
+                          out, loss, saturated_inputs)
 
-    def step(self, x: np.ndarray, target: np.ndarray) -> "CRunResult":
-        """One sample (a stream of length one)."""
-        return self.run(np.asarray(x, dtype=np.float64)[None, :], np.asarray(target)[None, :])
+    def step(self, x: np.ndarray, target: np.ndarray, label: int = -1) -> StepResult:
+        """One sample (same interface as OnlineLearner.step); prefer :meth:`run` for streams."""
+        if label != -1:
+            raise PyrtrlError("runtime_c learns from squared error only: no labels")
+        updates = self.counters().updates
+        r = self.run(np.asarray(x, dtype=np.float64)[None, :], np.asarray(target)[None, :])
+        return StepResult(float(r.loss[0]), r.output[0], int(r.events[0]),
+                          self.counters().updates > updates)
 
     def counters(self) -> FixedCounters:
         c = self.ffi.new("rtrl_counters_t *")
@@ -250,14 +266,12 @@ class CLearner:
 
 
 @dataclass
-class CRunResult:
-    """Per-step outputs of the C learner."""
+class CRunResult(RunResult):
+    """Per-step records of the C learner (the float learner's fields first)."""
 
-    output: np.ndarray  # (T, k) float
-    loss: np.ndarray  # (T,) float: 0.5 * sum of squared errors, as the float learner
-    output_q: np.ndarray
-    loss_q: np.ndarray  # Q16 of 0.5 * sum of squared errors
-    saturated_inputs: int = 0
+    output_q: np.ndarray = None  # (T, k) Q16
+    loss_q: np.ndarray = None  # (T,) Q16 of 0.5 * sum of squared errors
+    saturated_inputs: int = 0  # samples clamped to +-128 by the quantizer
 
 
 def required_bytes(model: EGRU, influence_bits: int = 32) -> int:

@@ -157,3 +157,29 @@ def test_model_arrays_are_the_exported_layout():
     assert "U_map_u" in a  # independent recurrent masks need the gate maps
     shared = c_model_arrays(quantize(pyrtrl.init_egru(10, 3, 2, density=0.4, shared_mask=True, seed=17)))
     assert "U_map_u" not in shared
+
+
+def test_learner_interface_matches_the_float_learner():
+    model = pyrtrl.init_egru(12, 1, 2, density=0.5, seed=18)
+    from pyrtrl.tasks import delayed_recall
+
+    x, tg = delayed_recall(300, seed=19)
+    c = CLearner(model, lr=0.03)
+    r = c.run(x[:299], tg[:299])
+    assert isinstance(r, pyrtrl.RunResult)
+    assert r.loss.shape == (299,) and r.output.shape == (299, 2) and r.events.shape == (299,)
+    f = FixedLearner(quantize(model), fixed_config(0.03, 1.0, 1, 32))
+    xq, tq = quantize_samples(x)[0], quantize_samples(tg)[0]
+    ev = []
+    for t in range(299):
+        f.step(xq[t], tq[t])
+        ev.append(int(f.o.sum()))
+    np.testing.assert_array_equal(r.events, ev)
+    s = c.step(x[299], tg[299])
+    assert isinstance(s, pyrtrl.StepResult) and s.updated and s.output.shape == (2,)
+    with pytest.raises(pyrtrl.PyrtrlError, match="squared error"):
+        c.run(x, tg, labels=np.zeros(300, dtype=int))
+    m = c.model  # current weights as a float model, masks kept
+    assert isinstance(m, pyrtrl.EGRU)
+    for name in pyrtrl.MASKED:
+        assert not m.params[name][~m.masks[name]].any()

@@ -35,8 +35,9 @@ rtrl_status_t rtrl_step(rtrl_t *ctx, const int32_t *x, const int32_t *target, in
     return RTRL_OK;
 }
 
-rtrl_status_t rtrl_run(rtrl_t *ctx, uint32_t steps, const int32_t *x, const int32_t *target,
-                       int32_t *out, int32_t *loss, uint32_t *done)
+rtrl_status_t rtrl_run_record(rtrl_t *ctx, uint32_t steps, const int32_t *x,
+                              const int32_t *target, int32_t *out, int32_t *loss,
+                              uint16_t *events, uint32_t *done)
 {
     if (done != NULL)
         *done = 0;
@@ -46,12 +47,21 @@ rtrl_status_t rtrl_run(rtrl_t *ctx, uint32_t steps, const int32_t *x, const int3
         return RTRL_ERR_NOT_INITIALISED;
     const uint16_t d = ctx->cfg.d, k = ctx->cfg.k;
     for (uint32_t t = 0; t < steps; ++t) {
+        const uint64_t before = ctx->counters.events;
         rtrl_status_t st = rtrl_step(ctx, x + (size_t)t * d, target + (size_t)t * k,
                                      out ? out + (size_t)t * k : NULL, loss ? loss + t : NULL);
         if (st != RTRL_OK)
             return st;
+        if (events != NULL)
+            events[t] = (uint16_t)(ctx->counters.events - before);
         if (done != NULL)
             *done = t + 1u;
     }
     return RTRL_OK;
+}
+
+rtrl_status_t rtrl_run(rtrl_t *ctx, uint32_t steps, const int32_t *x, const int32_t *target,
+                       int32_t *out, int32_t *loss, uint32_t *done)
+{
+    return rtrl_run_record(ctx, steps, x, target, out, loss, NULL, done);
 }

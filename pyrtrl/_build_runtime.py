@@ -73,8 +73,10 @@ rtrl_status_t rtrl_step(rtrl_t *ctx, const int32_t *x, const int32_t *target, in
 rtrl_status_t rtrl_run(rtrl_t *ctx, uint32_t steps, const int32_t *x, const int32_t *target,
                        int32_t *out, int32_t *loss, uint32_t *done);
 rtrl_status_t rtrl_run_record(rtrl_t *ctx, uint32_t steps, const int32_t *x,
-                              const int32_t *target, int32_t *out, int32_t *loss,
-                              uint16_t *events, uint32_t *done);
+                              const int32_t *target, const int16_t *labels, int32_t *out,
+                              int32_t *loss, uint16_t *events, uint32_t *done);
+rtrl_status_t rtrl_step_labelled(rtrl_t *ctx, const int32_t *x, const int32_t *target,
+                                 int32_t label, int32_t *out, int32_t *loss);
 rtrl_status_t rtrl_set_learning_rate(rtrl_t *ctx, int32_t lr_q);
 rtrl_status_t rtrl_get_counters(const rtrl_t *ctx, rtrl_counters_t *counters);
 rtrl_status_t rtrl_get_view(const rtrl_t *ctx, rtrl_view_t *view);

@@ -182,52 +182,72 @@ class CLearner:
         """New sequence: zero state, influence matrix and pending gradients; keep weights."""
         self._check(self.lib.rtrl_reset_state(self.ctx), "reset")
 
-    def run(self, x: np.ndarray, target: np.ndarray, labels: Optional[np.ndarray] = None,
-            callback: None = None) -> "CRunResult":
+    def run(self, x: np.ndarray, target: Optional[np.ndarray] = None,
+            labels: Optional[np.ndarray] = None, callback: None = None) -> "CRunResult":
         """Learn from a whole stream in one C call (same interface as OnlineLearner.run).
 
-        Returns per-step loss (0.5 * squared error, float), output and events.
+        ``target`` (T, k) adds squared error, ``labels`` (T,) int (-1 = none) softmax
+        cross-entropy. Returns per-step loss (float: 0.5 * squared error + cross-entropy),
+        output and events.
         """
-        if labels is not None:
-            raise PyrtrlError("runtime_c learns from squared error only: labels (cross-entropy) "
-                              "are supported by the float learner")
         if callback is not None:
             raise PyrtrlError("runtime_c runs the whole stream in one call: no per-step callback")
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.q.d:
             raise PyrtrlError(f"x must have shape (T, {self.q.d}), got {x.shape}")
         T = x.shape[0]
-        target = np.asarray(target, dtype=np.float64)
-        if target.shape != (T, self.q.k):
-            raise PyrtrlError(f"target must have shape ({T}, {self.q.k}), got {target.shape}")
-        xq, sx = quantize_samples(x, "x")
-        tq, st = quantize_samples(target, "target")
-        return self.run_fixed(xq.astype(np.int32), tq.astype(np.int32), saturated_inputs=sx + st)
+        if target is None and labels is None:
+            raise PyrtrlError("give a target, labels or both: there is no loss otherwise")
+        xq, sat = quantize_samples(x, "x")
+        tq = None
+        if target is not None:
+            target = np.asarray(target, dtype=np.float64)
+            if target.shape != (T, self.q.k):
+                raise PyrtrlError(f"target must have shape ({T}, {self.q.k}), got {target.shape}")
+            tq, st = quantize_samples(target, "target")
+            sat += st
+            tq = tq.astype(np.int32)
+        lab = None
+        if labels is not None:
+            lab = np.asarray(labels)
+            if lab.shape != (T,) or not np.issubdtype(lab.dtype, np.integer):
+                raise PyrtrlError(f"labels must be an integer array of shape ({T},)")
+            if np.any(lab < -1) or np.any(lab >= self.q.k):
+                raise PyrtrlError(f"labels must be -1 (none) or in [0, {self.q.k - 1}]")
+        return self.run_fixed(xq.astype(np.int32), tq, saturated_inputs=sat, labels=lab)
 
-    def run_fixed(self, xq: np.ndarray, tq: np.ndarray, saturated_inputs: int = 0) -> "CRunResult":
-        """As :meth:`run` with inputs already in Q16 (int32)."""
+    def run_fixed(self, xq: np.ndarray, tq: Optional[np.ndarray], saturated_inputs: int = 0,
+                  labels: Optional[np.ndarray] = None) -> "CRunResult":
+        """As :meth:`run` with inputs (and targets) already in Q16 (int32)."""
         ffi = self.ffi
         xq = np.ascontiguousarray(xq, dtype=np.int32)
-        tq = np.ascontiguousarray(tq, dtype=np.int32)
         T = xq.shape[0]
         out = np.zeros((T, self.q.k), dtype=np.int32)
         loss = np.zeros(T, dtype=np.int32)
         events = np.zeros(T, dtype=np.uint16)
         done = ffi.new("uint32_t *")
         cast = lambda a, t: ffi.cast(t, ffi.from_buffer(a))  # noqa: E731
-        st = self.lib.rtrl_run_record(self.ctx, T, cast(xq, "int32_t *"), cast(tq, "int32_t *"),
+        tp = ffi.NULL
+        if tq is not None:
+            tq = np.ascontiguousarray(tq, dtype=np.int32)
+            tp = cast(tq, "int32_t *")
+        lp = ffi.NULL
+        if labels is not None:
+            labels = np.ascontiguousarray(labels, dtype=np.int16)
+            lp = cast(labels, "int16_t *")
+        st = self.lib.rtrl_run_record(self.ctx, T, cast(xq, "int32_t *"), tp, lp,
                                       cast(out, "int32_t *"), cast(loss, "int32_t *"),
                                       cast(events, "uint16_t *"), done)
         self._check(st, f"run (stopped after {done[0]} of {T} steps)")
         return CRunResult(from_fixed(loss, FRAC), from_fixed(out, FRAC), events.astype(np.int64),
                           out, loss, saturated_inputs)
 
-    def step(self, x: np.ndarray, target: np.ndarray, label: int = -1) -> StepResult:
+    def step(self, x: np.ndarray, target: Optional[np.ndarray] = None, label: int = -1) -> StepResult:
         """One sample (same interface as OnlineLearner.step); prefer :meth:`run` for streams."""
-        if label != -1:
-            raise PyrtrlError("runtime_c learns from squared error only: no labels")
         updates = self.counters().updates
-        r = self.run(np.asarray(x, dtype=np.float64)[None, :], np.asarray(target)[None, :])
+        r = self.run(np.asarray(x, dtype=np.float64)[None, :],
+                     None if target is None else np.asarray(target)[None, :],
+                     None if label == -1 else np.array([label]))
         return StepResult(float(r.loss[0]), r.output[0], int(r.events[0]),
                           self.counters().updates > updates)
 

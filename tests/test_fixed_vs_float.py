@@ -94,3 +94,39 @@ def test_c_learner_final_loss_close_to_float(bits):
     f, c = np.mean(fl), np.mean(cl)
     assert f < 0.5, "the float learner did not learn: the comparison would be meaningless"
     assert abs(c - f) <= 0.1 * f, (fl, cl)
+
+
+def test_softmax_and_log_tables():
+    from pyrtrl.fixed.arith import neg_log_q, softmax_q
+
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        oq = to_fixed(rng.normal(size=5) * 3, 16)
+        of = from_fixed(oq, 16)
+        pf = np.exp(of - of.max())
+        pf /= pf.sum()
+        assert np.abs(from_fixed(softmax_q(oq), 16) - pf).max() < 2.0 / 65536
+    v = np.arange(1, 65537)
+    err = max(abs(neg_log_q(int(p)) / 65536 + np.log(p / 65536)) for p in v[::7])
+    assert err < 1.6 / 65536
+
+
+@pytest.mark.parametrize("bits", [32, 16])
+def test_gradient_cosine_cross_entropy(bits):
+    model = pyrtrl.init_egru(24, 2, 3, density=0.3, shared_mask=True, eps=0.5, seed=5)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(80, 2))
+    labels = np.where(rng.random(80) < 0.5, rng.integers(0, 3, 80), -1)
+    g = pyrtrl.gradients(model, x, labels=labels)
+    f = FixedLearner(quantize(model), no_learning(bits))
+    xq = quantize_samples(x)[0]
+    for t in range(80):
+        f.step(xq[t], None, int(labels[t]))
+    q = f.q
+    G = f.G.copy()
+    G[q.offsets["thr"]:q.offsets["thr"] + model.n] += f.G_imm
+    named = q.cell_dense(G)
+    named["W_o"], named["b_o"] = f.G_wo, f.G_bo
+    vf = np.concatenate([from_fixed(named[k], 24).ravel() for k in pyrtrl.PARAMS])
+    vg = flat(g)
+    assert vf @ vg / (np.linalg.norm(vf) * np.linalg.norm(vg)) >= 0.99

@@ -41,16 +41,17 @@ def assert_same(c: CLearner, f: FixedLearner, where: str):
     assert s.counters == f.counters, where
 
 
-def run_both(model, cfg_kw, x, t, check_every):
+def run_both(model, cfg_kw, x, t, check_every, labels=None):
     c = CLearner(model, **cfg_kw)
     f = FixedLearner(quantize(model), fixed_config(cfg_kw["lr"], cfg_kw["clip"], cfg_kw["update_every"],
                                                   cfg_kw["influence_bits"], cfg_kw.get("dense", False)))
     outs = []
     for start in range(0, x.shape[0], check_every):
         stop = min(start + check_every, x.shape[0])
-        r = c.run_fixed(x[start:stop], t[start:stop])
+        r = c.run_fixed(x[start:stop], None if t is None else t[start:stop],
+                        labels=None if labels is None else labels[start:stop])
         for i in range(start, stop):
-            out, loss = f.step(x[i], t[i])
+            out, loss = f.step(x[i], None if t is None else t[i], -1 if labels is None else int(labels[i]))
             outs.append((out, loss))
         np.testing.assert_array_equal(r.output_q, np.array([o for o, _ in outs[start:stop]]))
         np.testing.assert_array_equal(r.loss_q, np.array([lq for _, lq in outs[start:stop]]))
@@ -177,9 +178,22 @@ def test_learner_interface_matches_the_float_learner():
     np.testing.assert_array_equal(r.events, ev)
     s = c.step(x[299], tg[299])
     assert isinstance(s, pyrtrl.StepResult) and s.updated and s.output.shape == (2,)
-    with pytest.raises(pyrtrl.PyrtrlError, match="squared error"):
-        c.run(x, tg, labels=np.zeros(300, dtype=int))
+    with pytest.raises(pyrtrl.PyrtrlError, match="labels"):
+        c.run(x, tg, labels=np.full(300, 5))
     m = c.model  # current weights as a float model, masks kept
     assert isinstance(m, pyrtrl.EGRU)
     for name in pyrtrl.MASKED:
         assert not m.params[name][~m.masks[name]].any()
+
+
+@pytest.mark.parametrize("with_target", [False, True])
+@pytest.mark.parametrize("bits", [32, 16])
+def test_bit_exact_cross_entropy(with_target, bits):
+    """Softmax cross-entropy at labelled steps (-1 = none), alone or with squared error."""
+    model = pyrtrl.init_egru(16, 2, 4, density=0.4, eps=0.5, seed=21)
+    x, t = stream(3000, 2, 4, seed=22)
+    rng = np.random.default_rng(23)
+    labels = np.where(rng.random(3000) < 0.5, rng.integers(0, 4, 3000), -1)
+    c, f = run_both(model, dict(lr=0.05, clip=1.0, update_every=2, influence_bits=bits),
+                    x, t if with_target else None, check_every=1000, labels=labels)
+    assert f.counters.updates == 1500

@@ -91,3 +91,60 @@ def to_fixed(a: np.ndarray, frac: int) -> np.ndarray:
 def from_fixed(a: np.ndarray, frac: int) -> np.ndarray:
     """Fixed point back to float64."""
     return np.asarray(a, dtype=np.float64) / (1 << frac)
+
+
+#: softmax and cross-entropy: 2^f and log2(1 + f) on [0, 1] in 1/256 steps (Q16),
+#: linearly interpolated; log2(e) and ln(2) in Q16
+EXP_STEP_BITS = 8
+EXP_ENTRIES = 257
+LOG2E_Q = 94548  # round(log2(e) * 2^16)
+LN2_Q = 45426  # round(ln(2) * 2^16)
+
+
+def pow2_table() -> np.ndarray:
+    """round(2^(j/256) * 2^16), j = 0..256."""
+    j = np.arange(EXP_ENTRIES, dtype=np.float64) / (1 << EXP_STEP_BITS)
+    return np.floor(2.0 ** j * ONE + 0.5).astype(np.int64)
+
+
+def log2_table() -> np.ndarray:
+    """round(log2(1 + j/256) * 2^16), j = 0..256."""
+    j = np.arange(EXP_ENTRIES, dtype=np.float64) / (1 << EXP_STEP_BITS)
+    return np.floor(np.log2(1.0 + j) * ONE + 0.5).astype(np.int64)
+
+
+POW2_TABLE = pow2_table()
+LOG2_TABLE = log2_table()
+
+
+def _interp(table: np.ndarray, frac16: np.ndarray) -> np.ndarray:
+    idx = frac16 >> EXP_STEP_BITS
+    fr = frac16 & ((1 << EXP_STEP_BITS) - 1)
+    lo = table[idx]
+    hi = table[np.minimum(idx + 1, EXP_ENTRIES - 1)]
+    return lo + rnd((hi - lo) * fr, EXP_STEP_BITS)
+
+
+def softmax_q(out: np.ndarray) -> np.ndarray:
+    """softmax(out) in Q16 for out in Q16: exp via 2^(z log2 e) with the pow2 table, then
+    p_i = round(e_i * 2^16 / sum e) (integer division, half up)."""
+    out = np.asarray(out, dtype=np.int64)
+    z = out - out.max()
+    y = rnd(z * LOG2E_Q, FRAC)  # <= 0, Q16
+    ip = y >> FRAC  # floor, <= 0
+    f = y - (ip << FRAC)  # in [0, 2^16)
+    v = _interp(POW2_TABLE, f)  # 2^f in Q16, [2^16, 2^17)
+    sh = -ip
+    e = np.where(sh >= 31, 0, np.where(sh == 0, v, (v + (np.int64(1) << np.maximum(sh - 1, 0))) >> sh))
+    total = int(e.sum())
+    return (e * ONE + (total >> 1)) // total
+
+
+def neg_log_q(p: int) -> int:
+    """-ln(p) in Q16 for a probability p in Q16 (p = 0 is taken as one LSB)."""
+    v = max(int(p), 1)
+    m = v.bit_length() - 1  # floor(log2 v), 0..16
+    r = v << (FRAC - m) if m <= FRAC else v >> (m - FRAC)  # mantissa in [2^16, 2^17)
+    lg = int(_interp(LOG2_TABLE, np.array(r - ONE)))
+    log2p = (m - FRAC) * ONE + lg  # Q16, <= 0
+    return int(rnd(np.array(-log2p * LN2_Q), FRAC))

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..errors import PyrtrlError
 from .arith import (FRAC, INT16_MAX, INT16_MIN, INT32_MAX, INT32_MIN, LIM24, LIM_DOUT, MFRAC,
-                    ONE, WFRAC, WONE, rnd, sat, sigmoid_q, tanh_q, to_fixed)
+                    ONE, WFRAC, WONE, neg_log_q, rnd, sat, sigmoid_q, softmax_q, tanh_q,
+                    to_fixed)
 from .quantize import QuantizedModel
 
 GATES = ("u", "r", "g")
@@ -138,8 +139,9 @@ class FixedLearner:
         return dense
 
     # -- one step ----------------------------------------------------------------------
-    def step(self, x: np.ndarray, target: np.ndarray) -> tuple:
-        """One learning step with a Q16 input (d,) and target (k,). Returns (out, loss_q)."""
+    def step(self, x: np.ndarray, target: Optional[np.ndarray], label: int = -1) -> tuple:
+        """One learning step with a Q16 input (d,), an optional Q16 target (k,) for squared
+        error and an optional class label for softmax cross-entropy. Returns (out, loss_q)."""
         q, cnt = self.q, self.counters
         n = q.n
         dense = self.cfg.dense
@@ -239,9 +241,18 @@ class FixedLearner:
 
         # 3. readout, loss, gradient
         out = self._sat32(rnd(self.w_o @ y + (self.b_o << FRAC), WFRAC))
-        target = np.asarray(target, dtype=np.int64)
-        dout = self._sat(out - target, -LIM_DOUT, LIM_DOUT)
-        loss_q = int(self._sat32(rnd(np.array(int(dout @ dout)), FRAC + 1)))
+        dout = np.zeros(q.k, dtype=np.int64)
+        loss = 0
+        if target is not None:
+            dmse = self._sat(out - np.asarray(target, dtype=np.int64), -LIM_DOUT, LIM_DOUT)
+            dout += dmse
+            loss += int(rnd(np.array(int(dmse @ dmse)), FRAC + 1))
+        if label >= 0:
+            p = softmax_q(out)
+            loss += neg_log_q(int(p[label]))
+            p[label] -= ONE
+            dout += p
+        loss_q = int(self._sat32(np.array(loss)))
         dy = self._sat32(rnd(self.w_o.T @ dout, WFRAC))
         ga = self._sat32(rnd(dy * a, FRAC))
         L_after = int(self.live.sum())

@@ -179,17 +179,23 @@ rtrl_status_t rtrl_reset_state(rtrl_t *ctx);
 rtrl_status_t rtrl_step(rtrl_t *ctx, const int32_t *x, const int32_t *target, int32_t *out,
                         int32_t *loss);
 
+/* A learning step with squared error on target (may be NULL: none) plus softmax
+ * cross-entropy on label (-1: none; else 0 <= label < k). loss (Q16) is their sum. */
+rtrl_status_t rtrl_step_labelled(rtrl_t *ctx, const int32_t *x, const int32_t *target,
+                                 int32_t label, int32_t *out, int32_t *loss);
+
 /* `steps` learning steps over row-major x (steps x d) and target (steps x k); out
  * (steps x k) and loss (steps) may be NULL. Stops at the first bad sample: *done (if not
  * NULL) says how many steps ran. */
 rtrl_status_t rtrl_run(rtrl_t *ctx, uint32_t steps, const int32_t *x, const int32_t *target,
                        int32_t *out, int32_t *loss, uint32_t *done);
 
-/* rtrl_run, also recording the number of events of every step in events (steps entries;
- * may be NULL). */
+/* rtrl_run with optional losses and records: target (steps x k) may be NULL (no squared
+ * error), labels (steps; -1 = none) may be NULL (no cross-entropy), and events (steps) may
+ * be NULL or receives each step's number of events. */
 rtrl_status_t rtrl_run_record(rtrl_t *ctx, uint32_t steps, const int32_t *x,
-                              const int32_t *target, int32_t *out, int32_t *loss,
-                              uint16_t *events, uint32_t *done);
+                              const int32_t *target, const int16_t *labels, int32_t *out,
+                              int32_t *loss, uint16_t *events, uint32_t *done);
 
 rtrl_status_t rtrl_set_learning_rate(rtrl_t *ctx, int32_t lr_q);
 rtrl_status_t rtrl_get_counters(const rtrl_t *ctx, rtrl_counters_t *counters);

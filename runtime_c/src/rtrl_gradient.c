@@ -5,16 +5,62 @@
  * dy_i a_i != 0 as contiguous updates of the live columns, plus the threshold's immediate
  * term dy_i (-c_i psi_i); the readout gets dout y^T.
  *
+ * Softmax and -ln p use the pow2 and log2 tables (errors <= 1.8 and 1.6 LSB of Q16).
+ *
  * Scaling and overflow: out, dy, ga are Q16 in int32 (saturated, counted); |out - target|
- * is bounded by 128.0 (counted) so that dy's int64 sum over k <= 255 outputs is exact.
+ * is bounded by 128.0 (counted) and |p - onehot| by 1, so dy's int64 sum over k <= 255
+ * outputs is exact.
  * Each product ga_i * M_ip is a single int64 (<= 2^62) rounded to Q24 and added to the
  * int32 accumulator with saturation (counted).
  */
 #include "rtrl_internal.h"
+#include "rtrl_tables.h"
 
 #define GSHIFT (RTRL_MFRAC - 8u) /* Q16 x Q_M -> Q24 */
 
-int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target)
+/* Linear interpolation in a 257-entry table at a Q16 fraction f in [0, 2^16). */
+static int64_t interp(const int32_t *table, int64_t f)
+{
+    const int64_t idx = f >> RTRL_EXP_STEP_BITS;
+    const int64_t fr = f & ((1 << RTRL_EXP_STEP_BITS) - 1);
+    const int64_t lo = table[idx], hi = table[idx + 1];
+    return lo + rtrl_rnd((hi - lo) * fr, RTRL_EXP_STEP_BITS);
+}
+
+/* p = softmax(out) in Q16, into p (k entries). exp(z) = 2^(z log2 e): integer part a shift,
+ * fractional part the pow2 table; p_i = round(e_i 2^16 / sum e) (division, half up). */
+static void softmax(const int32_t *out, uint16_t k, int32_t *p)
+{
+    int32_t mx = out[0];
+    for (uint16_t q = 1; q < k; ++q)
+        mx = out[q] > mx ? out[q] : mx;
+    int64_t total = 0;
+    for (uint16_t q = 0; q < k; ++q) {
+        const int64_t y = rtrl_rnd(((int64_t)out[q] - mx) * RTRL_LOG2E_Q, RTRL_FRAC); /* <= 0 */
+        const int64_t ip = y >> RTRL_FRAC; /* floor */
+        const int64_t v = interp(rtrl_pow2_table, y - ip * RTRL_ONE);
+        const int64_t sh = -ip;
+        p[q] = (int32_t)(sh >= 31 ? 0 : (sh == 0 ? v : rtrl_rnd(v, (unsigned)sh)));
+        total += p[q];
+    }
+    for (uint16_t q = 0; q < k; ++q)
+        p[q] = (int32_t)(((int64_t)p[q] * RTRL_ONE + (total >> 1)) / total);
+}
+
+/* -ln(p) in Q16 for a probability p in Q16 (0 taken as one LSB): log2 from the position of
+ * the leading one and the log2 table on the mantissa. */
+static int32_t neg_log(int32_t p)
+{
+    int64_t v = p < 1 ? 1 : p;
+    int m = 0;
+    while ((v >> (m + 1)) != 0)
+        ++m; /* floor(log2 v), at most 16 */
+    const int64_t r = v << (RTRL_FRAC - m); /* mantissa in [2^16, 2^17) */
+    const int64_t log2p = (int64_t)(m - (int)RTRL_FRAC) * RTRL_ONE + interp(rtrl_log2_table, r - RTRL_ONE);
+    return (int32_t)rtrl_rnd(-log2p * RTRL_LN2_Q, RTRL_FRAC);
+}
+
+int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target, int32_t label)
 {
     const rtrl_config_t *cfg = &ctx->cfg;
     const uint16_t n = cfg->n, k = cfg->k, P = ctx->P, L = ctx->live;
@@ -22,18 +68,30 @@ int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target)
     const int32_t *y = now[RTRL_S_Y], *a = now[RTRL_S_A];
     uint64_t *sat = &ctx->counters.saturations;
 
-    int64_t loss = 0;
     for (uint16_t q = 0; q < k; ++q) {
         const int32_t *wo = ctx->w_o + (size_t)q * n;
-        int64_t s = (int64_t)ctx->b_o[q] * RTRL_ONE; /* not <<: negative */
+        int64_t s = (int64_t)ctx->b_o[q] * RTRL_ONE; /* not <<: may be negative */
         for (uint16_t i = 0; i < n; ++i)
             s += (int64_t)wo[i] * y[i];
         ctx->out[q] = rtrl_sat32(rtrl_rnd(s, RTRL_WFRAC), sat);
-        const int64_t dout = rtrl_clamp((int64_t)ctx->out[q] - target[q], -RTRL_LIM_DOUT, RTRL_LIM_DOUT, sat);
-        ctx->dout[q] = (int32_t)dout;
-        loss += dout * dout;
+        ctx->dout[q] = 0;
     }
-    const int32_t loss_q = rtrl_sat32(rtrl_rnd(loss, RTRL_FRAC + 1u), sat);
+    int64_t loss = 0;
+    if (label >= 0) { /* softmax cross-entropy: dout = p - onehot(label) */
+        softmax(ctx->out, k, ctx->dout);
+        loss += neg_log(ctx->dout[label]);
+        ctx->dout[label] -= RTRL_ONE;
+    }
+    if (target != NULL) { /* squared error: dout += out - target */
+        int64_t se = 0;
+        for (uint16_t q = 0; q < k; ++q) {
+            const int64_t d = rtrl_clamp((int64_t)ctx->out[q] - target[q], -RTRL_LIM_DOUT, RTRL_LIM_DOUT, sat);
+            ctx->dout[q] += (int32_t)d;
+            se += d * d;
+        }
+        loss += rtrl_rnd(se, RTRL_FRAC + 1u);
+    }
+    const int32_t loss_q = rtrl_sat32(loss, sat);
 
     uint64_t rows = 0;
     for (uint16_t i = 0; i < n; ++i) {

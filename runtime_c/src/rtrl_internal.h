@@ -61,7 +61,7 @@ int32_t rtrl_tanh(int64_t z);
  * rtrl_update.c). They trust their arguments: rtrl_step validates. */
 void rtrl_forward(rtrl_t *ctx, const int32_t *x);
 void rtrl_influence(rtrl_t *ctx, const int32_t *x);
-int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target);
+int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target, int32_t label);
 void rtrl_update(rtrl_t *ctx);
 
 /* Live-column groups (see rtrl.h). */

@@ -11,18 +11,19 @@ static int in_range(const int32_t *v, uint16_t len)
     return 1;
 }
 
-rtrl_status_t rtrl_step(rtrl_t *ctx, const int32_t *x, const int32_t *target, int32_t *out,
-                        int32_t *loss)
+rtrl_status_t rtrl_step_labelled(rtrl_t *ctx, const int32_t *x, const int32_t *target,
+                                 int32_t label, int32_t *out, int32_t *loss)
 {
-    if (ctx == NULL || x == NULL || target == NULL)
+    if (ctx == NULL || x == NULL)
         return RTRL_ERR_NULL;
     if (ctx->magic != RTRL_MAGIC)
         return RTRL_ERR_NOT_INITIALISED;
-    if (!in_range(x, ctx->cfg.d) || !in_range(target, ctx->cfg.k))
+    if (!in_range(x, ctx->cfg.d) || (target != NULL && !in_range(target, ctx->cfg.k)) ||
+        label < -1 || label >= (int32_t)ctx->cfg.k)
         return RTRL_ERR_RANGE;
     rtrl_forward(ctx, x);
     rtrl_influence(ctx, x);
-    const int32_t l = rtrl_gradient(ctx, target);
+    const int32_t l = rtrl_gradient(ctx, target, label);
     ctx->bank ^= 1u;
     ++ctx->counters.steps;
     if (out != NULL)
@@ -35,21 +36,31 @@ rtrl_status_t rtrl_step(rtrl_t *ctx, const int32_t *x, const int32_t *target, in
     return RTRL_OK;
 }
 
+rtrl_status_t rtrl_step(rtrl_t *ctx, const int32_t *x, const int32_t *target, int32_t *out,
+                        int32_t *loss)
+{
+    if (ctx != NULL && target == NULL)
+        return RTRL_ERR_NULL;
+    return rtrl_step_labelled(ctx, x, target, -1, out, loss);
+}
+
 rtrl_status_t rtrl_run_record(rtrl_t *ctx, uint32_t steps, const int32_t *x,
-                              const int32_t *target, int32_t *out, int32_t *loss,
-                              uint16_t *events, uint32_t *done)
+                              const int32_t *target, const int16_t *labels, int32_t *out,
+                              int32_t *loss, uint16_t *events, uint32_t *done)
 {
     if (done != NULL)
         *done = 0;
-    if (ctx == NULL || (steps > 0 && (x == NULL || target == NULL)))
+    if (ctx == NULL || (steps > 0 && x == NULL))
         return RTRL_ERR_NULL;
     if (ctx->magic != RTRL_MAGIC)
         return RTRL_ERR_NOT_INITIALISED;
     const uint16_t d = ctx->cfg.d, k = ctx->cfg.k;
     for (uint32_t t = 0; t < steps; ++t) {
         const uint64_t before = ctx->counters.events;
-        rtrl_status_t st = rtrl_step(ctx, x + (size_t)t * d, target + (size_t)t * k,
-                                     out ? out + (size_t)t * k : NULL, loss ? loss + t : NULL);
+        rtrl_status_t st = rtrl_step_labelled(ctx, x + (size_t)t * d,
+                                              target ? target + (size_t)t * k : NULL,
+                                              labels ? labels[t] : -1,
+                                              out ? out + (size_t)t * k : NULL, loss ? loss + t : NULL);
         if (st != RTRL_OK)
             return st;
         if (events != NULL)
@@ -63,5 +74,9 @@ rtrl_status_t rtrl_run_record(rtrl_t *ctx, uint32_t steps, const int32_t *x,
 rtrl_status_t rtrl_run(rtrl_t *ctx, uint32_t steps, const int32_t *x, const int32_t *target,
                        int32_t *out, int32_t *loss, uint32_t *done)
 {
-    return rtrl_run_record(ctx, steps, x, target, out, loss, NULL, done);
+    if (done != NULL)
+        *done = 0;
+    if (ctx != NULL && steps > 0 && target == NULL)
+        return RTRL_ERR_NULL;
+    return rtrl_run_record(ctx, steps, x, target, NULL, out, loss, NULL, done);
 }

@@ -1,4 +1,4 @@
-/* rtrl_tables.h - the sigmoid table (generated data in rtrl_tables.c). */
+/* rtrl_tables.h - activation and softmax tables (generated data in rtrl_tables.c). */
 #ifndef RTRL_TABLES_H
 #define RTRL_TABLES_H
 
@@ -7,6 +7,13 @@
 #define RTRL_SIG_ENTRIES 385
 #define RTRL_SIG_STEP_BITS 11 /* table step 1/32 in Q16 */
 
+#define RTRL_EXP_ENTRIES 257
+#define RTRL_EXP_STEP_BITS 8 /* 1/256 steps of a Q16 fraction */
+#define RTRL_LOG2E_Q 94548 /* log2(e), Q16 */
+#define RTRL_LN2_Q 45426 /* ln(2), Q16 */
+
 extern const uint16_t rtrl_sigmoid_table[RTRL_SIG_ENTRIES];
+extern const int32_t rtrl_pow2_table[RTRL_EXP_ENTRIES];
+extern const int32_t rtrl_log2_table[RTRL_EXP_ENTRIES];
 
 #endif

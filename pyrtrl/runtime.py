@@ -178,6 +178,16 @@ class CLearner:
         q = QuantizedModel(**{**self.q.__dict__, "theta": s.theta, "w_o": s.w_o, "b_o": s.b_o})
         return q.to_float(self.template)
 
+    def load_weights_fixed(self, theta: np.ndarray, w_o: np.ndarray, b_o: np.ndarray) -> None:
+        """Replace the weights with Q24 integers (the layout of a weights dump)."""
+        ffi = self.ffi
+        arrs = [np.ascontiguousarray(a, dtype=np.int32).ravel() for a in (theta, w_o, b_o)]
+        sizes = (self.q.P, self.q.k * self.q.n, self.q.k)
+        if tuple(a.size for a in arrs) != sizes:
+            raise PyrtrlError(f"weights image has {tuple(a.size for a in arrs)} values, expected {sizes}")
+        self._check(self.lib.rtrl_load_weights(self.ctx, *(ffi.cast("int32_t *", ffi.from_buffer(a))
+                                                           for a in arrs)), "load weights")
+
     def reset_state(self) -> None:
         """New sequence: zero state, influence matrix and pending gradients; keep weights."""
         self._check(self.lib.rtrl_reset_state(self.ctx), "reset")

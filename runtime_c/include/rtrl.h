@@ -198,6 +198,12 @@ rtrl_status_t rtrl_run_record(rtrl_t *ctx, uint32_t steps, const int32_t *x,
                               int32_t *loss, uint16_t *events, uint32_t *done);
 
 rtrl_status_t rtrl_set_learning_rate(rtrl_t *ctx, int32_t lr_q);
+
+/* Replace the weights (theta: P values, w_o: k x n, b_o: k; Q24, layout of rtrl_model_t),
+ * e.g. to resume from a checkpoint. Thresholds must lie in [0, 1] (else RTRL_ERR_RANGE and
+ * nothing changes). State and influence matrix are kept; call rtrl_reset_state to restart. */
+rtrl_status_t rtrl_load_weights(rtrl_t *ctx, const int32_t *theta, const int32_t *w_o,
+                                const int32_t *b_o);
 rtrl_status_t rtrl_get_counters(const rtrl_t *ctx, rtrl_counters_t *counters);
 rtrl_status_t rtrl_get_view(const rtrl_t *ctx, rtrl_view_t *view);
 

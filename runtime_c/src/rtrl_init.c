@@ -236,6 +236,22 @@ rtrl_status_t rtrl_set_learning_rate(rtrl_t *ctx, int32_t lr_q)
     return RTRL_OK;
 }
 
+rtrl_status_t rtrl_load_weights(rtrl_t *ctx, const int32_t *theta, const int32_t *w_o,
+                                const int32_t *b_o)
+{
+    if (ctx == NULL || theta == NULL || w_o == NULL || b_o == NULL)
+        return RTRL_ERR_NULL;
+    if (ctx->magic != RTRL_MAGIC)
+        return RTRL_ERR_NOT_INITIALISED;
+    for (uint16_t j = 0; j < ctx->cfg.n; ++j)
+        if (theta[ctx->off_thr + j] < 0 || theta[ctx->off_thr + j] > RTRL_WONE)
+            return RTRL_ERR_RANGE;
+    memcpy(ctx->theta, theta, 4u * ctx->P);
+    memcpy(ctx->w_o, w_o, 4u * (size_t)ctx->cfg.k * ctx->cfg.n);
+    memcpy(ctx->b_o, b_o, 4u * ctx->cfg.k);
+    return RTRL_OK;
+}
+
 rtrl_status_t rtrl_get_counters(const rtrl_t *ctx, rtrl_counters_t *counters)
 {
     if (ctx == NULL || counters == NULL)

@@ -1,0 +1,368 @@
+"""Talking to a learner device over a serial link (pyserial port, QEMU socket, or in memory).
+
+:class:`Device` is the host side: handshake, commands, streaming samples under the
+device's flow-control credit, collecting step statistics, dumping and loading weights.
+:class:`SimulatedDevice` is the device side written in Python over the C library
+(:class:`pyrtrl.runtime.CLearner`): ``pyrtrl run --board host`` uses it, and it is the
+reference behaviour the firmware's learner application follows.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Deque, List, Optional
+
+import numpy as np
+
+from . import protocol as P
+from .errors import PyrtrlError
+
+
+class MemoryLink:
+    """One end of an in-memory byte pipe with pyserial's read/write/timeout interface."""
+
+    def __init__(self, rx: Deque[bytes], tx: Deque[bytes], cond: threading.Condition,
+                 timeout: float = 1.0) -> None:
+        self._rx, self._tx, self._cond = rx, tx, cond
+        self.timeout = timeout
+        self.closed = False
+
+    @staticmethod
+    def pair(timeout: float = 1.0) -> "tuple[MemoryLink, MemoryLink]":
+        a, b = deque(), deque()
+        cond = threading.Condition()
+        return MemoryLink(a, b, cond, timeout), MemoryLink(b, a, cond, timeout)
+
+    def write(self, data: bytes) -> int:
+        with self._cond:
+            self._tx.append(bytes(data))
+            self._cond.notify_all()
+        return len(data)
+
+    def read(self, size: int = 1) -> bytes:
+        deadline = time.monotonic() + (self.timeout or 0)
+        with self._cond:
+            while not self._rx:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.closed:
+                    return b""
+                self._cond.wait(left)
+            chunk = self._rx.popleft()
+            if len(chunk) > size:
+                self._rx.appendleft(chunk[size:])
+                chunk = chunk[:size]
+            return chunk
+
+    @property
+    def in_waiting(self) -> int:
+        with self._cond:
+            return sum(len(c) for c in self._rx)
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
+@dataclass
+class LinkStats:
+    """What the host saw on the link."""
+
+    frames_sent: int = 0
+    errors: List[P.Error] = field(default_factory=list)
+
+
+class Device:
+    """Host side of the protocol over a serial-like object (``read``, ``write``, ``timeout``).
+
+    Parameters
+    ----------
+    port :
+        A pyserial ``Serial`` (e.g. ``serial.serial_for_url("socket://127.0.0.1:PORT")``) or
+        a :class:`MemoryLink`.
+    timeout : float
+        Seconds without any frame from the device before it is declared unresponsive.
+    """
+
+    def __init__(self, port, timeout: float = 10.0) -> None:
+        self.port = port
+        self.timeout = timeout
+        self.decoder = P.FrameDecoder()
+        self.seq = 0
+        self.stats = LinkStats()
+        self.pending: Deque[P.Frame] = deque()
+        self.hello_msg: Optional[P.Hello] = None
+        self.credit = 0
+
+    # -- frames --------------------------------------------------------------------------
+    def send(self, ftype: int, payload: bytes = b"") -> int:
+        seq = self.seq
+        self.port.write(P.encode_frame(ftype, seq, payload))
+        self.seq = (self.seq + 1) & 0xFFFF
+        self.stats.frames_sent += 1
+        return seq
+
+    def _pump(self, wait: float) -> None:
+        """Read what is there (waiting up to ``wait`` s for the first bytes) into pending."""
+        deadline = time.monotonic() + wait
+        while True:
+            data = self.port.read(4096)
+            if data:
+                for f in self.decoder.feed(data):
+                    self._note(f)
+                    self.pending.append(f)
+                if not getattr(self.port, "in_waiting", 0):
+                    return
+            elif time.monotonic() >= deadline:
+                return
+
+    def _note(self, f: P.Frame) -> None:
+        if f.type == P.CREDIT:  # grants add up: each says how many more samples fit
+            self.credit += P.Credit.unpack(f.payload).samples
+        elif f.type == P.ERROR:
+            self.stats.errors.append(P.Error.unpack(f.payload))
+
+    def expect(self, ftype: int, what: str, timeout: Optional[float] = None) -> P.Frame:
+        """The next frame of ``ftype`` (others stay queued); one-line error on timeout."""
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        while True:
+            for i, f in enumerate(self.pending):
+                if f.type == ftype:
+                    del self.pending[i]
+                    return f
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise PyrtrlError(f"device did not answer {what} within {limit:g} s "
+                                  f"(frames ok {self.decoder.stats.frames_ok}, bad {self.decoder.stats.frames_bad})")
+            self._pump(min(left, 0.2))
+
+    # -- commands ------------------------------------------------------------------------
+    def hello(self) -> P.Hello:
+        """Ask who is there (the device also says hello on boot)."""
+        self.send(P.HELLO_REQ)
+        self.hello_msg = P.Hello.unpack(self.expect(P.HELLO, "HELLO").payload)
+        return self.hello_msg
+
+    def command(self, ftype: int, payload: bytes = b"") -> None:
+        """Send a command and wait for its ACK (or raise on the device's ERROR)."""
+        seq = self.send(ftype, payload)
+        name = P.TYPE_NAMES.get(ftype, str(ftype))
+        while True:
+            for e in self.stats.errors:
+                if e.seq == seq:
+                    raise PyrtrlError(f"device refused {name}: error {e.code} ({e.message})")
+            f = self.expect_any((P.ACK, P.ERROR), name)
+            if f.type == P.ACK and P.Ack.unpack(f.payload).seq == seq:
+                return
+
+    def start(self) -> None:
+        self.command(P.START)
+
+    def stop(self) -> None:
+        self.command(P.STOP)
+
+    def reset(self) -> None:
+        self.command(P.RESET)
+
+    def set_lr(self, lr_q: int) -> None:
+        self.command(P.SET_LR, P.set_lr_payload(lr_q))
+
+    def dump_weights(self) -> bytes:
+        """The device's weights image (checked against its CRC-32)."""
+        self.send(P.DUMP)
+        chunks = {}
+        while True:
+            f = self.expect_any((P.WEIGHTS, P.WEIGHTS_END), "DUMP")
+            if f.type == P.WEIGHTS:
+                w = P.Weights.unpack(f.payload)
+                chunks[w.offset] = w.data
+            else:
+                end = P.WeightsEnd.unpack(f.payload)
+                break
+        image = b"".join(chunks[k] for k in sorted(chunks))
+        if len(image) != end.total or P.crc32(image) != end.crc:
+            raise PyrtrlError(f"weights dump damaged: got {len(image)} of {end.total} bytes, "
+                              f"crc {'ok' if P.crc32(image) == end.crc else 'wrong'}")
+        return image
+
+    def load_weights(self, image: bytes) -> None:
+        """Replace the device's weights with ``image`` (same layout as a dump)."""
+        step = P.MAX_PAYLOAD - 4
+        for off in range(0, len(image), step):
+            self.command(P.LOAD, P.Weights(off, image[off:off + step]).pack())
+        self.command(P.LOAD_END, P.WeightsEnd(len(image), P.crc32(image)).pack())
+
+    def expect_any(self, types, what: str) -> P.Frame:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            for i, f in enumerate(self.pending):
+                if f.type in types:
+                    del self.pending[i]
+                    return f
+            if time.monotonic() >= deadline:
+                raise PyrtrlError(f"device did not answer {what} within {self.timeout:g} s")
+            self._pump(0.2)
+
+    def stream(self, x: np.ndarray, target: Optional[np.ndarray] = None,
+               labels: Optional[np.ndarray] = None,
+               on_records: Optional[Callable[[List[P.StepRecord]], None]] = None) -> List[P.StepRecord]:
+        """Send Q16 samples under flow control and collect one StepRecord per step.
+
+        ``on_records`` is called as records arrive (to save them to disk immediately).
+        """
+        hello = self.hello_msg or self.hello()
+        T = x.shape[0]
+        per_frame = max(1, min(hello.max_samples,
+                               P.Samples.capacity(hello.d, hello.k, target is not None, labels is not None)))
+        records: List[P.StepRecord] = []
+        sent = 0
+        last_progress = time.monotonic()
+        while len(records) < T:
+            while sent < T and self.credit > 0:
+                count = min(per_frame, self.credit, T - sent)
+                s = slice(sent, sent + count)
+                self.send(P.SAMPLES, P.Samples(x[s], None if target is None else target[s],
+                                               None if labels is None else labels[s]).pack())
+                self.credit -= count
+                sent += count
+            self._pump(0.05)
+            got = False
+            while True:
+                idx = next((i for i, f in enumerate(self.pending) if f.type == P.STEP_STATS), None)
+                if idx is None:
+                    break
+                f = self.pending[idx]
+                del self.pending[idx]
+                recs = P.StepStats.unpack(f.payload, hello.k).records
+                records.extend(recs)
+                got = True
+                if on_records is not None:
+                    on_records(recs)
+            if got:
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > self.timeout:
+                raise PyrtrlError(f"device stopped answering after {len(records)} of {T} steps "
+                                  f"({self.timeout:g} s without statistics)")
+            if self.stats.errors:
+                e = self.stats.errors[-1]
+                raise PyrtrlError(f"device refused a frame: error {e.code} ({e.message}) at seq {e.seq}")
+        return records
+
+
+class SimulatedDevice(threading.Thread):
+    """The learner application's behaviour in Python, over runtime_c through cffi.
+
+    It speaks the protocol on a :class:`MemoryLink` exactly as the firmware does on its
+    UART: HELLO on start, ACK for commands, CREDIT for flow control, STEP_STATS per window,
+    WEIGHTS dumps. ``pyrtrl run --board host`` uses it (no emulator).
+    """
+
+    def __init__(self, learner, link: MemoryLink, board: str = "host", window: int = 4,
+                 buffer_samples: int = 64) -> None:
+        super().__init__(daemon=True)
+        self.learner = learner
+        self.link = link
+        self.board = board
+        self.window = window
+        self.buffer_samples = buffer_samples
+        self.decoder = P.FrameDecoder()
+        self.seq = 0
+        self.running = False
+        self.stop_flag = False
+        self.load = bytearray()
+        q = learner.q
+        self.d, self.k = q.d, q.k
+
+    def send(self, ftype: int, payload: bytes = b"") -> None:
+        self.link.write(P.encode_frame(ftype, self.seq, payload))
+        self.seq = (self.seq + 1) & 0xFFFF
+
+    def hello(self) -> P.Hello:
+        q = self.learner.q
+        return P.Hello(P.VERSION, self.learner.fcfg.influence_bits, q.n, q.d, q.k, q.P,
+                       self.learner.required_bytes, self.learner.required_bytes, 0,
+                       P.Samples.capacity(q.d, q.k), self.window, self.board, "runtime_c (cffi)")
+
+    def run(self) -> None:  # thread body
+        self.send(P.HELLO, self.hello().pack())
+        self.send(P.CREDIT, P.Credit(self.buffer_samples).pack())
+        while not self.stop_flag:
+            data = self.link.read(4096)
+            if not data:
+                if self.link.closed:
+                    return
+                continue
+            for f in self.decoder.feed(data):
+                self.handle(f)
+
+    def handle(self, f: P.Frame) -> None:
+        c = self.learner
+        ack = P.Ack(f.seq, f.type).pack()
+        if f.type == P.HELLO_REQ:
+            self.send(P.HELLO, self.hello().pack())
+        elif f.type == P.START:
+            self.running = True
+            self.send(P.ACK, ack)
+        elif f.type == P.STOP:
+            self.running = False
+            self.send(P.ACK, ack)
+        elif f.type == P.RESET:
+            c.reset_state()
+            self.send(P.ACK, ack)
+        elif f.type == P.SET_LR:
+            (lr_q,) = struct.unpack("<i", f.payload[:4])
+            c._check(c.lib.rtrl_set_learning_rate(c.ctx, lr_q), "set learning rate")
+            self.send(P.ACK, ack)
+        elif f.type == P.DUMP:
+            s = c.snapshot()
+            image = P.weights_image(s.theta, s.w_o, s.b_o)
+            step = P.MAX_PAYLOAD - 4
+            for off in range(0, len(image), step):
+                self.send(P.WEIGHTS, P.Weights(off, image[off:off + step]).pack())
+            self.send(P.WEIGHTS_END, P.WeightsEnd(len(image), P.crc32(image)).pack())
+        elif f.type == P.SAMPLES:
+            if not self.running:
+                self.send(P.ERROR, P.Error(f.seq, P.ERR_STATE, "samples before START").pack())
+                return
+            s = P.Samples.unpack(f.payload, self.d, self.k)
+            recs = []
+            for i in range(s.x.shape[0]):  # one call per sample: per-step counters, as on a device
+                before = c.counters()
+                r = c.run_fixed(s.x[i:i + 1], None if s.target is None else s.target[i:i + 1],
+                                labels=None if s.labels is None else s.labels[i:i + 1])
+                after = c.counters()
+                recs.append(P.StepRecord(before.steps, int(r.loss_q[0]), r.output_q[0],
+                                         int(r.events[0]), after.active_cols - before.active_cols,
+                                         after.macs - before.macs, 0, after.saturations))
+            for i in range(0, len(recs), self.window):
+                self.send(P.STEP_STATS, P.StepStats(recs[i:i + self.window]).pack())
+            self.send(P.CREDIT, P.Credit(len(recs)).pack())  # those slots are free again
+        elif f.type == P.LOAD:
+            w = P.Weights.unpack(f.payload)
+            if w.offset != len(self.load):
+                self.load.clear()
+                self.send(P.ERROR, P.Error(f.seq, P.ERR_LOAD, "weights chunk out of order").pack())
+                return
+            self.load += w.data
+            self.send(P.ACK, ack)
+        elif f.type == P.LOAD_END:
+            end = P.WeightsEnd.unpack(f.payload)
+            image, self.load = bytes(self.load), bytearray()
+            q = c.q
+            if len(image) != end.total or P.crc32(image) != end.crc or len(image) != 4 * (q.P + q.k * q.n + q.k):
+                self.send(P.ERROR, P.Error(f.seq, P.ERR_LOAD, "weights image size or CRC wrong").pack())
+                return
+            v = np.frombuffer(image, "<i4")
+            try:
+                c.load_weights_fixed(v[:q.P], v[q.P:q.P + q.k * q.n], v[q.P + q.k * q.n:])
+            except Exception as e:  # noqa: BLE001 - reported to the host as the firmware would
+                self.send(P.ERROR, P.Error(f.seq, P.ERR_LOAD, str(e)[:60]).pack())
+                return
+            self.send(P.ACK, ack)
+        else:
+            self.send(P.ERROR, P.Error(f.seq, P.ERR_TYPE, f"unknown type 0x{f.type:02x}").pack())

@@ -183,6 +183,22 @@ def cmd_budget(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- export ------------------------------------------------------------------------------
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_model
+    from .model_file import load_model
+
+    model = load_model(args.model)
+    paths = export_model(model, args.board, args.out, lr=args.lr, clip=args.clip,
+                         update_every=args.update_every, influence_bits=args.influence_bits)
+    if args.json:
+        _print_json({"board": args.board, "files": paths})
+    else:
+        for p in paths.values():
+            print(p)
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command (exposed for tests and docs)."""
@@ -263,6 +279,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="budget of this .npz model (its sizes and masks) instead; the "
                    "largest-hidden search then draws fresh masks at its overall density")
     p.add_argument("--json", action="store_true", help="print a JSON object")
+    p = command("export", "write a model as C arrays for a board's firmware (fails if over budget)",
+                "pyrtrl export model.npz --board lm3s6965evb -o build/model", cmd_export)
+    p.add_argument("model", help="model file (.npz, as written by pyrtrl.save_model)")
+    p.add_argument("--board", required=True, help="target board (see pyrtrl budget --help)")
+    p.add_argument("-o", "--out", required=True, help="directory for model_data.h and model_data.c")
+    p.add_argument("--lr", type=_positive_float, default=0.03, help="learning rate (default 0.03)")
+    p.add_argument("--clip", type=float, default=1.0, help="gradient clip per component (default 1)")
+    p.add_argument("--update-every", type=_positive_int, default=1, help="SGD step every K samples")
+    p.add_argument("--influence-bits", type=int, choices=(16, 32), default=16,
+                   help="influence matrix storage width (default 16)")
+    p.add_argument("--json", action="store_true", help="print the written files as JSON")
     return top
 
 

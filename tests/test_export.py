@@ -1,0 +1,94 @@
+"""pyrtrl export: C arrays that runtime_c runs exactly like the host binding; budgets enforced."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pyrtrl
+from pyrtrl import protocol as P
+from pyrtrl.cli import main
+from pyrtrl.export import export_model
+from pyrtrl.fixed import quantize_samples
+from pyrtrl.runtime import CLearner
+from pyrtrl.tasks import delayed_recall
+
+ROOT = Path(__file__).resolve().parents[1]
+RT = ROOT / "runtime_c"
+
+HARNESS = r"""
+#include <stdio.h>
+#include "model_data.h"
+static uint64_t buffer[MODEL_BUFFER_WORDS];
+int main(void) {
+    rtrl_t ctx;
+    size_t needed = 0;
+    rtrl_status_t st = rtrl_init(&ctx, &model_config, &model_def, buffer, sizeof buffer, &needed);
+    if (st != RTRL_OK) { fprintf(stderr, "init %d needed %zu\n", (int)st, needed); return 2; }
+    int32_t xt[MODEL_D + MODEL_K];
+    while (fread(xt, sizeof(int32_t), MODEL_D + MODEL_K, stdin) == MODEL_D + MODEL_K)
+        if (rtrl_step(&ctx, xt, xt + MODEL_D, NULL, NULL) != RTRL_OK) return 3;
+    rtrl_view_t v;
+    rtrl_get_view(&ctx, &v);
+    fwrite(v.theta, 4, MODEL_P, stdout);
+    fwrite(v.w_o, 4, MODEL_K * MODEL_N, stdout);
+    fwrite(v.b_o, 4, MODEL_K, stdout);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_exported_model_runs_like_the_host_library(tmp_path, shared):
+    model = pyrtrl.init_egru(16, 1, 2, density=0.3, shared_mask=shared, eps=0.5, seed=2)
+    export_model(model, "lm3s6965evb", str(tmp_path), lr=0.03, influence_bits=16)
+    (tmp_path / "harness.c").write_text(HARNESS)
+    exe = tmp_path / "harness"
+    srcs = [str(p) for p in sorted((RT / "src").glob("*.c"))]
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-DRTRL_INFLUENCE_BITS=16",
+                    f"-I{RT / 'include'}", f"-I{RT / 'src'}", f"-I{tmp_path}", str(tmp_path / "harness.c"),
+                    str(tmp_path / "model_data.c"), *srcs, "-o", str(exe)], check=True, timeout=120)
+    x, tg = delayed_recall(400, seed=3)
+    xq = quantize_samples(x)[0].astype(np.int32)
+    tq = quantize_samples(tg)[0].astype(np.int32)
+    stream = np.concatenate([xq, tq], axis=1).astype("<i4").tobytes()
+    out = subprocess.run([str(exe)], input=stream, capture_output=True, check=True, timeout=60).stdout
+    ref = CLearner(model, lr=0.03, influence_bits=16)
+    ref.run_fixed(xq, tq)
+    s = ref.snapshot()
+    assert out == P.weights_image(s.theta, s.w_o, s.b_o)
+
+
+def test_over_budget_model_fails_export_with_the_numbers(tmp_path):
+    model = pyrtrl.init_egru(64, 1, 1, density=1.0, seed=0)
+    with pytest.raises(pyrtrl.PyrtrlError) as e:
+        export_model(model, "microbit", str(tmp_path))
+    msg = str(e.value)
+    assert "\n" not in msg and "microbit" in msg and "needs" in msg and "largest hidden size" in msg
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
+def test_stale_export_over_budget_fails_the_build(tmp_path):
+    model = pyrtrl.init_egru(8, 1, 1, density=0.5, seed=0)
+    export_model(model, "microbit", str(tmp_path))
+    h = tmp_path / "model_data.h"
+    h.write_text(h.read_text().replace("#define MODEL_BOARD_RAM_BYTES 16384u", "#define MODEL_BOARD_RAM_BYTES 4096u"))
+    r = subprocess.run(["arm-none-eabi-gcc", "-std=c99", "-mcpu=cortex-m0", "-mthumb", "-DRTRL_INFLUENCE_BITS=16",
+                        f"-I{RT / 'include'}", "-c", str(tmp_path / "model_data.c"), "-o", str(tmp_path / "m.o")],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "over the RAM budget of board microbit" in r.stderr
+
+
+def test_cli_export(tmp_path, capsys):
+    model = pyrtrl.init_egru(8, 1, 1, density=0.5, seed=1)
+    path = tmp_path / "m.npz"
+    pyrtrl.save_model(path, model)
+    assert main(["export", str(path), "--board", "microbit", "-o", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "model_data.c").exists()
+    big = tmp_path / "big.npz"
+    pyrtrl.save_model(big, pyrtrl.init_egru(64, 1, 1, seed=0))
+    assert main(["export", str(big), "--board", "microbit", "-o", str(tmp_path / "o2")]) == 2
+    assert "largest hidden size" in capsys.readouterr().err

@@ -80,6 +80,9 @@ rtrl_status_t rtrl_step_labelled(rtrl_t *ctx, const int32_t *x, const int32_t *t
 rtrl_status_t rtrl_set_learning_rate(rtrl_t *ctx, int32_t lr_q);
 rtrl_status_t rtrl_load_weights(rtrl_t *ctx, const int32_t *theta, const int32_t *w_o,
                                 const int32_t *b_o);
+rtrl_status_t rtrl_stage_weights(rtrl_t *ctx, uint32_t offset, const uint8_t *data, uint32_t len);
+rtrl_status_t rtrl_commit_weights(rtrl_t *ctx);
+uint32_t rtrl_weights_image_bytes(const rtrl_t *ctx);
 rtrl_status_t rtrl_get_counters(const rtrl_t *ctx, rtrl_counters_t *counters);
 rtrl_status_t rtrl_get_view(const rtrl_t *ctx, rtrl_view_t *view);
 const char *rtrl_status_str(rtrl_status_t status);

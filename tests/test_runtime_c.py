@@ -197,3 +197,34 @@ def test_bit_exact_cross_entropy(with_target, bits):
     c, f = run_both(model, dict(lr=0.05, clip=1.0, update_every=2, influence_bits=bits),
                     x, t if with_target else None, check_every=1000, labels=labels)
     assert f.counters.updates == 1500
+
+
+def test_staged_weights_load_in_pieces():
+    """The firmware's LOAD path: an image staged in arbitrary pieces replaces the weights
+    only if its thresholds are valid; a refused commit changes nothing."""
+    from pyrtrl import protocol as P
+
+    model = pyrtrl.init_egru(10, 2, 3, density=0.5, seed=24)
+    c = CLearner(model)
+    x, t = stream(50, 2, 3, seed=25)
+    c.run_fixed(x, t)
+    s = c.snapshot()
+    image = bytearray(P.weights_image(s.theta + 1, s.w_o - 2, s.b_o + 3))
+    ffi, lib = c.ffi, c.lib
+    assert lib.rtrl_weights_image_bytes(c.ctx) == len(image)
+    rng = np.random.default_rng(0)
+    cuts = sorted(set(rng.integers(1, len(image), 7).tolist()))
+    for a, b in zip([0] + cuts, cuts + [len(image)]):
+        assert lib.rtrl_stage_weights(c.ctx, a, bytes(image[a:b]), b - a) == 0
+    assert lib.rtrl_stage_weights(c.ctx, len(image), b"x", 1) != 0  # past the end
+    assert lib.rtrl_commit_weights(c.ctx) == 0
+    s2 = c.snapshot()
+    np.testing.assert_array_equal(s2.theta, s.theta + 1)
+    np.testing.assert_array_equal(s2.b_o, s.b_o + 3)
+    assert not s2.grad.any()
+    bad = bytearray(image)
+    thr0 = 4 * c.q.offsets["thr"]
+    bad[thr0:thr0 + 4] = (-1).to_bytes(4, "little", signed=True)
+    assert lib.rtrl_stage_weights(c.ctx, 0, bytes(bad), len(bad)) == 0
+    assert lib.rtrl_commit_weights(c.ctx) != 0
+    np.testing.assert_array_equal(c.snapshot().theta, s2.theta)

@@ -204,6 +204,16 @@ rtrl_status_t rtrl_set_learning_rate(rtrl_t *ctx, int32_t lr_q);
  * nothing changes). State and influence matrix are kept; call rtrl_reset_state to restart. */
 rtrl_status_t rtrl_load_weights(rtrl_t *ctx, const int32_t *theta, const int32_t *w_o,
                                 const int32_t *b_o);
+
+/* Receive a weights image in pieces without extra RAM (firmware LOAD): the image (the bytes
+ * of theta, w_o, b_o as int32 little-endian, in that order) is staged in the gradient
+ * accumulators, so staging discards the pending gradient. rtrl_stage_weights copies len
+ * bytes at byte offset (RTRL_ERR_RANGE past the image); rtrl_commit_weights checks the
+ * thresholds and replaces the weights (RTRL_ERR_RANGE: nothing changes). Either way the
+ * staging area is zeroed again. Assumes a little-endian core (all supported targets). */
+rtrl_status_t rtrl_stage_weights(rtrl_t *ctx, uint32_t offset, const uint8_t *data, uint32_t len);
+rtrl_status_t rtrl_commit_weights(rtrl_t *ctx);
+uint32_t rtrl_weights_image_bytes(const rtrl_t *ctx);
 rtrl_status_t rtrl_get_counters(const rtrl_t *ctx, rtrl_counters_t *counters);
 rtrl_status_t rtrl_get_view(const rtrl_t *ctx, rtrl_view_t *view);
 

@@ -252,6 +252,73 @@ rtrl_status_t rtrl_load_weights(rtrl_t *ctx, const int32_t *theta, const int32_t
     return RTRL_OK;
 }
 
+uint32_t rtrl_weights_image_bytes(const rtrl_t *ctx)
+{
+    if (ctx == NULL || ctx->magic != RTRL_MAGIC)
+        return 0;
+    return 4u * ((uint32_t)ctx->P + (uint32_t)ctx->cfg.k * ctx->cfg.n + ctx->cfg.k);
+}
+
+/* The staging area: grad (P), grad_wo (k x n), grad_bo (k), in image order. */
+static uint8_t *staging_at(rtrl_t *ctx, uint32_t offset, uint32_t *room)
+{
+    const uint32_t a = 4u * ctx->P, b = a + 4u * (uint32_t)ctx->cfg.k * ctx->cfg.n;
+    const uint32_t c = b + 4u * ctx->cfg.k;
+    if (offset < a) {
+        *room = a - offset;
+        return (uint8_t *)ctx->grad + offset;
+    }
+    if (offset < b) {
+        *room = b - offset;
+        return (uint8_t *)ctx->grad_wo + (offset - a);
+    }
+    *room = c - offset;
+    return (uint8_t *)ctx->grad_bo + (offset - b);
+}
+
+static void clear_staging(rtrl_t *ctx)
+{
+    memset(ctx->grad, 0, 4u * ctx->P);
+    memset(ctx->grad_thr, 0, 4u * ctx->cfg.n);
+    memset(ctx->grad_wo, 0, 4u * (size_t)ctx->cfg.k * ctx->cfg.n);
+    memset(ctx->grad_bo, 0, 4u * ctx->cfg.k);
+    ctx->since_update = 0;
+}
+
+rtrl_status_t rtrl_stage_weights(rtrl_t *ctx, uint32_t offset, const uint8_t *data, uint32_t len)
+{
+    if (ctx == NULL || (data == NULL && len > 0))
+        return RTRL_ERR_NULL;
+    if (ctx->magic != RTRL_MAGIC)
+        return RTRL_ERR_NOT_INITIALISED;
+    const uint32_t total = rtrl_weights_image_bytes(ctx);
+    if (offset > total || len > total - offset)
+        return RTRL_ERR_RANGE;
+    if (offset == 0) /* a new image: the pending gradient is given up */
+        clear_staging(ctx);
+    while (len > 0) {
+        uint32_t room;
+        uint8_t *dst = staging_at(ctx, offset, &room);
+        const uint32_t n = len < room ? len : room;
+        memcpy(dst, data, n);
+        data += n;
+        offset += n;
+        len -= n;
+    }
+    return RTRL_OK;
+}
+
+rtrl_status_t rtrl_commit_weights(rtrl_t *ctx)
+{
+    if (ctx == NULL)
+        return RTRL_ERR_NULL;
+    if (ctx->magic != RTRL_MAGIC)
+        return RTRL_ERR_NOT_INITIALISED;
+    const rtrl_status_t st = rtrl_load_weights(ctx, ctx->grad, ctx->grad_wo, ctx->grad_bo);
+    clear_staging(ctx);
+    return st;
+}
+
 rtrl_status_t rtrl_get_counters(const rtrl_t *ctx, rtrl_counters_t *counters)
 {
     if (ctx == NULL || counters == NULL)

@@ -8,6 +8,11 @@ flash the block at ``flash_base`` its code and constants go to.
 ``clock_hz`` is the nominal core clock of the *real* board (or FPGA image). QEMU does not
 model cycles, so it is only good for converting counted instructions into an optimistic
 time on the real part (one instruction per cycle, no wait states), never a measurement.
+
+The firmware describes the same boards in ``firmware/boards/<name>.mk`` (plus the UART and
+the clock the firmware actually runs at); ``tests/test_firmware_boot.py`` checks that both
+agree on machine, emulator, target, memory sizes and bases. :mod:`pyrtrl.qemu` starts QEMU
+from the fields here (``qemu``, ``machine``, ``qemu_cpu``).
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ class Board:
         Nominal core clock of the real board (QEMU does not model cycles).
     reserved_ram : int
         RAM kept for the firmware itself; the learner's buffer gets the rest.
+    qemu_cpu : str
+        QEMU ``-cpu`` argument, or ``""`` for the machine's own core (every board so far).
     """
 
     name: str
@@ -71,6 +78,12 @@ class Board:
     flash_base: int
     clock_hz: int
     reserved_ram: int
+    qemu_cpu: str = ""
+
+    @property
+    def qemu_package(self) -> str:
+        """Debian package that provides :attr:`qemu`."""
+        return QEMU_PACKAGES.get(self.qemu, self.qemu)
 
     @property
     def learner_ram(self) -> int:
@@ -81,6 +94,13 @@ class Board:
         """One line: name, core, memory and nominal clock."""
         return (f"{self.name} ({self.cpu}, {_kib(self.ram_bytes)} RAM, {_kib(self.flash_bytes)} "
                 f"flash, {self.clock_hz / 1e6:g} MHz nominal)")
+
+
+#: QEMU system emulator -> the Debian package that ships it.
+QEMU_PACKAGES: Dict[str, str] = {
+    "qemu-system-arm": "qemu-system-arm",
+    "qemu-system-riscv32": "qemu-system-misc",
+}
 
 
 def _kib(n: int) -> str:

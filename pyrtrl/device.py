@@ -107,18 +107,24 @@ class Device:
         return seq
 
     def _pump(self, wait: float) -> None:
-        """Read what is there (waiting up to ``wait`` s for the first bytes) into pending."""
-        deadline = time.monotonic() + wait
-        while True:
-            data = self.port.read(4096)
-            if data:
-                for f in self.decoder.feed(data):
-                    self._note(f)
-                    self.pending.append(f)
-                if not getattr(self.port, "in_waiting", 0):
-                    return
-            elif time.monotonic() >= deadline:
+        """Read what has arrived, waiting up to ``wait`` s for the first byte, into pending.
+
+        Reads what ``in_waiting`` reports (a pyserial ``read(n)`` would block until n bytes
+        or its timeout), with the port's timeout set to the time left.
+        """
+        port = self.port
+        n = port.in_waiting
+        if not n:
+            port.timeout = max(0.001, wait)
+            first = port.read(1)
+            if not first:
                 return
+            data = first + (port.read(port.in_waiting) if port.in_waiting else b"")
+        else:
+            data = port.read(n)
+        for f in self.decoder.feed(data):
+            self._note(f)
+            self.pending.append(f)
 
     def _note(self, f: P.Frame) -> None:
         if f.type == P.CREDIT:  # grants add up: each says how many more samples fit

@@ -1,0 +1,304 @@
+/*
+ * learner.c - the on-device learner: runtime_c on an exported model, fed and watched over
+ * the UART with the telemetry protocol (docs/telemetry.md).
+ *
+ * Boot: HELLO, then a CREDIT for the sample queue. Commands are answered with ACK or
+ * ERROR; SAMPLES are queued (never more than the credit granted), learned one by one, and
+ * reported as STEP_STATS, WINDOW steps per frame; the queue slots are granted back after.
+ * DUMP sends the weights image; LOAD/LOAD_END replace it (staged in the learner's
+ * gradient buffers: no extra RAM). Built with the model from `pyrtrl export`.
+ */
+#include "board.h"
+#include "model_data.h"
+#include "rtrl.h"
+#include "telemetry.h"
+
+#define SLOTS 16u  /* samples the device buffers: the credit the host may spend */
+#define WINDOW 4u  /* step records per STEP_STATS frame */
+#define RECORD_BYTES (24u + 4u * MODEL_K)
+
+#if 1u + WINDOW * RECORD_BYTES > TLM_MAX_PAYLOAD
+#error "WINDOW step records do not fit one frame for this many outputs"
+#endif
+
+typedef struct {
+    int32_t x[MODEL_D];
+    int32_t target[MODEL_K];
+    int16_t label;
+    uint8_t has_target;
+} sample_t;
+
+static uint64_t buffer[MODEL_BUFFER_WORDS];
+static rtrl_t learner;
+static tlm_link_t tlm;
+static sample_t queue[SLOTS];
+static uint16_t queued;
+static uint8_t running;
+static uint8_t stats[TLM_MAX_PAYLOAD];
+static uint16_t stats_count;
+static uint32_t load_crc, load_bytes, load_ok;
+
+static void uart_sink(void *user, const uint8_t *bytes, size_t len)
+{
+    (void)user;
+    uart_write(bytes, len);
+}
+
+static void send_ack(const tlm_frame_t *f)
+{
+    uint8_t p[3];
+    tlm_put_u16(p, f->seq);
+    p[2] = f->type;
+    tlm_send(&tlm, TLM_ACK, p, sizeof p);
+}
+
+static void send_error(uint16_t seq, uint8_t code, const char *msg)
+{
+    uint8_t p[3 + 1 + 48];
+    size_t n = 0;
+    while (msg[n] != 0 && n < 48)
+        ++n;
+    tlm_put_u16(p, seq);
+    p[2] = code;
+    p[3] = (uint8_t)n;
+    for (size_t i = 0; i < n; ++i)
+        p[4 + i] = (uint8_t)msg[i];
+    tlm_send(&tlm, TLM_ERROR, p, 4 + n);
+}
+
+static void send_credit(uint16_t samples)
+{
+    uint8_t p[2];
+    tlm_put_u16(p, samples);
+    tlm_send(&tlm, TLM_CREDIT, p, sizeof p);
+}
+
+static void send_hello(void)
+{
+    extern uint8_t __data_start[], __bss_end[]; /* common/link.ld */
+    uint8_t p[64];
+    uint8_t *q = p;
+    *q++ = TLM_VERSION;
+    *q++ = RTRL_INFLUENCE_BITS;
+    q = tlm_put_u16(q, MODEL_N);
+    q = tlm_put_u16(q, MODEL_D);
+    q = tlm_put_u16(q, MODEL_K);
+    q = tlm_put_u16(q, MODEL_P);
+    q = tlm_put_u32(q, (uint32_t)(sizeof buffer + sizeof learner));
+    q = tlm_put_u32(q, (uint32_t)(__bss_end - __data_start)); /* static RAM, stack not counted */
+    q = tlm_put_u32(q, BOARD_CPU_HZ);
+    q = tlm_put_u16(q, (uint16_t)((TLM_MAX_PAYLOAD - 3u) / (4u * (MODEL_D + MODEL_K))));
+    q = tlm_put_u16(q, WINDOW);
+    const char *strs[2] = {BOARD_NAME, rtrl_version()};
+    for (int s = 0; s < 2; ++s) {
+        uint8_t n = 0;
+        while (strs[s][n] != 0 && n < 20)
+            ++n;
+        *q++ = n;
+        for (uint8_t i = 0; i < n; ++i)
+            *q++ = (uint8_t)strs[s][i];
+    }
+    tlm_send(&tlm, TLM_HELLO, p, (size_t)(q - p));
+}
+
+static void flush_stats(void)
+{
+    if (stats_count == 0)
+        return;
+    stats[0] = (uint8_t)stats_count;
+    tlm_send(&tlm, TLM_STEP_STATS, stats, 1u + stats_count * RECORD_BYTES);
+    stats_count = 0;
+}
+
+/* Learn every queued sample, reporting each step; then grant the slots back. */
+static void learn_queued(void)
+{
+    const uint16_t n = queued;
+    for (uint16_t s = 0; s < n; ++s) {
+        const sample_t *smp = &queue[s];
+        rtrl_counters_t before, after;
+        int32_t out[MODEL_K], loss = 0;
+        rtrl_get_counters(&learner, &before);
+        const uint32_t t0 = board_ticks();
+        const rtrl_status_t st = rtrl_step_labelled(&learner, smp->x, smp->has_target ? smp->target : 0,
+                                                    smp->label, out, &loss);
+        const uint32_t ticks = board_ticks() - t0;
+        if (st != RTRL_OK) {
+            send_error(0xFFFFu, TLM_ERR_RANGE, rtrl_status_str(st));
+            continue;
+        }
+        rtrl_get_counters(&learner, &after);
+        uint8_t *q = stats + 1u + stats_count * RECORD_BYTES;
+        q = tlm_put_u32(q, before.steps);
+        q = tlm_put_u32(q, (uint32_t)loss);
+        q = tlm_put_u16(q, (uint16_t)(after.events - before.events));
+        q = tlm_put_u16(q, (uint16_t)(after.active_cols - before.active_cols));
+        q = tlm_put_u32(q, (uint32_t)(after.macs - before.macs));
+        q = tlm_put_u32(q, ticks);
+        q = tlm_put_u32(q, (uint32_t)after.saturations);
+        for (uint16_t k = 0; k < MODEL_K; ++k)
+            q = tlm_put_u32(q, (uint32_t)out[k]);
+        if (++stats_count == WINDOW)
+            flush_stats();
+    }
+    flush_stats();
+    queued = 0;
+    if (n)
+        send_credit(n);
+}
+
+static void on_samples(const tlm_frame_t *f)
+{
+    if (!running) {
+        send_error(f->seq, TLM_ERR_STATE, "samples before START");
+        return;
+    }
+    if (f->len < 3) {
+        send_error(f->seq, TLM_ERR_LENGTH, "short SAMPLES");
+        return;
+    }
+    const uint16_t count = tlm_get_u16(f->payload);
+    const uint8_t flags = f->payload[2];
+    const uint32_t rec = 4u * MODEL_D + ((flags & 1u) ? 4u * MODEL_K : 0u) + ((flags & 2u) ? 2u : 0u);
+    if (3u + (uint32_t)count * rec != f->len) {
+        send_error(f->seq, TLM_ERR_LENGTH, "SAMPLES length");
+        return;
+    }
+    if (count > SLOTS - queued) {
+        send_error(f->seq, TLM_ERR_OVERFLOW, "more samples than credit");
+        return;
+    }
+    const uint8_t *p = f->payload + 3;
+    for (uint16_t s = 0; s < count; ++s) {
+        sample_t *smp = &queue[queued++];
+        for (uint16_t i = 0; i < MODEL_D; ++i, p += 4)
+            smp->x[i] = (int32_t)tlm_get_u32(p);
+        smp->has_target = (flags & 1u) != 0;
+        for (uint16_t k = 0; smp->has_target && k < MODEL_K; ++k, p += 4)
+            smp->target[k] = (int32_t)tlm_get_u32(p);
+        smp->label = -1;
+        if (flags & 2u) {
+            smp->label = (int16_t)tlm_get_u16(p);
+            p += 2;
+        }
+    }
+}
+
+static void on_dump(void)
+{
+    rtrl_view_t v;
+    rtrl_get_view(&learner, &v);
+    const uint32_t parts[3] = {4u * MODEL_P, 4u * MODEL_K * MODEL_N, 4u * MODEL_K};
+    const uint8_t *src[3] = {(const uint8_t *)v.theta, (const uint8_t *)v.w_o, (const uint8_t *)v.b_o};
+    uint8_t p[TLM_MAX_PAYLOAD];
+    uint32_t offset = 0, crc = 0;
+    for (int a = 0; a < 3; ++a) {
+        for (uint32_t i = 0; i < parts[a];) {
+            uint32_t n = parts[a] - i;
+            if (n > TLM_MAX_PAYLOAD - 4u)
+                n = TLM_MAX_PAYLOAD - 4u;
+            tlm_put_u32(p, offset);
+            for (uint32_t j = 0; j < n; ++j)
+                p[4 + j] = src[a][i + j]; /* little-endian cores: the bytes are the image */
+            crc = tlm_crc32(p + 4, n, crc);
+            tlm_send(&tlm, TLM_WEIGHTS, p, 4u + n);
+            offset += n;
+            i += n;
+        }
+    }
+    tlm_put_u32(p, offset);
+    tlm_put_u32(p + 4, crc);
+    tlm_send(&tlm, TLM_WEIGHTS_END, p, 8);
+}
+
+static void on_frame(const tlm_frame_t *f)
+{
+    switch (f->type) {
+    case TLM_HELLO_REQ:
+        send_hello();
+        break;
+    case TLM_START:
+        running = 1;
+        send_ack(f);
+        break;
+    case TLM_STOP:
+        running = 0;
+        send_ack(f);
+        break;
+    case TLM_RESET:
+        rtrl_reset_state(&learner);
+        send_ack(f);
+        break;
+    case TLM_SET_LR:
+        if (f->len != 4 || rtrl_set_learning_rate(&learner, (int32_t)tlm_get_u32(f->payload)) != RTRL_OK)
+            send_error(f->seq, TLM_ERR_RANGE, "learning rate");
+        else
+            send_ack(f);
+        break;
+    case TLM_DUMP:
+        on_dump();
+        break;
+    case TLM_LOAD: {
+        const uint32_t off = f->len >= 4 ? tlm_get_u32(f->payload) : 0xFFFFFFFFu;
+        if (off == 0) {
+            load_crc = 0;
+            load_bytes = 0;
+            load_ok = 1;
+        }
+        if (f->len < 4 || !load_ok || off != load_bytes ||
+            rtrl_stage_weights(&learner, off, f->payload + 4, f->len - 4u) != RTRL_OK) {
+            load_ok = 0;
+            send_error(f->seq, TLM_ERR_LOAD, "weights chunk refused");
+            break;
+        }
+        load_crc = tlm_crc32(f->payload + 4, f->len - 4u, load_crc);
+        load_bytes += f->len - 4u;
+        send_ack(f);
+        break;
+    }
+    case TLM_LOAD_END:
+        if (f->len != 8 || !load_ok || tlm_get_u32(f->payload) != load_bytes ||
+            load_bytes != rtrl_weights_image_bytes(&learner) || tlm_get_u32(f->payload + 4) != load_crc ||
+            rtrl_commit_weights(&learner) != RTRL_OK) {
+            rtrl_stage_weights(&learner, 0, 0, 0); /* drop whatever was staged */
+            send_error(f->seq, TLM_ERR_LOAD, "weights image refused");
+        } else {
+            send_ack(f);
+        }
+        load_ok = 0;
+        break;
+    case TLM_SAMPLES:
+        on_samples(f);
+        break;
+    default:
+        send_error(f->seq, TLM_ERR_TYPE, "unknown type");
+        break;
+    }
+}
+
+int main(void)
+{
+    tlm_init(&tlm, uart_sink, 0);
+    size_t needed = 0;
+    const rtrl_status_t st = rtrl_init(&learner, &model_config, &model_def, buffer, sizeof buffer, &needed);
+    if (st != RTRL_OK) {
+        semihost_puts("learner: rtrl_init failed\n");
+        return EXIT_APP_FAILED;
+    }
+    send_hello();
+    send_credit(SLOTS);
+    tlm_frame_t frame;
+    uint32_t bad_seen = 0;
+    for (;;) {
+        int c;
+        while ((c = uart_poll()) >= 0) {
+            if (tlm_receive(&tlm, (uint8_t)c, &frame))
+                on_frame(&frame);
+            if (tlm.frames_bad != bad_seen) { /* tell the host what it cannot see */
+                bad_seen = tlm.frames_bad;
+                send_error(0xFFFFu, TLM_ERR_CRC, "bad frame dropped");
+            }
+        }
+        learn_queued();
+    }
+}

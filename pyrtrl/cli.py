@@ -106,11 +106,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 # -- run ---------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.board != "float" or args.port:
+        return cmd_run_device(args)
     from .host_run import run_host
 
     summary = run_host(
         data=args.data, steps=args.steps, hidden=args.hidden, density=args.density, eps=args.eps,
-        shared_mask=not args.independent_masks, lr=args.lr, method=args.method,
+        shared_mask=not args.independent_masks, lr=3e-3 if args.lr is None else args.lr, method=args.method,
         model_path=args.model, out_dir=args.out, seed=args.seed,
         progress=not args.json and sys.stderr.isatty())
     if args.json:
@@ -183,6 +185,24 @@ def cmd_budget(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run_device(args: argparse.Namespace) -> int:
+    from .device_run import DEFAULT_BOARD, run_on_device
+
+    board = args.board if args.board != "float" else DEFAULT_BOARD
+    summary = run_on_device(board=board, model_path=args.model, data=args.data, steps=args.steps,
+                            out_dir=args.out, lr=0.05 if args.lr is None else args.lr,
+                            influence_bits=args.influence_bits, port=args.port, seed=args.seed,
+                            progress=not args.json and sys.stderr.isatty())
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"run directory: {args.out}")
+        for key in ("board", "steps", "first_loss", "final_loss", "instructions_per_step",
+                    "learner_ram_bytes", "frames_bad", "weights_match_host", "qemu_exit_status"):
+            print(f"  {key:24s} {summary[key]}")
+    return 0 if summary["weights_match_host"] and summary["frames_bad"] == 0 else 1
+
+
 # -- export ------------------------------------------------------------------------------
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_model
@@ -244,8 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the JSON list to this file")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per configuration")
 
-    p = command("run", "learn a recorded signal online on the host (float model) and write a report",
-                "pyrtrl run --data ppg --out runs/ppg", cmd_run)
+    p = command("run", "learn a recorded signal online (host float model, C library, or a board) "
+                "and write a run directory",
+                "pyrtrl run --board mps2-an386 --steps 2000 --out runs/an386 --json", cmd_run)
+    p.add_argument("--board", default="float",
+                   help="float (host float learner, default), host (runtime_c through cffi, no "
+                        "emulator) or a board run under QEMU: " + ", ".join(_board_names()))
+    p.add_argument("--port", help="a real board's serial port (e.g. /dev/ttyACM0) running the "
+                                  "learner firmware built for this model; with --board")
+    p.add_argument("--influence-bits", type=int, choices=(16, 32), default=16,
+                   help="influence storage width on devices (default 16)")
     p.add_argument("--data", default="ppg", help="signal: ppg (default), ppg-long or synthetic")
     p.add_argument("--steps", type=_positive_int, help="stop after this many samples (default: whole signal)")
     p.add_argument("--model", help="start from this .npz model instead of a fresh one")
@@ -253,7 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--density", type=_density, default=0.5, help="kept weight fraction (default 0.5)")
     p.add_argument("--eps", type=_positive_float, default=0.5, help="pseudo-derivative half-width (default 0.5)")
     p.add_argument("--independent-masks", action="store_true", help="one mask per gate instead of shared")
-    p.add_argument("--lr", type=_positive_float, default=3e-3, help="learning rate (default 3e-3)")
+    p.add_argument("--lr", type=_positive_float, default=None,
+                   help="learning rate (default 3e-3 with Adam on the float learner, 0.05 with SGD "
+                        "on the C learner and devices)")
     p.add_argument("--method", choices=("rtrl_sparse", "rtrl_dense"), default="rtrl_sparse")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default="runs/latest", help="run directory (default runs/latest)")
@@ -291,6 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="influence matrix storage width (default 16)")
     p.add_argument("--json", action="store_true", help="print the written files as JSON")
     return top
+
+
+def _board_names() -> list:
+    from .boards import board_names
+
+    return list(board_names())
 
 
 def _version() -> str:

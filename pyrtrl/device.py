@@ -148,10 +148,18 @@ class Device:
             self._pump(min(left, 0.2))
 
     # -- commands ------------------------------------------------------------------------
-    def hello(self) -> P.Hello:
-        """Ask who is there (the device also says hello on boot)."""
-        self.send(P.HELLO_REQ)
-        self.hello_msg = P.Hello.unpack(self.expect(P.HELLO, "HELLO").payload)
+    def hello(self, boot_wait: float = 1.0) -> P.Hello:
+        """Who is there: the HELLO a device sends on boot, else the answer to HELLO_REQ.
+
+        Waiting first for the boot HELLO keeps the host quiet while the device sets up its
+        UART (bytes sent then can be lost, and the device would count a bad frame).
+        """
+        try:
+            f = self.expect(P.HELLO, "HELLO", timeout=boot_wait)
+        except PyrtrlError:
+            self.send(P.HELLO_REQ)
+            f = self.expect(P.HELLO, "HELLO")
+        self.hello_msg = P.Hello.unpack(f.payload)
         return self.hello_msg
 
     def command(self, ftype: int, payload: bytes = b"") -> None:
@@ -254,8 +262,9 @@ class Device:
             elif time.monotonic() - last_progress > self.timeout:
                 raise PyrtrlError(f"device stopped answering after {len(records)} of {T} steps "
                                   f"({self.timeout:g} s without statistics)")
-            if self.stats.errors:
-                e = self.stats.errors[-1]
+            refused = [e for e in self.stats.errors if e.seq != 0xFFFF]
+            if refused:  # (errors without a sequence number are counted, not fatal)
+                e = refused[-1]
                 raise PyrtrlError(f"device refused a frame: error {e.code} ({e.message}) at seq {e.seq}")
         return records
 

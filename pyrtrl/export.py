@@ -33,19 +33,22 @@ def _c_array(ctype: str, name: str, values: np.ndarray) -> str:
 
 
 def budget_message(model: EGRU, board_name: str, influence_bits: int) -> Optional[str]:
-    """None if the model fits the board's RAM, else the one-line reason."""
+    """None if the model fits the board's RAM, else the one-line reason.
+
+    The budget is the board's RAM less its firmware reserve (stack, UART and protocol
+    buffers, the learner's context of CONTEXT_BYTES): what `pyrtrl budget --board` says.
+    """
     board = get_board(board_name)
     b = budget_for_model(model, influence_bits)
-    need = b.total_ram + CONTEXT_BYTES
     allowed = board.ram_bytes - board.reserved_ram
-    if need <= allowed:
+    if b.fits(board):
         return None
     best = largest_hidden(board, model.d, model.k, model.density(), model.shared_mask, influence_bits)
-    return (f"model needs {need} B of RAM (learner buffer {b.total_ram} + context {CONTEXT_BYTES}) "
-            f"but board {board.name} allows {allowed} B ({board.ram_bytes} RAM - {board.reserved_ram} "
-            f"reserved for the firmware); the largest hidden size that fits at density "
-            f"{model.density():.2f}, {'shared' if model.shared_mask else 'independent'} masks, "
-            f"{influence_bits}-bit influence is {best}")
+    return (f"model needs {b.total_ram} B of RAM for the learner's buffer but board {board.name} "
+            f"allows {allowed} B ({board.ram_bytes} RAM - {board.reserved_ram} reserved for the "
+            f"firmware and the learner's {CONTEXT_BYTES} B context); the largest hidden size that "
+            f"fits at density {model.density():.2f}, {'shared' if model.shared_mask else 'independent'} "
+            f"masks, {influence_bits}-bit influence is {best}")
 
 
 def export_model(model: EGRU, board: str, out_dir: str, lr: float = 0.03, clip: float = 1.0,
@@ -94,7 +97,7 @@ def export_model(model: EGRU, board: str, out_dir: str, lr: float = 0.03, clip: 
 #if RTRL_CHUNK != {CHUNK}
 #error "model sized for RTRL_CHUNK {CHUNK}"
 #endif
-#if MODEL_BUFFER_BYTES + {CONTEXT_BYTES}u + MODEL_BOARD_RESERVED_BYTES > MODEL_BOARD_RAM_BYTES
+#if MODEL_BUFFER_BYTES + MODEL_BOARD_RESERVED_BYTES > MODEL_BOARD_RAM_BYTES
 #error "model over the RAM budget of board {b.name}: re-export with `pyrtrl export` for the reason"
 #endif
 

@@ -38,6 +38,29 @@ static uint8_t stats[TLM_MAX_PAYLOAD];
 static uint16_t stats_count;
 static uint32_t load_crc, load_bytes, load_ok;
 
+/* Markers around each learning step: tools/qemu_plugin/stepcount.c counts the instructions
+ * executed from the entry of the first to the entry of the second. Not inlined, not merged. */
+__attribute__((noinline)) void learn_mark_begin(void) { __asm__ volatile("" ::: "memory"); }
+__attribute__((noinline)) void learn_mark_end(void) { __asm__ volatile("nop" ::: "memory"); }
+
+/* Interrupts masked around a step, so that a tick interrupt never lands in a count. */
+static inline void irq_off(void)
+{
+#if defined(__riscv)
+    __asm__ volatile("csrci mstatus, 8" ::: "memory");
+#else
+    __asm__ volatile("cpsid i" ::: "memory");
+#endif
+}
+static inline void irq_on(void)
+{
+#if defined(__riscv)
+    __asm__ volatile("csrsi mstatus, 8" ::: "memory");
+#else
+    __asm__ volatile("cpsie i" ::: "memory");
+#endif
+}
+
 static void uart_sink(void *user, const uint8_t *bytes, size_t len)
 {
     (void)user;
@@ -120,8 +143,12 @@ static void learn_queued(void)
         int32_t out[MODEL_K], loss = 0;
         rtrl_get_counters(&learner, &before);
         const uint32_t t0 = board_ticks();
+        irq_off();
+        learn_mark_begin();
         const rtrl_status_t st = rtrl_step_labelled(&learner, smp->x, smp->has_target ? smp->target : 0,
                                                     smp->label, out, &loss);
+        learn_mark_end();
+        irq_on();
         const uint32_t ticks = board_ticks() - t0;
         if (st != RTRL_OK) {
             send_error(0xFFFFu, TLM_ERR_RANGE, rtrl_status_str(st));

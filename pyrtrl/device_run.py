@@ -1,0 +1,254 @@
+"""``pyrtrl run --board B``: a board learns a recorded signal online, streamed from the host.
+
+Builds the learner firmware for the model (``pyrtrl export`` + ``make -C firmware``), boots
+it under QEMU with its UART on a loopback socket (or opens a real board's serial port, or,
+for ``--board host``, runs the same learner through cffi with no emulator), streams the
+samples under the device's flow control, saves every step's telemetry as it arrives, then
+dumps the device's weights and checks them bit for bit against the host C library run on
+the same model and stream.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from . import protocol as P
+from .boards import get_board
+from .budget import largest_hidden
+from .device import Device, MemoryLink, SimulatedDevice
+from .errors import PyrtrlError
+from .export import export_model
+from .fixed.arith import FRAC, WFRAC, from_fixed
+from .fixed.quantize import QuantizedModel, quantize_samples
+from .model import EGRU, init_egru
+from .model_file import load_model, save_model
+from .runtime import CLearner
+from .signals import forecasting_stream, load_signal
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRMWARE = ROOT / "firmware"
+TELEMETRY_COLUMNS = ("step", "x", "target", "prediction", "loss", "events", "active_cols", "macs",
+                     "ticks", "saturations")
+DEFAULT_BOARD = "mps2-an386"
+
+
+def default_model(board: str, seed: int = 0, influence_bits: int = 16) -> EGRU:
+    """A fresh model sized for the board: hidden = min(32, the largest that fits) at density
+    0.5 with shared masks (on the 16 KiB boards that is the largest model that fits)."""
+    n = 32 if board == "host" else min(32, largest_hidden(board, 1, 1, 0.5, True, influence_bits))
+    if n < 1:
+        raise PyrtrlError(f"no model fits board {board}")
+    return init_egru(n, 1, 1, density=0.5, shared_mask=True, eps=0.5, seed=seed)
+
+
+def build_firmware(board: str, model: EGRU, out_dir: Path, lr: float, influence_bits: int) -> Path:
+    """Export the model and build the learner app for the board; returns the ELF path."""
+    model_dir = out_dir / "firmware_model"
+    export_model(model, board, str(model_dir), lr=lr, influence_bits=influence_bits)
+    cmd = ["make", "-s", "-C", str(FIRMWARE), f"BOARD={board}", "APP=learner",
+           f"MODEL_DIR={model_dir}", f"INFLUENCE_BITS={influence_bits}",
+           f"BUILD={out_dir / 'firmware_build'}"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        last = (r.stderr.strip() or r.stdout.strip()).splitlines()[-1:] or ["(no output)"]
+        raise PyrtrlError(f"firmware build for {board} failed: {last[0]}")
+    elf = out_dir / "firmware_build" / board / "learner.elf"
+    if not elf.is_file():
+        raise PyrtrlError(f"firmware build for {board} produced no {elf}")
+    return elf
+
+
+PLUGIN_SRC = ROOT / "tools" / "qemu_plugin" / "stepcount.c"
+
+
+def build_plugin(out_dir: Path) -> Path:
+    """Compile the instruction-counting TCG plugin (a host shared library)."""
+    so = out_dir / "stepcount.so"
+    r = subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(so),
+                        str(PLUGIN_SRC)], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise PyrtrlError(f"building the QEMU plugin failed: {(r.stderr.strip().splitlines() or ['?'])[0]}")
+    return so
+
+
+def marker_addresses(elf: Path, board: str) -> tuple:
+    """Entry addresses of learn_mark_begin / learn_mark_end (Thumb bit cleared)."""
+    nm = "riscv64-unknown-elf-nm" if get_board(board).target.startswith("rv") else "arm-none-eabi-nm"
+    r = subprocess.run([nm, str(elf)], capture_output=True, text=True, check=True)
+    syms = {}
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] in ("learn_mark_begin", "learn_mark_end"):
+            syms[parts[2]] = int(parts[0], 16) & ~1
+    if len(syms) != 2:
+        raise PyrtrlError(f"{elf} has no learn_mark_begin/learn_mark_end markers")
+    return syms["learn_mark_begin"], syms["learn_mark_end"]
+
+
+class _Telemetry:
+    """telemetry.csv written as records arrive (flushed per window: a crash keeps them)."""
+
+    def __init__(self, path: Path, x: np.ndarray, target: np.ndarray) -> None:
+        self.f = open(path, "w", newline="")
+        self.w = csv.writer(self.f)
+        self.w.writerow(TELEMETRY_COLUMNS)
+        self.x, self.target = x, target
+
+    def add(self, recs: List[P.StepRecord]) -> None:
+        for r in recs:
+            self.w.writerow([r.step, repr(float(self.x[r.step, 0])), repr(float(self.target[r.step, 0])),
+                             repr(float(r.out_q[0]) / (1 << FRAC)), repr(r.loss_q / (1 << FRAC)),
+                             r.events, r.active_cols, r.macs, r.instructions, r.saturations])
+        self.f.flush()
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def _float_model(template: EGRU, image: bytes) -> EGRU:
+    """The float model whose Q24 weights are the dumped image."""
+    from .fixed.quantize import quantize
+
+    q = quantize(template)
+    v = np.frombuffer(image, "<i4").astype(np.int64)
+    P_, kn = q.P, q.k * q.n
+    qd = QuantizedModel(**{**q.__dict__, "theta": v[:P_], "w_o": v[P_:P_ + kn].reshape(q.k, q.n),
+                           "b_o": v[P_ + kn:]})
+    return qd.to_float(template)
+
+
+def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, data: str = "ppg",
+                  steps: Optional[int] = None, out_dir: str = "runs/device", lr: float = 0.05,
+                  influence_bits: int = 16, port: Optional[str] = None, seed: int = 0,
+                  progress: bool = True, timeout: float = 20.0) -> Dict[str, Any]:
+    """Run the on-device learner on a recorded stream and write a run directory.
+
+    Returns the summary (also written to ``summary.json``) with at least ``board, steps,
+    first_loss, final_loss, instructions_per_step, learner_ram_bytes, frames_bad,
+    weights_match_host``.
+    """
+    if board != "host":
+        get_board(board)  # one-line error for an unknown board
+    if influence_bits not in (16, 32):
+        raise PyrtrlError(f"influence_bits must be 16 or 32, got {influence_bits}")
+    sig = load_signal(data, max_steps=None if steps is None else steps + 1, seed=seed)
+    x, target = forecasting_stream(sig)
+    if steps is not None:
+        x, target = x[:steps], target[:steps]
+    T = x.shape[0]
+    model = load_model(model_path) if model_path else default_model(board, seed, influence_bits)
+    if model.d != 1 or model.k != 1:
+        raise PyrtrlError(f"the forecasting stream needs a model with 1 input and 1 output, "
+                          f"got inputs={model.d} outputs={model.k}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_model(out / "model_before.npz", model)
+    xq = quantize_samples(x, "x")[0].astype(np.int32)
+    tq = quantize_samples(target, "target")[0].astype(np.int32)
+
+    qemu = None
+    sim = None
+    started = time.monotonic()
+    if board == "host":
+        host_end, dev_end = MemoryLink.pair(timeout=0.05)
+        sim = SimulatedDevice(CLearner(model, lr=lr, influence_bits=influence_bits), dev_end)
+        sim.start()
+        link = host_end
+    elif port:
+        import serial
+
+        export_model(model, board, str(out / "firmware_model"), lr=lr, influence_bits=influence_bits)
+        try:
+            link = serial.serial_for_url(port, baudrate=115200, timeout=1.0)
+        except serial.SerialException as e:
+            raise PyrtrlError(f"cannot open serial port {port}: {e}") from None
+    else:
+        from .qemu import Qemu
+
+        elf = build_firmware(board, model, out, lr, influence_bits)
+        begin, end = marker_addresses(elf, board)
+        counts_path = out / "instructions.txt"
+        plugin = (f"{build_plugin(out)},arg=begin={begin:#x},arg=end={end:#x},"
+                  f"arg=out={counts_path}")
+        qemu = Qemu(board, elf, timeout=timeout, extra_args=["-plugin", plugin])
+        qemu.start()
+        link = qemu.serial
+    tele = _Telemetry(out / "telemetry.csv", x, target)
+    exit_status: Optional[int] = None
+    try:
+        dev = Device(link, timeout=timeout)
+        hello = dev.hello()
+        if (hello.n, hello.d, hello.k) != (model.n, model.d, model.k):
+            raise PyrtrlError(f"device runs a {hello.n}x{hello.d}x{hello.k} model, expected "
+                              f"{model.n}x{model.d}x{model.k}: flash the firmware built for this model")
+        dev.start()
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=T, desc=f"learning on {board}", unit="step")
+
+        def on_records(recs: List[P.StepRecord]) -> None:
+            tele.add(recs)
+            if bar is not None:
+                bar.update(len(recs))
+                bar.set_postfix(loss=f"{recs[-1].loss_q / 65536:.3f}")
+
+        records = dev.stream(xq, tq, on_records=on_records)
+        if bar is not None:
+            bar.close()
+        image = dev.dump_weights()
+        dec = dev.decoder.stats
+    finally:
+        tele.close()
+        if sim is not None:
+            sim.stop_flag = True
+            link.close()
+        if qemu is not None:
+            exit_status = qemu.stop()
+    wall = time.monotonic() - started
+
+    ref = CLearner(model, lr=lr, influence_bits=influence_bits)
+    ref.run_fixed(xq, tq)
+    s = ref.snapshot()
+    match = image == P.weights_image(s.theta, s.w_o, s.b_o)
+    save_model(out / "model_after.npz", _float_model(model, image))
+    loss = np.array([r.loss_q for r in records], dtype=np.float64) / (1 << FRAC)
+    head = max(1, T // 10)
+    ticks = np.array([r.instructions for r in records], dtype=np.float64)
+    instructions = None
+    if qemu is not None:
+        counts = np.loadtxt(out / "instructions.txt", dtype=np.int64, ndmin=1)
+        if counts.size != T:
+            raise PyrtrlError(f"instruction counter saw {counts.size} steps, expected {T}")
+        instructions = counts
+    summary: Dict[str, Any] = {
+        "board": board, "data": data, "source": sig.source, "steps": T,
+        "hidden": model.n, "density": round(model.density(), 4), "shared_mask": model.shared_mask,
+        "influence_bits": influence_bits, "lr": lr,
+        "first_loss": float(loss[:head].mean()), "final_loss": float(loss[-head:].mean()),
+        # exact guest instructions per learning step (TCG plugin) under QEMU; on a real
+        # board the device's own tick counter (cycles at its clock) instead
+        "instructions_per_step": (float(instructions.mean()) if instructions is not None else None),
+        "instructions_min": int(instructions.min()) if instructions is not None else None,
+        "instructions_max": int(instructions.max()) if instructions is not None else None,
+        "ticks_per_step": float(ticks.mean()) if ticks.any() else None,
+        "learner_ram_bytes": hello.learner_ram, "ram_used_bytes": hello.ram_used,
+        "frames_ok": dec.frames_ok, "frames_bad": dec.frames_bad, "seq_gaps": dec.seq_gaps,
+        "device_errors": len(dev.stats.errors), "weights_match_host": bool(match),
+        "macs_per_step": float(np.mean([r.macs for r in records])),
+        "fwd_activity": float(np.mean([r.events for r in records]) / model.n),
+        "saturations": int(records[-1].saturations) if records else 0,
+        "qemu_exit_status": exit_status, "wall_seconds": wall,
+    }
+    with open(out / "summary.json", "w") as f:
+        json.dump(summary, f, indent=1)
+    return summary

@@ -1,0 +1,72 @@
+"""Every board learns the recorded signal online under QEMU; its weights equal the host C
+library's bit for bit; no frame is lost or damaged."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from pyrtrl.boards import board_names, get_board
+from pyrtrl.cli import main
+from pyrtrl.device_run import run_on_device
+
+
+def _need(board: str) -> None:
+    b = get_board(board)
+    missing = [t for t in (b.qemu, "make") if shutil.which(t) is None]
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI lacks {missing}: .ci/run must install them")
+        pytest.skip(f"MISSING TOOLS {missing}: install qemu-system-arm qemu-system-misc and the cross compilers")
+
+
+@pytest.mark.parametrize("board", board_names())
+def test_board_learns_and_matches_host(board, tmp_path):
+    _need(board)
+    s = run_on_device(board, steps=2000, out_dir=str(tmp_path), progress=False)
+    assert s["weights_match_host"], s
+    assert s["frames_bad"] == 0 and s["seq_gaps"] == 0 and s["device_errors"] == 0
+    assert s["final_loss"] < s["first_loss"], (s["first_loss"], s["final_loss"])
+    assert s["instructions_per_step"] > 0 and s["learner_ram_bytes"] > 0
+    rows = np.genfromtxt(tmp_path / "telemetry.csv", delimiter=",", names=True)
+    assert rows.shape == (2000,) and rows["step"][-1] == 1999
+    assert (tmp_path / "model_after.npz").exists() and (tmp_path / "model_before.npz").exists()
+
+
+def test_microbit_runs_the_largest_model_that_fits(tmp_path):
+    _need("microbit")
+    from pyrtrl.budget import largest_hidden
+
+    s = run_on_device("microbit", steps=300, out_dir=str(tmp_path), progress=False)
+    assert s["hidden"] == largest_hidden("microbit", 1, 1, 0.5, True, 16)
+    assert s["ram_used_bytes"] <= get_board("microbit").ram_bytes
+    assert s["weights_match_host"]
+
+
+def test_instruction_counts_repeat_exactly(tmp_path):
+    _need("microbit")
+    a = run_on_device("microbit", steps=300, out_dir=str(tmp_path / "a"), progress=False)
+    b = run_on_device("microbit", steps=300, out_dir=str(tmp_path / "b"), progress=False)
+    ia = np.loadtxt(tmp_path / "a" / "instructions.txt", dtype=np.int64)
+    ib = np.loadtxt(tmp_path / "b" / "instructions.txt", dtype=np.int64)
+    assert ia.shape == (300,) and ia.min() > 0
+    np.testing.assert_array_equal(ia, ib)  # exact, step by step
+    assert a["instructions_per_step"] == b["instructions_per_step"] == ia.mean()
+
+
+def test_cli_run_board_json(tmp_path, capsys):
+    _need("netduinoplus2")
+    rc = main(["run", "--board", "netduinoplus2", "--steps", "500", "--out", str(tmp_path), "--json"])
+    s = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    for key in ("board", "steps", "final_loss", "first_loss", "instructions_per_step",
+                "learner_ram_bytes", "frames_bad", "weights_match_host"):
+        assert key in s
+    assert s["board"] == "netduinoplus2" and s["steps"] == 500 and s["weights_match_host"] is True
+
+
+def test_host_board_needs_no_emulator(tmp_path):
+    s = run_on_device("host", steps=300, out_dir=str(tmp_path), progress=False)
+    assert s["weights_match_host"] and s["qemu_exit_status"] is None

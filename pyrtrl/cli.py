@@ -188,7 +188,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
 def cmd_run_device(args: argparse.Namespace) -> int:
     from .device_run import DEFAULT_BOARD, run_on_device
 
-    board = args.board if args.board != "float" else DEFAULT_BOARD
+    board = args.board if args.board != "float" else DEFAULT_BOARD  # --port with float
     summary = run_on_device(board=board, model_path=args.model, data=args.data, steps=args.steps,
                             out_dir=args.out, lr=0.05 if args.lr is None else args.lr,
                             influence_bits=args.influence_bits, port=args.port, seed=args.seed,
@@ -267,9 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("run", "learn a recorded signal online (host float model, C library, or a board) "
                 "and write a run directory",
                 "pyrtrl run --board mps2-an386 --steps 2000 --out runs/an386 --json", cmd_run)
-    p.add_argument("--board", default="float",
-                   help="float (host float learner, default), host (runtime_c through cffi, no "
-                        "emulator) or a board run under QEMU: " + ", ".join(_board_names()))
+    p.add_argument("--board", default="mps2-an386",
+                   help="a board run under QEMU (default mps2-an386): " + ", ".join(_board_names())
+                        + "; host: the same C learner through cffi, no emulator; float: the host "
+                        "float learner (Adam) with its forecasting report")
     p.add_argument("--port", help="a real board's serial port (e.g. /dev/ttyACM0) running the "
                                   "learner firmware built for this model; with --board")
     p.add_argument("--influence-bits", type=int, choices=(16, 32), default=16,

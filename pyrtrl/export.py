@@ -100,6 +100,9 @@ def export_model(model: EGRU, board: str, out_dir: str, lr: float = 0.03, clip: 
 #if MODEL_BUFFER_BYTES + MODEL_BOARD_RESERVED_BYTES > MODEL_BOARD_RAM_BYTES
 #error "model over the RAM budget of board {b.name}: re-export with `pyrtrl export` for the reason"
 #endif
+#if defined(BOARD_RAM_BYTES) && (MODEL_BUFFER_BYTES + MODEL_BOARD_RESERVED_BYTES > BOARD_RAM_BYTES)
+#error "model over this board's RAM budget: it needs a {bud.total_ram} B learner buffer + {b.reserved_ram} B firmware reserve (exported for {b.name}); `pyrtrl budget --model MODEL.npz --board BOARD` gives the largest hidden size that fits"
+#endif
 
 /* the learner's buffer: MODEL_BUFFER_WORDS 64-bit words (8-byte aligned) */
 #define MODEL_BUFFER_WORDS ((MODEL_BUFFER_BYTES + 7u) / 8u)

@@ -70,3 +70,16 @@ def test_cli_run_board_json(tmp_path, capsys):
 def test_host_board_needs_no_emulator(tmp_path):
     s = run_on_device("host", steps=300, out_dir=str(tmp_path), progress=False)
     assert s["weights_match_host"] and s["qemu_exit_status"] is None
+
+
+def test_no_frame_lost_over_10k_steps(tmp_path):
+    _need("mps2-an386")
+    import pyrtrl
+
+    model_path = tmp_path / "m.npz"  # a small model: the link, not the learner, is under test
+    pyrtrl.save_model(model_path, pyrtrl.init_egru(12, 1, 1, density=0.5, shared_mask=True, seed=1))
+    s = run_on_device("mps2-an386", data="ppg-long", steps=10_000, out_dir=str(tmp_path / "run"),
+                      progress=False, model_path=str(model_path))
+    assert s["steps"] == 10_000
+    assert s["frames_bad"] == 0 and s["seq_gaps"] == 0 and s["device_errors"] == 0
+    assert s["weights_match_host"]

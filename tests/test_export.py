@@ -92,3 +92,15 @@ def test_cli_export(tmp_path, capsys):
     pyrtrl.save_model(big, pyrtrl.init_egru(64, 1, 1, seed=0))
     assert main(["export", str(big), "--board", "microbit", "-o", str(tmp_path / "o2")]) == 2
     assert "largest hidden size" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("make") is None,
+                    reason="needs the Arm toolchain and make")
+def test_model_exported_for_a_big_board_fails_the_microbit_build(tmp_path):
+    model = pyrtrl.init_egru(24, 1, 1, density=0.5, shared_mask=True, seed=0)
+    export_model(model, "mps2-an386", str(tmp_path / "m"), influence_bits=16)
+    r = subprocess.run(["make", "-s", "-C", str(ROOT / "firmware"), "BOARD=microbit", "APP=learner",
+                        f"MODEL_DIR={tmp_path / 'm'}", "INFLUENCE_BITS=16", f"BUILD={tmp_path / 'b'}"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "over this board's RAM budget" in r.stderr and "learner buffer" in r.stderr

@@ -9,4 +9,5 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
-exec .venv/bin/pyrtrl run --out runs/latest "$@"
+# the host float learner and its forecasting report (the device runs are `pyrtrl run --board B`)
+exec .venv/bin/pyrtrl run --board float --out runs/latest "$@"

@@ -186,6 +186,10 @@ class Device:
     def set_lr(self, lr_q: int) -> None:
         self.command(P.SET_LR, P.set_lr_payload(lr_q))
 
+    def exit(self) -> None:
+        """Ask the firmware to stop (under QEMU it then exits with status 0)."""
+        self.command(P.EXIT)
+
     def dump_weights(self) -> bytes:
         """The device's weights image (checked against its CRC-32)."""
         self.send(P.DUMP)
@@ -357,6 +361,9 @@ class SimulatedDevice(threading.Thread):
             for i in range(0, len(recs), self.window):
                 self.send(P.STEP_STATS, P.StepStats(recs[i:i + self.window]).pack())
             self.send(P.CREDIT, P.Credit(len(recs)).pack())  # those slots are free again
+        elif f.type == P.EXIT:
+            self.send(P.ACK, ack)
+            self.stop_flag = True
         elif f.type == P.LOAD:
             w = P.Weights.unpack(f.payload)
             if w.offset != len(self.load):

@@ -207,13 +207,17 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
             bar.close()
         image = dev.dump_weights()
         dec = dev.decoder.stats
+        if qemu is not None:  # a clean exit lets QEMU report the firmware's own status
+            dev.exit()
+            exit_status = qemu.wait(timeout=timeout)
     finally:
         tele.close()
         if sim is not None:
             sim.stop_flag = True
             link.close()
         if qemu is not None:
-            exit_status = qemu.stop()
+            status = qemu.stop()  # by PID if it is still running
+            exit_status = status if exit_status is None else exit_status
     wall = time.monotonic() - started
 
     ref = CLearner(model, lr=lr, influence_bits=influence_bits)

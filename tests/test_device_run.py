@@ -30,6 +30,7 @@ def test_board_learns_and_matches_host(board, tmp_path):
     assert s["frames_bad"] == 0 and s["seq_gaps"] == 0 and s["device_errors"] == 0
     assert s["final_loss"] < s["first_loss"], (s["first_loss"], s["final_loss"])
     assert s["instructions_per_step"] > 0 and s["learner_ram_bytes"] > 0
+    assert s["qemu_exit_status"] == 0  # the firmware exited on EXIT, it did not fault
     rows = np.genfromtxt(tmp_path / "telemetry.csv", delimiter=",", names=True)
     assert rows.shape == (2000,) and rows["step"][-1] == 1999
     assert (tmp_path / "model_after.npz").exists() and (tmp_path / "model_before.npz").exists()

@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+# Debian packages for the cross-build, firmware and QEMU tests (installed when root; else
+# those tests skip, saying what is missing)
+source tools/system_deps.sh
+system_deps full || echo "pyrtrl: continuing without them: the tests that need them will skip" >&2
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from .budget import largest_hidden
 from .device import Device, MemoryLink, SimulatedDevice
 from .errors import PyrtrlError
 from .export import export_model
-from .fixed.arith import FRAC, WFRAC, from_fixed
+from .fixed.arith import FRAC
 from .fixed.quantize import QuantizedModel, quantize_samples
 from .model import EGRU, init_egru
 from .model_file import load_model, save_model

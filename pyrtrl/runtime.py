@@ -13,7 +13,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from .errors import PyrtrlError
-from .fixed.arith import FRAC, WFRAC, from_fixed
+from .fixed.arith import FRAC, from_fixed
 from .fixed.model import FixedConfig, FixedCounters, fixed_config
 from .fixed.quantize import QuantizedModel, quantize, quantize_samples
 from .learner import RunResult, StepResult

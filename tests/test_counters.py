@@ -86,7 +86,7 @@ def test_dense_counter_is_the_dense_formula():
     model = pyrtrl.init_egru(12, 2, 1, density=0.5, seed=0)
     engine = make_engine(model, "rtrl_dense", record=True)
     for t in range(10):
-        s = engine.step(np.ones(2))
+        engine.step(np.ones(2))
         engine.backprop_output(np.ones(12))
     P = engine.index.P
     assert P == model.num_params(cell_only=True)

@@ -64,12 +64,7 @@ def test_gradient_cosine(bits, n, density, eps, shared, seed):
         events.append(f.o.copy())
     float_events = np.array([s.o for s in forward_sequence(model, x)])
     assert np.array_equal(np.array(events), float_events), "an event flipped: pick another trajectory"
-    q = f.q
-    G = f.G.copy()
-    G[q.offsets["thr"]:q.offsets["thr"] + n] += f.G_imm
-    named = q.cell_dense(G)
-    named["W_o"], named["b_o"] = f.G_wo, f.G_bo
-    vf = np.concatenate([from_fixed(named[k], 24).ravel() for k in pyrtrl.PARAMS])
+    vf = flat(f.gradient())
     vg = flat(g)
     cos = vf @ vg / (np.linalg.norm(vf) * np.linalg.norm(vg))
     assert cos >= 0.99
@@ -122,11 +117,6 @@ def test_gradient_cosine_cross_entropy(bits):
     xq = quantize_samples(x)[0]
     for t in range(80):
         f.step(xq[t], None, int(labels[t]))
-    q = f.q
-    G = f.G.copy()
-    G[q.offsets["thr"]:q.offsets["thr"] + model.n] += f.G_imm
-    named = q.cell_dense(G)
-    named["W_o"], named["b_o"] = f.G_wo, f.G_bo
-    vf = np.concatenate([from_fixed(named[k], 24).ravel() for k in pyrtrl.PARAMS])
+    vf = flat(f.gradient())
     vg = flat(g)
     assert vf @ vg / (np.linalg.norm(vf) * np.linalg.norm(vg)) >= 0.99

@@ -210,7 +210,7 @@ def test_staged_weights_load_in_pieces():
     c.run_fixed(x, t)
     s = c.snapshot()
     image = bytearray(P.weights_image(s.theta + 1, s.w_o - 2, s.b_o + 3))
-    ffi, lib = c.ffi, c.lib
+    lib = c.lib
     assert lib.rtrl_weights_image_bytes(c.ctx) == len(image)
     rng = np.random.default_rng(0)
     cuts = sorted(set(rng.integers(1, len(image), 7).tolist()))

@@ -5,7 +5,6 @@ both directions: frames the device would send decode on the host, and host frame
 the device, including after corruption.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np

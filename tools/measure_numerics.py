@@ -12,7 +12,7 @@ import numpy as np
 
 import pyrtrl
 from pyrtrl.bptt import forward_sequence
-from pyrtrl.fixed import FixedLearner, fixed_config, from_fixed, quantize, quantize_samples, to_fixed
+from pyrtrl.fixed import FixedLearner, fixed_config, quantize, quantize_samples, to_fixed
 from pyrtrl.fixed.arith import rnd
 from pyrtrl.gradcheck import flat
 from pyrtrl.tasks import delayed_recall
@@ -54,12 +54,7 @@ def cosine(model, x, tg, bits):
         f.step(xq[t], tq[t])
         ev.append(f.o.copy())
     flips = int((np.array(ev) != np.array([s.o for s in forward_sequence(model, x)])).sum())
-    q = f.q
-    G = f.G.copy()
-    G[q.offsets["thr"]:q.offsets["thr"] + model.n] += f.G_imm
-    named = q.cell_dense(G)
-    named["W_o"], named["b_o"] = f.G_wo, f.G_bo
-    vf = np.concatenate([from_fixed(named[k], 24).ravel() for k in pyrtrl.PARAMS])
+    vf = flat(f.gradient())
     vg = flat(g)
     return float(vf @ vg / np.linalg.norm(vf) / np.linalg.norm(vg)), flips
 

@@ -18,7 +18,7 @@ One step (``step``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, Optional
 
 import numpy as np
@@ -281,6 +281,18 @@ class FixedLearner:
         if self.since_update >= self.cfg.update_every:
             self._update()
         return out, loss_q
+
+    def gradient(self) -> Dict[str, np.ndarray]:
+        """The accumulated (pending) gradient as float arrays by parameter name, threshold
+        immediate term included: comparable with :func:`pyrtrl.gradients`."""
+        from .arith import from_fixed
+
+        G = self.G.copy()
+        thr = self.off["thr"]
+        G[thr:thr + self.q.n] += self.G_imm
+        named = self.q.cell_dense(G)
+        named["W_o"], named["b_o"] = self.G_wo, self.G_bo
+        return {k: from_fixed(v, WFRAC) for k, v in named.items()}
 
     def _mbar_add(self, ids: np.ndarray, rows: np.ndarray, vals: np.ndarray) -> None:
         """Saturating add of Mbar entries (distinct (row, param) pairs), bringing columns alive."""

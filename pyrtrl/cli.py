@@ -190,7 +190,7 @@ def cmd_run_device(args: argparse.Namespace) -> int:
 
     board = args.board if args.board != "float" else DEFAULT_BOARD  # --port with float
     summary = run_on_device(board=board, model_path=args.model, data=args.data, steps=args.steps,
-                            out_dir=args.out, lr=0.05 if args.lr is None else args.lr,
+                            out_dir=args.out, lr=0.1 if args.lr is None else args.lr,
                             influence_bits=args.influence_bits, port=args.port, seed=args.seed,
                             progress=not args.json and sys.stderr.isatty())
     if args.json:
@@ -201,6 +201,42 @@ def cmd_run_device(args: argparse.Namespace) -> int:
                     "learner_ram_bytes", "frames_bad", "weights_match_host", "qemu_exit_status"):
             print(f"  {key:24s} {summary[key]}")
     return 0 if summary["weights_match_host"] and summary["frames_bad"] == 0 else 1
+
+
+# -- report ------------------------------------------------------------------------------
+def cmd_report(args: argparse.Namespace) -> int:
+    import os
+
+    from .report import read_summary, write_report
+
+    if not os.path.isdir(args.run_dir):
+        raise PyrtrlError(f"{args.run_dir}: no such run directory")
+    s = read_summary(args.run_dir)
+    if "board" not in s:  # a host float run (pyrtrl run --board float): its own report
+        from .host_run import write_report as write_float_report
+
+        files = write_float_report(args.run_dir)
+        md = os.path.join(args.run_dir, "report.md")
+        if args.json:
+            _print_json({"report": md, "files": files})
+        else:
+            print(md)
+        return 0
+    write_report(args.run_dir)
+    if args.json:
+        with open(os.path.join(args.run_dir, "report.json")) as f:
+            _print_json(json.load(f))
+    else:
+        print(os.path.join(args.run_dir, "report.md"))
+    return 0
+
+
+# -- monitor -----------------------------------------------------------------------------
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from .monitor import monitor
+
+    monitor(args.source, png=args.png, every=args.every, once=args.once, last=args.last)
+    return 0
 
 
 # -- export ------------------------------------------------------------------------------
@@ -283,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eps", type=_positive_float, default=0.5, help="pseudo-derivative half-width (default 0.5)")
     p.add_argument("--independent-masks", action="store_true", help="one mask per gate instead of shared")
     p.add_argument("--lr", type=_positive_float, default=None,
-                   help="learning rate (default 3e-3 with Adam on the float learner, 0.05 with SGD "
+                   help="learning rate (default 3e-3 with Adam on the float learner, 0.1 with SGD "
                         "on the C learner and devices)")
     p.add_argument("--method", choices=("rtrl_sparse", "rtrl_dense"), default="rtrl_sparse")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -310,6 +346,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="budget of this .npz model (its sizes and masks) instead; the "
                    "largest-hidden search then draws fresh masks at its overall density")
     p.add_argument("--json", action="store_true", help="print a JSON object")
+    p = command("report", "write the report of a run directory (figures, report.md, report.json)",
+                "pyrtrl report runs/an386 --json", cmd_report)
+    p.epilog += ("\n\nFor a device run (pyrtrl run --board B): learning curve beside the host float "
+                 "learner\n(same SGD rule, float_learner.csv) and the naive forecaster, predictions, "
+                 "activity,\ncost per step vs dense RTRL, RAM by component vs the board and BPTT. "
+                 "Prints report.md's\npath, or with --json the summary numbers (report.json). A "
+                 "float run's report is\nregenerated as pyrtrl run --board float writes it.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (pyrtrl run --out DIR)")
+    p.add_argument("--json", action="store_true", help="print report.json (device runs)")
+
+    p = command("monitor", "watch a run directory live: loss, prediction vs target, event rate, cost",
+                "pyrtrl run --board mps2-an386 --out runs/an386 & pyrtrl monitor runs/an386", cmd_monitor)
+    p.epilog += ("\n\nReads RUN_DIR/telemetry.csv as the run appends to it. With a display: a window "
+                 "refreshed\nevery --every seconds; headless (or with --png): a PNG rewritten as often, "
+                 "until the\nrun's summary.json appears or Ctrl-C. A serial port is not a SOURCE: "
+                 "run\npyrtrl run --board B --port PORT --out DIR and monitor DIR.")
+    p.add_argument("source", metavar="SOURCE", help="a run directory being written by pyrtrl run --out")
+    p.add_argument("--png", help="write this PNG instead of a window (default RUN_DIR/monitor.png headless)")
+    p.add_argument("--every", type=_positive_float, default=2.0, help="seconds between refreshes (default 2)")
+    p.add_argument("--once", action="store_true", help="render one PNG and exit")
+    p.add_argument("--last", type=_positive_int, default=300,
+                   help="steps shown by the prediction panel (default 300)")
+
     p = command("export", "write a model as C arrays for a board's firmware (fails if over budget)",
                 "pyrtrl export model.npz --board lm3s6965evb -o build/model", cmd_export)
     p.add_argument("model", help="model file (.npz, as written by pyrtrl.save_model)")

@@ -125,9 +125,9 @@ def _float_model(template: EGRU, image: bytes) -> EGRU:
 
 
 def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, data: str = "ppg",
-                  steps: Optional[int] = None, out_dir: str = "runs/device", lr: float = 0.05,
+                  steps: Optional[int] = None, out_dir: str = "runs/device", lr: float = 0.1,
                   influence_bits: int = 16, port: Optional[str] = None, seed: int = 0,
-                  progress: bool = True, timeout: float = 20.0) -> Dict[str, Any]:
+                  progress: bool = True, timeout: float = 20.0, report: bool = True) -> Dict[str, Any]:
     """Run the on-device learner on a recorded stream and write a run directory.
 
     Returns the summary (also written to ``summary.json``) with at least ``board, steps,
@@ -147,7 +147,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     if model.d != 1 or model.k != 1:
         raise PyrtrlError(f"the forecasting stream needs a model with 1 input and 1 output, "
                           f"got inputs={model.d} outputs={model.k}")
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()  # make runs in firmware/: paths must be absolute
     out.mkdir(parents=True, exist_ok=True)
     save_model(out / "model_before.npz", model)
     xq = quantize_samples(x, "x")[0].astype(np.int32)
@@ -254,4 +254,8 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     }
     with open(out / "summary.json", "w") as f:
         json.dump(summary, f, indent=1)
+    if report:  # figures, report.md, report.json (pyrtrl.report)
+        from .report import write_report
+
+        write_report(out)
     return summary

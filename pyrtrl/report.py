@@ -1,0 +1,543 @@
+"""The report of a device run (``pyrtrl run --board B``): how the on-device learner did.
+
+:func:`write_report` reads a device run directory (:mod:`pyrtrl.device_run`) and writes
+
+================== =============================================================
+learning_curve     the device's loss beside the host float learner's on the same stream
+                   and the naive "repeat the last sample" forecaster's
+prediction_start   device prediction, target and naive forecast at the start ...
+prediction_end     ... and at the end of the stream
+activity           forward activity (events / n) and backward activity (active Jacobian
+                   columns / n) per step
+cost               the device's MACs per step beside dense RTRL's; instructions per step
+                   (QEMU runs: ``instructions.txt``)
+memory             the learner's RAM by component against the board's RAM, and what
+                   BPTT would need to keep for the same stream
+float_learner.csv  the host float learner's per-step prediction and loss (computed once,
+                   reused while it is newer than the telemetry)
+report.json        the summary numbers of the table
+report.md          the table and the figures
+================== =============================================================
+
+The host float learner is :class:`pyrtrl.learner.OnlineLearner` on ``model_before.npz``
+with the device's update rule: SGD at the run's learning rate, every component of the
+gradient clipped to [-1, 1], an update after every step. It sees the float samples the
+device was sent (``x``, ``target`` of the telemetry), the device their Q16 versions.
+
+Losses are 0.5 (prediction - target)^2 (what the device reports); the table's MSE is the
+mean of (prediction - target)^2, for the device, the float learner and the naive
+forecaster alike, over the last 20 % of the steps.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from .errors import PyrtrlError
+from .host_run import LAST_FRACTION, PREDICTION_WINDOW_S, _curve_window, last_steps, running_mean
+
+if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
+    from matplotlib.figure import Figure
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: Columns of a device run's ``telemetry.csv`` (:data:`pyrtrl.device_run.TELEMETRY_COLUMNS`).
+DEVICE_COLUMNS: tuple = ("step", "x", "target", "prediction", "loss", "events", "active_cols", "macs",
+                         "ticks", "saturations")
+#: Integer columns of the telemetry.
+INT_COLUMNS = ("step", "events", "active_cols", "macs", "ticks", "saturations")
+#: Figure names of :func:`report_figures`; each is saved as ``<name>.png``.
+FIGURES: tuple = ("learning_curve", "prediction_start", "prediction_end", "activity", "cost", "memory")
+#: The host float learner's per-step results.
+FLOAT_FILE = "float_learner.csv"
+FLOAT_COLUMNS = ("step", "prediction", "loss")
+#: The host float learner's settings: the device's update rule.
+FLOAT_SETTINGS = {"optimizer": "sgd", "clip": 1.0, "clip_mode": "value", "update_every": 1}
+#: BPTT's bytes per step are measured on at most this many first steps, then multiplied.
+BPTT_PREFIX = 256
+
+
+# -- reading ------------------------------------------------------------------------------
+def _lines(text: str, partial: bool) -> List[str]:
+    """The lines of ``text``; with ``partial``, without an unterminated last one (still
+    being written)."""
+    lines = text.split("\n")
+    if lines and (lines[-1] == "" or partial):
+        lines.pop()
+    return lines
+
+
+def read_columns(path: PathLike, partial: bool = False) -> Dict[str, np.ndarray]:
+    """A CSV file with a header row as float arrays by column name.
+
+    With ``partial=True`` (a file still being written) an unterminated last line and any
+    row from the first malformed one on are dropped; otherwise they are an error.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise PyrtrlError(f"{path}: cannot read: {' '.join(str(e.strerror or e).split())}") from None
+    lines = _lines(data.decode("utf-8", errors="replace"), partial)
+    if not lines:
+        if partial:
+            return {}
+        raise PyrtrlError(f"{path}: empty file")
+    header = [h.strip() for h in lines[0].split(",")]
+    rows: List[List[float]] = []
+    for i, line in enumerate(lines[1:], start=2):
+        parts = line.rstrip("\r").split(",")
+        try:
+            if len(parts) != len(header):
+                raise ValueError
+            rows.append([float(p) for p in parts])
+        except ValueError:
+            if partial:
+                break
+            raise PyrtrlError(f"{path}: malformed line {i}") from None
+    arr = np.array(rows, dtype=np.float64).reshape(len(rows), len(header))
+    return {name: arr[:, j] for j, name in enumerate(header)}
+
+
+def read_device_telemetry(run_dir: PathLike, partial: bool = False) -> Dict[str, np.ndarray]:
+    """A device run's ``telemetry.csv`` by column (integer columns as int64)."""
+    path = os.path.join(os.fspath(run_dir), "telemetry.csv")
+    cols = read_columns(path, partial)
+    if cols and tuple(cols) != DEVICE_COLUMNS:
+        raise PyrtrlError(f"{path}: not a device run's telemetry (header must be "
+                          f"{','.join(DEVICE_COLUMNS)})")
+    for name in INT_COLUMNS:
+        if name in cols:
+            cols[name] = cols[name].astype(np.int64)
+    return cols
+
+
+def read_summary(run_dir: PathLike) -> Dict[str, Any]:
+    """A run directory's ``summary.json``."""
+    path = os.path.join(os.fspath(run_dir), "summary.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise PyrtrlError(f"{path}: cannot read summary: {' '.join(str(e).split())}") from None
+
+
+def read_instructions(run_dir: PathLike, partial: bool = False) -> Optional[np.ndarray]:
+    """Exact instructions per step (``instructions.txt``, QEMU runs), or None if absent."""
+    path = os.path.join(os.fspath(run_dir), "instructions.txt")
+    if not os.path.isfile(path):
+        return None
+    with open(path, "rb") as f:
+        lines = _lines(f.read().decode("ascii", errors="replace"), partial)
+    try:
+        return np.array([int(v) for v in lines], dtype=np.int64)
+    except ValueError:
+        raise PyrtrlError(f"{path}: malformed instruction count") from None
+
+
+def _newer(path: str, *others: str) -> bool:
+    """Whether ``path`` exists and was modified no earlier than every existing one of ``others``."""
+    if not os.path.isfile(path):
+        return False
+    t = os.stat(path).st_mtime_ns
+    return all(t >= os.stat(o).st_mtime_ns for o in others if os.path.isfile(o))
+
+
+# -- the host float learner ---------------------------------------------------------------
+def float_learner(run_dir: PathLike, recompute: bool = False) -> Dict[str, np.ndarray]:
+    """The host float learner's per-step ``prediction`` and ``loss`` on the run's stream.
+
+    Read from ``float_learner.csv`` when it covers the telemetry and is newer than it and
+    than ``model_before.npz``; otherwise (or with ``recompute``) computed and saved there.
+    """
+    from .learner import OnlineLearner
+    from .model_file import load_model
+
+    out = os.fspath(run_dir)
+    path = os.path.join(out, FLOAT_FILE)
+    tel_path = os.path.join(out, "telemetry.csv")
+    model_path = os.path.join(out, "model_before.npz")
+    tel = read_device_telemetry(out)
+    T = tel["step"].size
+    if not recompute and _newer(path, tel_path, model_path):
+        try:
+            cols = read_columns(path)
+            if tuple(cols) == FLOAT_COLUMNS and cols["step"].size == T:
+                return {"prediction": cols["prediction"], "loss": cols["loss"]}
+        except PyrtrlError:
+            pass  # recompute below
+    s = read_summary(out)
+    model = load_model(model_path)
+    if model.d != 1 or model.k != 1:
+        raise PyrtrlError(f"{model_path}: the forecasting stream needs 1 input and 1 output")
+    learner = OnlineLearner(model, lr=float(s["lr"]), **FLOAT_SETTINGS)
+    r = learner.run(tel["x"][:, None], tel["target"][:, None])
+    pred = r.output[:, 0].astype(np.float64)
+    loss = np.asarray(r.loss, dtype=np.float64)
+    tmp = path + f".tmp-{os.getpid()}"
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(FLOAT_COLUMNS)
+        for t in range(T):
+            w.writerow((int(tel["step"][t]), repr(float(pred[t])), repr(float(loss[t]))))
+    os.replace(tmp, path)
+    return {"prediction": pred, "loss": loss}
+
+
+# -- the numbers --------------------------------------------------------------------------
+def _signal_rate(s: Dict[str, Any]) -> Optional[float]:
+    """Sample rate of the run's signal (None if it cannot be loaded)."""
+    from .signals import load_signal
+
+    try:
+        return float(load_signal(s["data"], max_steps=int(s["steps"]) + 1, seed=0).rate_hz)
+    except Exception:  # the numbers do not need it; figures then count steps
+        return None
+
+
+def bptt_memory(model: Any, x: np.ndarray, prefix: int = BPTT_PREFIX) -> Dict[str, Any]:
+    """Bytes BPTT would keep for the stream ``x`` (T x d): per step, measured on the first
+    ``min(T, prefix)`` steps with :func:`pyrtrl.bptt.bptt_bytes`, times T."""
+    from .bptt import bptt_bytes, forward_sequence
+
+    T = x.shape[0]
+    k = min(T, prefix)
+    caches = forward_sequence(model, x[:k])
+    measured = bptt_bytes(caches)
+    per_step = measured / k
+    return {"bptt_bytes_per_step": per_step, "bptt_prefix_steps": k,
+            "bptt_bytes_stream": int(measured if k == T else round(per_step * T))}
+
+
+def report_numbers(run_dir: PathLike) -> Dict[str, Any]:
+    """The report's summary numbers, recomputed from the run directory (see ``report.json``)."""
+    from .boards import get_board
+    from .budget import budget_for_model
+    from .model_file import load_model
+    from .rtrl_dense import dense_step_macs
+
+    out = os.fspath(run_dir)
+    s = read_summary(out)
+    tel = read_device_telemetry(out)
+    T = tel["step"].size
+    if T < 1:
+        raise PyrtrlError(f"{out}: telemetry has no rows")
+    fl = float_learner(out)
+    model = load_model(os.path.join(out, "model_before.npz"))
+    last = last_steps(T)
+    sl = slice(T - last, T)
+    sq_dev = (tel["prediction"] - tel["target"]) ** 2
+    sq_naive = (tel["x"] - tel["target"]) ** 2
+    sq_float = (fl["prediction"] - tel["target"]) ** 2
+    mse_d, mse_n, mse_f = (float(a[sl].mean()) for a in (sq_dev, sq_naive, sq_float))
+    b = budget_for_model(model, int(s["influence_bits"]))
+    dense = int(sum(dense_step_macs(model.n, model.d, b.params)))
+    ins = read_instructions(out)
+    board_ram = None if s["board"] == "host" else get_board(s["board"]).ram_bytes
+    ratio = lambda a, c: a / c if c > 0 else None  # noqa: E731
+    res: Dict[str, Any] = {
+        "board": s["board"], "data": s["data"], "steps": T, "hidden": model.n,
+        "influence_bits": int(s["influence_bits"]), "lr": float(s["lr"]),
+        "float_learner": dict(FLOAT_SETTINGS, lr=float(s["lr"])),
+        "last_fraction": LAST_FRACTION, "last_steps": last,
+        "mse_device_last": mse_d, "mse_naive_last": mse_n, "mse_float_last": mse_f,
+        "ratio_device_over_naive_last": ratio(mse_d, mse_n),
+        "ratio_device_over_float_last": ratio(mse_d, mse_f),
+        "ratio_float_over_naive_last": ratio(mse_f, mse_n),
+        "mse_device_all": float(sq_dev.mean()), "mse_naive_all": float(sq_naive.mean()),
+        "mse_float_all": float(sq_float.mean()),
+        "instructions_per_step": float(ins.mean()) if ins is not None and ins.size else None,
+        "macs_per_step": float(tel["macs"].mean()),
+        "dense_macs_per_step": dense,
+        "fwd_activity": float(tel["events"].mean() / model.n),
+        "bwd_activity": float(tel["active_cols"].mean() / model.n),
+        "learner_ram_bytes": s.get("learner_ram_bytes"),
+        "ram_used_bytes": s.get("ram_used_bytes"),
+        "budget_ram_bytes": b.total_ram,
+        "ram_components": dict(b.components),
+        "board_ram_bytes": board_ram,
+        "params": b.params,
+    }
+    res.update(bptt_memory(model, tel["x"][:, None]))
+    return res
+
+
+# -- figures ------------------------------------------------------------------------------
+def _style_axes(ax: Any, title: str, xlabel: str, ylabel: str, loc: str = "best") -> None:
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(loc=loc, fontsize="small")
+
+
+def report_figures(run_dir: PathLike, numbers: Optional[Dict[str, Any]] = None) -> Dict[str, "Figure"]:
+    """The report's figures (plain :class:`matplotlib.figure.Figure` objects, no pyplot).
+
+    Returns a dict with the keys of :data:`FIGURES`. ``numbers`` are
+    :func:`report_numbers` (computed if not given).
+    """
+    from matplotlib.figure import Figure
+
+    out = os.fspath(run_dir)
+    s = read_summary(out)
+    tel = read_device_telemetry(out)
+    T = tel["step"].size
+    if T < 1:
+        raise PyrtrlError(f"{out}: telemetry has no rows")
+    num = report_numbers(out) if numbers is None else numbers
+    fl = float_learner(out)
+    rate = _signal_rate(s)
+    window = _curve_window(T, rate) if rate else max(1, min(300, T // 5))
+    step = tel["step"]
+    n = int(s["hidden"])
+    where = f"{s['board']}, {s['data']}, n={n}, SGD lr {float(s['lr']):g}"
+    figs: Dict[str, Figure] = {}
+
+    # learning curve
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    floor = 1e-12  # exact zeros stay plottable on the log axis
+    naive_loss = 0.5 * (tel["x"] - tel["target"]) ** 2
+    for values, label, style in ((tel["loss"], f"device ({s['board']}, fixed point)", "-"),
+                                 (fl["loss"], "host float learner (same rule)", "-"),
+                                 (naive_loss, "naive: repeat last sample", "--")):
+        ax.plot(step, np.maximum(running_mean(values, window), floor), style, label=label)
+    ax.axvspan(T - num["last_steps"] - 0.5, T - 0.5, color="0.9", zorder=0, label="last 20 % (scored)")
+    ax.set_yscale("log")
+    _style_axes(ax, f"Learning curve: device vs host float learner vs naive\n({where})", "step",
+                f"loss 0.5 (prediction - target)², running mean over {window} steps")
+    figs["learning_curve"] = fig
+
+    # prediction vs target
+    span = max(2, min(int(round(PREDICTION_WINDOW_S * rate)) if rate else 240,
+                      T // 2 if T >= 4 else T))
+    for key, lo, part in (("prediction_start", 0, "start"), ("prediction_end", T - span, "end")):
+        sl = slice(lo, lo + span)
+        t_axis = (step[sl] + 1) / rate if rate else step[sl]
+        fig = Figure(figsize=(8, 3.5), layout="constrained")
+        ax = fig.add_subplot()
+        ax.plot(t_axis, tel["target"][sl], "k-", lw=1.5, label="target s(t+1)")
+        ax.plot(t_axis, tel["prediction"][sl], "-", color="tab:blue", label="device prediction")
+        ax.plot(t_axis, fl["prediction"][sl], ":", color="tab:green", lw=1, label="host float learner")
+        ax.plot(t_axis, tel["x"][sl], "--", color="tab:orange", lw=1, label="naive: s(t)")
+        _style_axes(ax, f"Prediction vs target at the {part} of the stream ({s['board']}, {s['data']})",
+                    "time (s)" if rate else "step", "signal (normalized)", loc="upper right")
+        figs[key] = fig
+
+    # activity
+    fig = Figure(figsize=(8, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    fwd, bwd = tel["events"] / n, tel["active_cols"] / n
+    ax.plot(step, running_mean(fwd, window), "-", color="tab:red",
+            label=f"forward: events / n (mean {100 * num['fwd_activity']:.1f} %)")
+    ax.plot(step, running_mean(bwd, window), "-", color="tab:purple",
+            label=f"backward: active Jacobian columns / n (mean {100 * num['bwd_activity']:.1f} %)")
+    ax.set_ylim(0, 1.05)
+    _style_axes(ax, f"Activity per step on the device ({where})", "step",
+                f"fraction of {n} units\n(running mean, {window} steps)", loc="upper right")
+    figs["activity"] = fig
+
+    # cost
+    ins = read_instructions(out)
+    has_ins = ins is not None and ins.size == T
+    fig = Figure(figsize=(8, 6 if has_ins else 3.5), layout="constrained")
+    ax = fig.add_subplot(2 if has_ins else 1, 1, 1)
+    ax.plot(step, tel["macs"], "-", color="0.75", lw=0.5, label="device MACs per step")
+    ax.plot(step, running_mean(tel["macs"], window), "-", color="tab:blue",
+            label=f"device, running mean (overall {num['macs_per_step']:.4g})")
+    ax.axhline(num["dense_macs_per_step"], color="tab:red", ls="--",
+               label=f"dense RTRL ({num['dense_macs_per_step']:.4g}, constant)")
+    ax.set_ylim(bottom=0)
+    _style_axes(ax, f"Cost per step: sparse RTRL on the device vs dense RTRL\n({where})", "step",
+                "multiply-accumulates per step", loc="center right")
+    if has_ins:
+        ax2 = fig.add_subplot(2, 1, 2, sharex=ax)
+        ax2.plot(step, ins, "-", color="0.75", lw=0.5, label="instructions per step (exact, QEMU plugin)")
+        ax2.plot(step, running_mean(ins, window), "-", color="tab:green",
+                 label=f"running mean (overall {num['instructions_per_step']:.4g})")
+        ax2.set_ylim(bottom=0)
+        _style_axes(ax2, f"Guest instructions per learning step on {s['board']}", "step",
+                    "instructions per step", loc="center right")
+    figs["cost"] = fig
+
+    figs["memory"] = _memory_figure(s, num, T)
+    return figs
+
+
+def _memory_figure(s: Dict[str, Any], num: Dict[str, Any], T: int) -> "Figure":
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4.8), layout="constrained")
+    ax = fig.add_subplot(1, 2, 1)
+    reported = num["learner_ram_bytes"]
+    total = reported or num["budget_ram_bytes"]
+    board_ram = num["board_ram_bytes"]
+    k = num["bptt_prefix_steps"]
+    how = (f"{num['bptt_bytes_per_step']:.0f} B/step measured on all {k} steps" if k == T
+           else f"{num['bptt_bytes_per_step']:.0f} B/step measured on the first {k} steps, x {T}")
+    # (label, bytes, color, legend entry): one bar each, log axis so all are visible
+    bars = [(name, v, "tab:blue", "learner buffer component (budget)")
+            for name, v in num["ram_components"].items() if v > 0]
+    if reported and reported > num["budget_ram_bytes"]:
+        bars.append(("context / build", reported - num["budget_ram_bytes"], "tab:cyan",
+                     "outside the buffer (rtrl_t context, build chunk)"))
+    bars.append(("learner total", total, "navy", "RTRL learner total (device-reported)"))
+    if num.get("ram_used_bytes"):
+        bars.append(("firmware total", num["ram_used_bytes"], "0.5", "firmware RAM used (static + stack)"))
+    bars.append((f"BPTT, {T} steps", num["bptt_bytes_stream"], "tab:red", "BPTT forward values for this stream"))
+    seen = set()
+    for i, (name, v, color, legend) in enumerate(bars):
+        ax.barh(i, v, color=color, label=None if legend in seen else legend)
+        seen.add(legend)
+        ax.text(v, i, f" {v:,}", va="center", fontsize="x-small")
+    ax.set_yticks(range(len(bars)), [b[0] for b in bars], fontsize="small")
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    right = max([b[1] for b in bars] + [board_ram or 0]) * 8
+    ax.set_xlim(1, right)
+    if board_ram:
+        ax.axvline(board_ram, color="k", ls="--", label=f"{s['board']} RAM ({board_ram:,} B)")
+    ax.set_title(f"Learner RAM by component vs the board's RAM\n(n={num['hidden']}, "
+                 f"{num['influence_bits']}-bit influence)")
+    ax.set_xlabel("bytes (log scale)")
+    ax.set_ylabel("RAM component")
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+
+    ax = fig.add_subplot(1, 2, 2)
+    steps = np.arange(1, T + 1)
+    kib = 1024.0
+    ax.plot(steps, np.full(T, total / kib), "-", color="navy", label=f"RTRL learner (fixed, {total:,} B)")
+    ax.plot(steps, steps * num["bptt_bytes_per_step"] / kib, "-", color="tab:red",
+            label=f"BPTT forward values ({num['bptt_bytes_stream']:,} B at {T} steps)")
+    if board_ram:
+        ax.axhline(board_ram / kib, color="k", ls="--", label=f"{s['board']} RAM")
+    ax.set_yscale("log")
+    ax.set_title("Memory vs stream length: RTRL vs BPTT")
+    ax.set_xlabel("steps of the stream")
+    ax.set_ylabel("KiB (log scale)")
+    ax.legend(fontsize="x-small", loc="lower right",
+              title=f"BPTT: float64 forward caches,\n{how}",
+              title_fontsize="x-small")
+    return fig
+
+
+# -- the report ---------------------------------------------------------------------------
+def _fmt(v: Any) -> str:
+    """Table format of a number (parsed back by the tests: 6 significant digits)."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return str(int(v))
+    return f"{float(v):.6g}"
+
+
+#: (report.json key, table label) of the summary table, in order.
+TABLE: Sequence[tuple] = (
+    ("mse_device_last", "MSE device, last 20 %"),
+    ("mse_naive_last", "MSE naive (repeat last sample), last 20 %"),
+    ("mse_float_last", "MSE host float learner, last 20 %"),
+    ("ratio_device_over_naive_last", "device / naive, last 20 %"),
+    ("ratio_device_over_float_last", "device / float learner, last 20 %"),
+    ("instructions_per_step", "instructions per step (QEMU, exact)"),
+    ("macs_per_step", "MACs per step, device"),
+    ("dense_macs_per_step", "MACs per step, dense RTRL"),
+    ("fwd_activity", "forward activity (events / n)"),
+    ("bwd_activity", "backward activity (active columns / n)"),
+    ("learner_ram_bytes", "learner RAM, bytes (device-reported)"),
+    ("budget_ram_bytes", "learner buffer, bytes (budget)"),
+    ("board_ram_bytes", "board RAM, bytes"),
+    ("bptt_bytes_stream", "BPTT bytes for the stream"),
+)
+
+
+def write_report(run_dir: PathLike) -> List[str]:
+    """Write the figures (PNG), ``report.json`` and ``report.md`` of a device run directory.
+
+    Returns the paths written (``float_learner.csv`` too when it was computed).
+    """
+    out = os.fspath(run_dir)
+    s = read_summary(out)
+    if "board" not in s:
+        raise PyrtrlError(f"{out}: not a device run (summary.json has no board)")
+    fl_path = os.path.join(out, FLOAT_FILE)
+    before = os.stat(fl_path).st_mtime_ns if os.path.isfile(fl_path) else None
+    num = report_numbers(out)
+    figs = report_figures(out, num)
+    written = []
+    if not os.path.isfile(fl_path) or os.stat(fl_path).st_mtime_ns != before:
+        written.append(fl_path)
+    for name, fig in figs.items():
+        path = os.path.join(out, f"{name}.png")
+        fig.savefig(path, dpi=110)
+        written.append(path)
+    path = os.path.join(out, "report.json")
+    with open(path, "w") as f:
+        json.dump(num, f, indent=1)
+        f.write("\n")
+    written.append(path)
+
+    rn = num["ratio_device_over_naive_last"]
+    verdict = ("" if rn is None else
+               f" The device's error over the last 20 % is {100 * rn:.0f} % of the naive forecaster's"
+               f" and {100 * num['ratio_device_over_float_last']:.0f} % of the host float learner's.")
+    if num["board_ram_bytes"]:
+        fits = (f"of the board's {num['board_ram_bytes']:,} bytes: "
+                f"{100 * (num['learner_ram_bytes'] or num['budget_ram_bytes']) / num['board_ram_bytes']:.1f} % for the learner, "
+                f"while BPTT would need {num['bptt_bytes_stream']:,} bytes for this stream "
+                f"({100 * num['bptt_bytes_stream'] / num['board_ram_bytes']:.0f} % of the RAM).")
+    else:
+        fits = f"BPTT would need {num['bptt_bytes_stream']:,} bytes for this stream."
+    lines = [
+        f"# Device run: {s['board']} learns {s['data']} online",
+        "",
+        f"Signal: {s.get('source', s['data'])}.",
+        "",
+        f"At each of {num['steps']} steps the device receives s(t), predicts s(t+1), is scored and "
+        f"learns from the true s(t+1) with sparse RTRL in fixed point (SGD lr {num['lr']:g}, each "
+        f"gradient component clipped to 1, {num['influence_bits']}-bit influence matrix, "
+        f"{num['hidden']} units). The host float learner runs the same rule on the same stream from "
+        f"the same initial model (`model_before.npz`).{verdict}",
+        "",
+        f"Memory: {fits}",
+        "",
+        "| quantity | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {label} | {_fmt(num[key])} |" for key, label in TABLE]
+    lines += [
+        f"| weights equal the host C library's | {s.get('weights_match_host')} |",
+        f"| frames ok / bad, sequence gaps | {s.get('frames_ok')} / {s.get('frames_bad')}, "
+        f"{s.get('seq_gaps')} |",
+        "",
+        f"MSE is the mean of (prediction - target)² over the last {num['last_steps']} steps "
+        "(20 %), from `telemetry.csv` (device, naive = x) and `float_learner.csv` (float learner).",
+        "",
+        "![learning curve](learning_curve.png)",
+        "",
+        "![prediction at the start](prediction_start.png)",
+        "",
+        "![prediction at the end](prediction_end.png)",
+        "",
+        "![forward and backward activity](activity.png)",
+        "",
+        "![cost per step](cost.png)",
+        "",
+        "![memory](memory.png)",
+        "",
+        "Files: `telemetry.csv` (step, x, target, prediction, loss = 0.5 squared error, events, "
+        "active_cols, macs, ticks, saturations), `instructions.txt` (QEMU runs), "
+        "`float_learner.csv`, `model_before.npz`, `model_after.npz`, `summary.json`, "
+        "`report.json`.",
+        "",
+    ]
+    path = os.path.join(out, "report.md")
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    written.append(path)
+    return written

@@ -17,11 +17,11 @@ def run_cli(*args):
 def test_top_help_lists_commands():
     r = run_cli("--help")
     assert r.returncode == 0
-    for cmd in ("gradcheck", "bench", "run"):
+    for cmd in ("gradcheck", "bench", "run", "budget", "export", "report", "monitor"):
         assert cmd in r.stdout
 
 
-@pytest.mark.parametrize("cmd", ["gradcheck", "bench", "run"])
+@pytest.mark.parametrize("cmd", ["gradcheck", "bench", "run", "budget", "export", "report", "monitor"])
 def test_every_command_help_has_an_example(cmd, capsys):
     with pytest.raises(SystemExit) as e:
         main([cmd, "--help"])

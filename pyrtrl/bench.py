@@ -16,7 +16,9 @@ from typing import Iterable, List, Optional, Sequence
 
 import numpy as np
 
+from . import bptt as _bptt_mod
 from .bptt import bptt_bytes, forward_sequence
+from .budget import budget_for_model
 from .gradients import make_engine, readout_backward
 from .learner import OnlineLearner
 from .model import init_egru
@@ -52,9 +54,70 @@ class BenchRow:
     us_c_dense: float  # runtime_c in dense mode (sparsity exploitation off)
     influence_bytes: int  # n x P influence matrix, float64
     bptt_bytes_T1000: int  # what BPTT stores for a 1000-step sequence
+    bptt_bytes_per_step: float  # the same per step of sequence (BPTT memory is linear in T)
+    sparse_live_bytes: int  # live columns of the sparse engine's influence matrix, float64
+    c_ram_bytes16: int  # runtime_c learner buffer with 16-bit influence (budget_for_model)
+    macs_bptt: float  # per step, cell only: products of pyrtrl/bptt.py counted over a sequence
+    macs_bptt_pruned: float  # the same products restricted to the kept weights (formula)
     initial_loss: float  # mean loss over the first training steps
     final_loss: float  # mean loss over the last training steps
     train_steps: int
+
+
+class _CountedMatrix(np.ndarray):
+    """A parameter matrix whose ``@`` products are counted (ufuncs return plain arrays)."""
+
+    counter = [0]
+
+    def __matmul__(self, other):
+        a, b = np.asarray(self), np.asarray(other)
+        _CountedMatrix.counter[0] += a.size * (b.shape[1] if b.ndim == 2 else 1)
+        return a @ b
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        plain = lambda v: np.asarray(v) if isinstance(v, _CountedMatrix) else v  # noqa: E731
+        if "out" in kwargs:
+            kwargs["out"] = tuple(plain(o) for o in kwargs["out"])
+        return getattr(ufunc, method)(*(plain(i) for i in inputs), **kwargs)
+
+
+def bptt_step_macs(model, x: np.ndarray, target: np.ndarray) -> tuple:
+    """(cell, readout) MACs per step of :func:`pyrtrl.bptt.bptt` over ``x``, counted.
+
+    Every matrix product (``@``) with a parameter matrix and every ``np.outer`` that
+    bptt.py executes over the whole sequence (forward and backward) is counted at its dense
+    size, then divided by the number of steps. The readout's share (W_o y forward,
+    W_o^T dout and outer(dout, y) backward: 3 k n per step) is returned separately because
+    the RTRL counters leave the readout out (it costs the same in both methods).
+    """
+    from unittest import mock
+
+    m = model.copy()
+    for name in ("W_u", "W_r", "W_g", "R_u", "R_r", "R_g", "W_o"):
+        m.params[name] = m.params[name].view(_CountedMatrix)
+    real_outer = np.outer
+
+    def outer(a, b, out=None):
+        _CountedMatrix.counter[0] += np.size(a) * np.size(b)
+        return real_outer(np.asarray(a), np.asarray(b), out)
+
+    _CountedMatrix.counter[0] = 0
+    with mock.patch.object(_bptt_mod.np, "outer", outer):
+        _bptt_mod.bptt(m, x, target)
+    T = x.shape[0]
+    readout = 3 * model.k * model.n
+    total = _CountedMatrix.counter[0] / T
+    return total - readout, readout
+
+
+def bptt_pruned_step_macs(model) -> int:
+    """Per-step cell MACs of the same products if BPTT skipped pruned weights: forward W x
+    and R y, backward the outer products into W and R and the carry R^T dpre, each over
+    the kept entries only (a lower bound; pyrtrl/bptt.py does not do this)."""
+    m = model.masks
+    nw = sum(int(m[f"W_{g}"].sum()) for g in "urg")
+    nr = sum(int(m[f"R_{g}"].sum()) for g in "urg")
+    return 2 * nw + 3 * nr
 
 
 def _run_window(engine: RTRLEngine, x: np.ndarray, target: np.ndarray) -> float:
@@ -98,6 +161,7 @@ def _time_c(model, x: np.ndarray, target: np.ndarray, warmup: int, repeats: int)
 def bench_config(
     hidden: int, density: float, eps: float, shared: bool,
     train_steps: int = 1500, warmup: int = 100, window: int = 200, repeats: int = 3, seed: int = 0,
+    bptt_steps: int = 20,
 ) -> BenchRow:
     """Train briefly, then measure dense and sparse RTRL on one configuration.
 
@@ -126,6 +190,7 @@ def bench_config(
     n, d = model.n, model.d
     P_full = 3 * n * d + 3 * n * n + 5 * n
     caches = forward_sequence(model, xm[:window])
+    macs_bptt, _ = bptt_step_macs(model, xm[:bptt_steps], tm[:bptt_steps])
     dmacs = sum(dense_step_macs(n, d, dense.index.P))
     # dense counters must equal the formula: checked here rather than assumed
     assert dense.counters.macs == dense.counters.steps * dmacs
@@ -145,6 +210,11 @@ def bench_config(
         us_c_dense=us_c[True],
         influence_bytes=n * dense.index.P * 8,
         bptt_bytes_T1000=int(round(bptt_bytes(caches) / window * 1000)),
+        bptt_bytes_per_step=bptt_bytes(caches) / window,
+        sparse_live_bytes=n * sparse.live_columns * 8,
+        c_ram_bytes16=budget_for_model(model, influence_bits=16).total_ram,
+        macs_bptt=float(macs_bptt),
+        macs_bptt_pruned=float(bptt_pruned_step_macs(model)),
         initial_loss=float(losses[:head].mean()),
         final_loss=float(losses[-head:].mean()),
         train_steps=train_steps,

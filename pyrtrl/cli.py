@@ -82,6 +82,10 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import grid, run_bench
 
+    if args.all:
+        return _bench_all(args)
+    if args.work or args.check:
+        raise PyrtrlError("--work and --check go with --all")
     configs = grid(args.hidden, args.density, args.eps, args.masks)
     rows = run_bench(configs, quick=args.quick, progress=not args.json and sys.stderr.isatty())
     if args.out:
@@ -104,14 +108,44 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_all(args: argparse.Namespace) -> int:
+    """``pyrtrl bench --all``: regenerate docs/benchmarks.md, its figures and the README table."""
+    import time
+
+    from .benchdoc import check_outputs, regenerate
+
+    if args.hidden or args.density or args.eps or args.masks:
+        raise PyrtrlError("--all measures its own grids: drop --hidden/--density/--eps/--masks")
+    out = args.out or "docs"
+    cmd = "pyrtrl bench --all" + (" --quick" if args.quick else "") + f" --out {out}"
+    t0 = time.perf_counter()
+    res = regenerate(out, quick=args.quick, work=args.work, progress=not args.json, command=cmd)
+    problems = check_outputs(out) if args.check else []
+    summary = {"out": out, "seconds": time.perf_counter() - t0, "timings": res["timings"],
+               "exponents": {k: res["growth"][k] for k in res["growth"] if k.startswith("exp_")},
+               "growth_criterion_met": res["growth"]["criterion_met"], "problems": problems}
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"wrote {out}/benchmarks.md, {out}/benchmarks_readme_table.md, {out}/bench/ "
+              f"in {summary['seconds']:.0f} s")
+        print("fitted exponents: " + ", ".join(f"{k[4:]} {v:.2f}" for k, v in summary["exponents"].items()))
+        for p in problems:
+            print(f"CHECK FAILED: {p}")
+    return 1 if problems else 0
+
+
 # -- run ---------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     if args.board != "float" or args.port:
         return cmd_run_device(args)
+    if args.checkpoint_every is not None or args.resume is not None:
+        raise PyrtrlError("--checkpoint-every and --resume are for device runs (--board B or --port)")
     from .host_run import run_host
 
     summary = run_host(
-        data=args.data, steps=args.steps, hidden=args.hidden, density=args.density, eps=args.eps,
+        data=args.data, steps=args.steps, hidden=args.hidden or 32, density=args.density or 0.5,
+        eps=args.eps or 0.5,
         shared_mask=not args.independent_masks, lr=3e-3 if args.lr is None else args.lr, method=args.method,
         model_path=args.model, out_dir=args.out, seed=args.seed,
         progress=not args.json and sys.stderr.isatty())
@@ -189,10 +223,26 @@ def cmd_run_device(args: argparse.Namespace) -> int:
     from .device_run import DEFAULT_BOARD, run_on_device
 
     board = args.board if args.board != "float" else DEFAULT_BOARD  # --port with float
-    summary = run_on_device(board=board, model_path=args.model, data=args.data, steps=args.steps,
+    model_path = args.model
+    if model_path is None and (args.hidden or args.density or args.eps or args.independent_masks):
+        # a fresh model with the sizes asked for, saved where the run directory will be
+        import os
+
+        from .model import init_egru
+        from .model_file import save_model
+
+        if args.hidden is None:
+            raise PyrtrlError("give --hidden too when choosing --density, --eps or masks for a device run")
+        os.makedirs(args.out, exist_ok=True)
+        model_path = os.path.join(args.out, "model_requested.npz")
+        save_model(model_path, init_egru(args.hidden, 1, 1, density=args.density or 0.5,
+                                         shared_mask=not args.independent_masks,
+                                         eps=args.eps or 0.5, seed=args.seed))
+    summary = run_on_device(board=board, model_path=model_path, data=args.data, steps=args.steps,
                             out_dir=args.out, lr=0.1 if args.lr is None else args.lr,
                             influence_bits=args.influence_bits, port=args.port, seed=args.seed,
-                            progress=not args.json and sys.stderr.isatty())
+                            progress=not args.json and sys.stderr.isatty(),
+                            checkpoint_every=args.checkpoint_every, resume_from=args.resume)
     if args.json:
         _print_json(summary)
     else:
@@ -297,8 +347,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eps", type=_positive_float, nargs="+", help=f"eps values (default {list(EPS)})")
     p.add_argument("--masks", choices=("shared", "independent"), nargs="+",
                    help="mask kinds (default both)")
-    p.add_argument("--out", help="also write the JSON list to this file")
+    p.add_argument("--out", help="also write the JSON list to this file; with --all, the docs "
+                                 "directory to write (default docs)")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per configuration")
+    p.add_argument("--all", action="store_true",
+                   help="regenerate <out>/benchmarks.md, its figures in <out>/bench/ and "
+                        "<out>/benchmarks_readme_table.md (cost surface, growth, host speed, device "
+                        "runs under QEMU, fidelity; ~15 min, --quick ~1 min)")
+    p.add_argument("--work", help="with --all: keep the device run directories here (default: a "
+                                  "temporary directory, removed)")
+    p.add_argument("--check", action="store_true",
+                   help="with --all: check the output (files, tables, figures, growth criterion); "
+                        "exit 1 on a problem")
 
     p = command("run", "learn a recorded signal online (host float model, C library, or a board) "
                 "and write a run directory",
@@ -314,9 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="ppg", help="signal: ppg (default), ppg-long or synthetic")
     p.add_argument("--steps", type=_positive_int, help="stop after this many samples (default: whole signal)")
     p.add_argument("--model", help="start from this .npz model instead of a fresh one")
-    p.add_argument("--hidden", type=_positive_int, default=32, help="hidden units of a fresh model (default 32)")
-    p.add_argument("--density", type=_density, default=0.5, help="kept weight fraction (default 0.5)")
-    p.add_argument("--eps", type=_positive_float, default=0.5, help="pseudo-derivative half-width (default 0.5)")
+    p.add_argument("--hidden", type=_positive_int, default=None,
+                   help="hidden units of a fresh model (default: 32, or on a board the largest up "
+                        "to 32 that fits it)")
+    p.add_argument("--density", type=_density, default=None, help="kept weight fraction (default 0.5)")
+    p.add_argument("--eps", type=_positive_float, default=None, help="pseudo-derivative half-width (default 0.5)")
     p.add_argument("--independent-masks", action="store_true", help="one mask per gate instead of shared")
     p.add_argument("--lr", type=_positive_float, default=None,
                    help="learning rate (default 3e-3 with Adam on the float learner, 0.1 with SGD "
@@ -324,6 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=("rtrl_sparse", "rtrl_dense"), default="rtrl_sparse")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default="runs/latest", help="run directory (default runs/latest)")
+    p.add_argument("--checkpoint-every", type=_positive_int, metavar="STEPS",
+                   help="device runs: dump the weights to RUN_DIR/checkpoint.npz every STEPS steps")
+    p.add_argument("--resume", metavar="CHECKPOINT",
+                   help="device runs: load this checkpoint's weights and stream the steps after it")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
 
     p = command("budget", "RAM and flash the C runtime needs for a model, and whether it fits a board",

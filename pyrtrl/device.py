@@ -317,7 +317,10 @@ class SimulatedDevice(threading.Thread):
                     return
                 continue
             for f in self.decoder.feed(data):
-                self.handle(f)
+                try:
+                    self.handle(f)
+                except (struct.error, ValueError) as e:  # a payload of the wrong length
+                    self.send(P.ERROR, P.Error(f.seq, P.ERR_LENGTH, " ".join(str(e).split())[:60]).pack())
 
     def handle(self, f: P.Frame) -> None:
         c = self.learner
@@ -349,6 +352,9 @@ class SimulatedDevice(threading.Thread):
                 self.send(P.ERROR, P.Error(f.seq, P.ERR_STATE, "samples before START").pack())
                 return
             s = P.Samples.unpack(f.payload, self.d, self.k)
+            if s.x.shape[0] > self.buffer_samples:  # more than any credit it grants
+                self.send(P.ERROR, P.Error(f.seq, P.ERR_OVERFLOW, "more samples than credit").pack())
+                return
             recs = []
             for i in range(s.x.shape[0]):  # one call per sample: per-step counters, as on a device
                 before = c.counters()

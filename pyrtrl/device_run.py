@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -93,19 +94,32 @@ def marker_addresses(elf: Path, board: str) -> tuple:
 
 
 class _Telemetry:
-    """telemetry.csv written as records arrive (flushed per window: a crash keeps them)."""
+    """telemetry.csv written as records arrive (flushed per window: a crash keeps them).
 
-    def __init__(self, path: Path, x: np.ndarray, target: np.ndarray) -> None:
+    ``first_step`` > 0 (a resumed run): the device counts from 0 again, rows get
+    ``first_step + step``; rows of an earlier run before ``first_step`` are kept.
+    """
+
+    def __init__(self, path: Path, x: np.ndarray, target: np.ndarray, first_step: int = 0) -> None:
+        kept: List[List[str]] = []
+        if first_step and path.is_file():
+            with open(path, newline="") as f:
+                kept = [row for row in list(csv.reader(f))[1:] if row and int(row[0]) < first_step]
         self.f = open(path, "w", newline="")
         self.w = csv.writer(self.f)
         self.w.writerow(TELEMETRY_COLUMNS)
+        self.w.writerows(kept)
         self.x, self.target = x, target
+        self.first_step = first_step
+        self.count = 0  # records written by this run
 
     def add(self, recs: List[P.StepRecord]) -> None:
-        for r in recs:
+        for rec in recs:
+            r = P.StepRecord(**{**rec.__dict__, "step": rec.step + self.first_step})
             self.w.writerow([r.step, repr(float(self.x[r.step, 0])), repr(float(self.target[r.step, 0])),
                              repr(float(r.out_q[0]) / (1 << FRAC)), repr(r.loss_q / (1 << FRAC)),
                              r.events, r.active_cols, r.macs, r.instructions, r.saturations])
+        self.count += len(recs)
         self.f.flush()
 
     def close(self) -> None:
@@ -124,16 +138,61 @@ def _float_model(template: EGRU, image: bytes) -> EGRU:
     return qd.to_float(template)
 
 
+CHECKPOINT = "checkpoint.npz"
+
+
+def save_checkpoint(path: Path, image: bytes, step: int, model: EGRU) -> None:
+    """Write a weights checkpoint (the device's weights image after ``step`` steps) atomically:
+    a temporary file in the same directory, fsync, rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, image=np.frombuffer(image, dtype=np.uint8), step=np.int64(step),
+                 shape=np.array([model.n, model.d, model.k], dtype=np.int64))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str, model: EGRU) -> tuple:
+    """(image bytes, step) of a checkpoint written by :func:`save_checkpoint`, checked
+    against ``model``; one-line :class:`PyrtrlError` otherwise."""
+    from .fixed.quantize import quantize
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            image, step, shape = z["image"], int(z["step"]), tuple(int(v) for v in z["shape"])
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        raise PyrtrlError(f"{path}: not a checkpoint ({' '.join(str(e).split()) or type(e).__name__})") from None
+    q = quantize(model)
+    want = 4 * (q.P + q.k * q.n + q.k)
+    if image.dtype != np.uint8 or shape != (model.n, model.d, model.k) or image.size != want or step < 0:
+        raise PyrtrlError(f"{path}: checkpoint of a {shape} model with {image.size} bytes at step {step}, "
+                          f"expected ({model.n}, {model.d}, {model.k}) and {want} bytes")
+    return image.tobytes(), step
+
+
 def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, data: str = "ppg",
                   steps: Optional[int] = None, out_dir: str = "runs/device", lr: float = 0.1,
                   influence_bits: int = 16, port: Optional[str] = None, seed: int = 0,
-                  progress: bool = True, timeout: float = 20.0, report: bool = True) -> Dict[str, Any]:
+                  progress: bool = True, timeout: float = 20.0, report: bool = True,
+                  checkpoint_every: Optional[int] = None, resume_from: Optional[str] = None) -> Dict[str, Any]:
     """Run the on-device learner on a recorded stream and write a run directory.
 
     Returns the summary (also written to ``summary.json``) with at least ``board, steps,
     first_loss, final_loss, instructions_per_step, learner_ram_bytes, frames_bad,
     weights_match_host``.
+
+    ``checkpoint_every`` (steps): after every that many steps, dump the device's weights to
+    ``RUN_DIR/checkpoint.npz`` (with the step number; written atomically). ``resume_from``
+    (a checkpoint file, same model): LOAD its weights into the freshly booted device (and
+    check them by a dump), then stream only the steps after the checkpoint's. A resumed run
+    restarts from zero state and a zero influence matrix, so it is not bit-equal to an
+    uninterrupted one; ``weights_match_host`` then compares with the host C library started
+    from the same checkpoint weights. A lost link (or any failure while the device runs)
+    raises one line saying how many steps reached ``telemetry.csv`` and QEMU's exit status.
     """
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise PyrtrlError(f"checkpoint_every must be at least 1, got {checkpoint_every}")
     if board != "host":
         get_board(board)  # one-line error for an unknown board
     if influence_bits not in (16, 32):
@@ -147,11 +206,15 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     if model.d != 1 or model.k != 1:
         raise PyrtrlError(f"the forecasting stream needs a model with 1 input and 1 output, "
                           f"got inputs={model.d} outputs={model.k}")
+    resume_image, first = (None, 0) if resume_from is None else load_checkpoint(resume_from, model)
+    if first >= T:
+        raise PyrtrlError(f"{resume_from}: the checkpoint is at step {first}, the stream has only {T} steps")
     out = Path(out_dir).resolve()  # make runs in firmware/: paths must be absolute
     out.mkdir(parents=True, exist_ok=True)
     save_model(out / "model_before.npz", model)
     xq = quantize_samples(x, "x")[0].astype(np.int32)
     tq = quantize_samples(target, "target")[0].astype(np.int32)
+    T_run = T - first  # steps this run streams
 
     qemu = None
     sim = None
@@ -180,20 +243,27 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         qemu = Qemu(board, elf, timeout=timeout, extra_args=["-plugin", plugin])
         qemu.start()
         link = qemu.serial
-    tele = _Telemetry(out / "telemetry.csv", x, target)
+    tele = _Telemetry(out / "telemetry.csv", x, target, first)
     exit_status: Optional[int] = None
+    failure: Optional[Exception] = None
+    resume_checked = None
     try:
         dev = Device(link, timeout=timeout)
         hello = dev.hello()
         if (hello.n, hello.d, hello.k) != (model.n, model.d, model.k):
             raise PyrtrlError(f"device runs a {hello.n}x{hello.d}x{hello.k} model, expected "
                               f"{model.n}x{model.d}x{model.k}: flash the firmware built for this model")
+        if resume_image is not None:
+            dev.load_weights(resume_image)
+            resume_checked = dev.dump_weights() == resume_image
+            if not resume_checked:
+                raise PyrtrlError("the device's weights differ from the checkpoint after LOAD")
         dev.start()
         bar = None
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=T, desc=f"learning on {board}", unit="step")
+            bar = tqdm(total=T_run, desc=f"learning on {board}", unit="step")
 
         def on_records(recs: List[P.StepRecord]) -> None:
             tele.add(recs)
@@ -201,7 +271,13 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
                 bar.update(len(recs))
                 bar.set_postfix(loss=f"{recs[-1].loss_q / 65536:.3f}")
 
-        records = dev.stream(xq, tq, on_records=on_records)
+        records: List[P.StepRecord] = []
+        seg = checkpoint_every or T_run
+        for a in range(first, T, seg):
+            b = min(a + seg, T)
+            records += dev.stream(xq[a:b], tq[a:b], on_records=on_records)
+            if checkpoint_every:
+                save_checkpoint(out / CHECKPOINT, dev.dump_weights(), b, model)
         if bar is not None:
             bar.close()
         image = dev.dump_weights()
@@ -209,6 +285,8 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         if qemu is not None:  # a clean exit lets QEMU report the firmware's own status
             dev.exit()
             exit_status = qemu.wait(timeout=timeout)
+    except (PyrtrlError, OSError) as e:  # OSError: pyserial's SerialException (link lost)
+        failure = e
     finally:
         tele.close()
         if sim is not None:
@@ -217,21 +295,33 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         if qemu is not None:
             status = qemu.stop()  # by PID if it is still running
             exit_status = status if exit_status is None else exit_status
+    if failure is not None:
+        from .qemu import describe_status
+
+        raise PyrtrlError(
+            f"run on {board} stopped after {first + tele.count} of {T} steps "
+            f"({tele.count} received this run, all in {out / 'telemetry.csv'}): "
+            f"{' '.join(str(failure).split()) or type(failure).__name__}"
+            + (f"; QEMU exit status {describe_status(exit_status)}" if qemu is not None else ""))
     wall = time.monotonic() - started
 
     ref = CLearner(model, lr=lr, influence_bits=influence_bits)
-    ref.run_fixed(xq, tq)
+    if resume_image is not None:  # the device restarted from the checkpoint's weights
+        v = np.frombuffer(resume_image, "<i4")
+        q = ref.q
+        ref.load_weights_fixed(v[:q.P], v[q.P:q.P + q.k * q.n], v[q.P + q.k * q.n:])
+    ref.run_fixed(xq[first:], tq[first:])
     s = ref.snapshot()
     match = image == P.weights_image(s.theta, s.w_o, s.b_o)
     save_model(out / "model_after.npz", _float_model(model, image))
     loss = np.array([r.loss_q for r in records], dtype=np.float64) / (1 << FRAC)
-    head = max(1, T // 10)
+    head = max(1, T_run // 10)
     ticks = np.array([r.instructions for r in records], dtype=np.float64)
     instructions = None
     if qemu is not None:
         counts = np.loadtxt(out / "instructions.txt", dtype=np.int64, ndmin=1)
-        if counts.size != T:
-            raise PyrtrlError(f"instruction counter saw {counts.size} steps, expected {T}")
+        if counts.size != T_run:
+            raise PyrtrlError(f"instruction counter saw {counts.size} steps, expected {T_run}")
         instructions = counts
     summary: Dict[str, Any] = {
         "board": board, "data": data, "source": sig.source, "steps": T,
@@ -251,6 +341,8 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         "fwd_activity": float(np.mean([r.events for r in records]) / model.n),
         "saturations": int(records[-1].saturations) if records else 0,
         "qemu_exit_status": exit_status, "wall_seconds": wall,
+        "resumed_from_step": first, "resume_weights_verified": resume_checked,
+        "checkpoint": str(out / CHECKPOINT) if checkpoint_every else None,
     }
     with open(out / "summary.json", "w") as f:
         json.dump(summary, f, indent=1)

@@ -242,6 +242,8 @@ class Samples:
     def pack(self) -> bytes:
         count = self.x.shape[0]
         flags = (1 if self.target is not None else 0) | (2 if self.labels is not None else 0)
+        if count == 0:  # (reshape(0, -1) below would fail)
+            return struct.pack("<HB", 0, flags)
         rows = [np.asarray(self.x, dtype="<i4").reshape(count, -1)]
         if self.target is not None:
             rows.append(np.asarray(self.target, dtype="<i4").reshape(count, -1))

@@ -300,3 +300,52 @@ def test_pickled_object_member(tmp_path: Path) -> None:
     with pytest.raises(PyrtrlError) as e:
         load_model(bad)
     _assert_one_line(e, bad, "pickled")
+
+
+# -- more malformed members (docs/reliability.md) --------------------------------------------
+def _set(key, value):
+    return lambda a: a.__setitem__(key, value(a) if callable(value) else value)
+
+
+def _all_params(dtype):
+    def edit(a):
+        for name in PARAMS:
+            a[name] = a[name].astype(dtype)
+    return edit
+
+
+MORE_MALFORMED: Dict[str, tuple[Callable[[Dict[str, np.ndarray]], None], str]] = {
+    "uint8 mask": (_set("mask_W_u", lambda a: a["mask_W_u"].astype(np.uint8)), "mask_W_u"),
+    "int64 mask": (_set("mask_R_g", lambda a: a["mask_R_g"].astype(np.int64)), "mask_R_g"),
+    "0-d mask": (_set("mask_R_u", np.array(True)), "mask_R_u"),
+    "0-d W_u": (_set("W_u", np.array(1.0)), "W_u"),
+    "0-d b_u": (_set("b_u", np.array(0.5)), "b_u"),
+    "0-d b_o": (_set("b_o", np.array(0.5)), "b_o"),
+    "0-d W_o": (_set("W_o", np.array(0.5)), "W_o"),
+    "0-d thr": (_set("thr", np.array(0.5)), "thr"),
+    "complex params": (_all_params(np.complex128), "complex128"),
+    "float16 params": (_all_params(np.float16), "float16"),
+    "structured dtype": (_set("b_o", np.zeros(2, dtype=[("a", "f8")])), "b_o"),
+    "string gamma": (_set("gamma", np.array("x")), "gamma"),
+    "eps nan": (_set("eps", np.array(np.nan)), "eps"),
+    "eps zero": (_set("eps", np.array(0.0)), "eps"),
+    "gamma inf": (_set("gamma", np.array(np.inf)), "gamma"),
+    "no inputs": (lambda a: [a.__setitem__(k, a[k][:, :0]) for k in
+                             ("W_u", "W_r", "W_g", "mask_W_u", "mask_W_r", "mask_W_g")], "inputs=0"),
+    "no outputs": (lambda a: [a.__setitem__("W_o", a["W_o"][:0]), a.__setitem__("b_o", a["b_o"][:0])],
+                   "outputs=0"),
+    "no hidden units": (lambda a: [a.__setitem__(k, a[k][:0]) for k in ("b_u", "b_r", "b_g", "b_rg", "thr")],
+                        "W_u"),
+}
+
+
+@pytest.mark.parametrize("case", list(MORE_MALFORMED))
+def test_more_malformed(tmp_path: Path, case: str) -> None:
+    edit, word = MORE_MALFORMED[case]
+    arrs = _good(tmp_path)
+    edit(arrs)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **arrs)
+    with pytest.raises(PyrtrlError) as e:
+        load_model(bad)
+    _assert_one_line(e, bad, word)

@@ -15,6 +15,8 @@ system_deps() {
   if [ "${1:-full}" = full ]; then
     command -v riscv64-unknown-elf-gcc >/dev/null || need+=(gcc-riscv64-unknown-elf)
     command -v qemu-system-riscv32 >/dev/null || need+=(qemu-system-misc)
+    # clang: libFuzzer for runtime_c's fuzz harness (without it a seeded random driver runs)
+    command -v clang >/dev/null || need+=(clang)
   fi
   [ ${#need[@]} -eq 0 ] && return 0
   if [ "$(id -u)" -eq 0 ]; then

@@ -1,0 +1,12 @@
+# Regenerate docs/benchmarks.md, its figures (docs/bench/*.png) and docs/benchmarks_readme_table.md.
+# Full run: ~15 minutes on 2 cores; `make bench-quick` (~1 minute) writes to /tmp/pyrtrl-bench-quick.
+PYRTRL ?= pyrtrl
+THREADS = OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+.PHONY: bench bench-quick
+
+bench:
+	$(THREADS) $(PYRTRL) bench --all --out docs --check
+
+bench-quick:
+	$(THREADS) $(PYRTRL) bench --all --quick --out /tmp/pyrtrl-bench-quick --check

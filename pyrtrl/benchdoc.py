@@ -487,6 +487,19 @@ def write_docs(res: Dict[str, Any], out: Path) -> None:
              [[nn] + [gr["macs_" + k][i] for k in ("full", "dense", "sparse", "bptt", "bptt_pruned")]
               for i, nn in enumerate(gr["hidden"])]))
     a("")
+    sel = {r["hidden"]: r for r in res["host_speed"]["rows"]}
+    ns = gr["hidden"]
+    a("\nActivity and loss of the same rows, and the local slopes between neighbouring sizes "
+      "(the fit depends on them: activity is a property of each trained model, and n = 128 "
+      "trained for fewer steps):\n")
+    a(_table(["n", "fwd", "bwd", "live columns", "loss0", "loss", "slope dense to next n",
+              "slope sparse to next n"],
+             [[nn, sel[nn]["fwd_activity"], sel[nn]["bwd_activity"], sel[nn]["live_columns"],
+               sel[nn]["initial_loss"], sel[nn]["final_loss"]]
+              + ([f"{fit_exponent(ns[i:i + 2], gr['macs_dense'][i:i + 2]):.2f}",
+                  f"{fit_exponent(ns[i:i + 2], gr['macs_sparse'][i:i + 2]):.2f}"]
+                 if i + 1 < len(ns) else ["", ""]) for i, nn in enumerate(ns)]))
+    a("")
     a(_table(["method", "fitted exponent"],
              [[k, f"{gr['exp_' + k]:.2f}"] for k in ("full", "dense", "sparse", "bptt", "bptt_pruned")]))
     a(f"\nDense minus sparse exponent: {gr['gap']:.2f} (criterion: at least {MIN_EXPONENT_GAP:g}; "

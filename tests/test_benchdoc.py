@@ -33,3 +33,20 @@ def test_parse_tables_rejects_ragged():
     assert parse_tables("| a | b |\n|---|---|\n| 1 | 2 |\n") == [[["a", "b"], ["1", "2"]]]
     with pytest.raises(ValueError):
         parse_tables("| a | b |\n|---|---|\n| 1 |\n")
+
+
+def test_readme_table_is_the_benchmark_run():
+    """Every number in README's performance table comes from docs/benchmarks.md's run."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    table = (root / "docs" / "benchmarks_readme_table.md").read_text().strip()
+    start = readme.index("<!-- benchmarks table")
+    block = readme[readme.index("\n", start) + 1:readme.index("<!-- end of benchmarks table -->")].strip()
+    assert block == table
+    doc = (root / "docs" / "benchmarks.md").read_text()
+    import re
+
+    for num in re.findall(r"\d+(?:\.\d+)?(?:e[+-]\d+)?", table):
+        assert num in doc, num

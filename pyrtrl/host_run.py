@@ -360,7 +360,8 @@ def read_telemetry(run_dir: PathLike) -> Dict[str, np.ndarray]:
     return cols
 
 
-def _read_summary(run_dir: PathLike) -> Dict[str, Any]:
+def read_summary(run_dir: PathLike) -> Dict[str, Any]:
+    """A run directory's ``summary.json`` (one-line error if unreadable)."""
     path = os.path.join(os.fspath(run_dir), "summary.json")
     try:
         with open(path) as f:
@@ -383,7 +384,7 @@ def report_figures(run_dir: PathLike) -> Dict[str, "Figure"]:
     from matplotlib.figure import Figure
 
     tel = read_telemetry(run_dir)
-    s = _read_summary(run_dir)
+    s = read_summary(run_dir)
     T = tel["step"].size
     if T < 1:
         raise PyrtrlError(f"{os.fspath(run_dir)}: telemetry has no rows")
@@ -443,7 +444,7 @@ def write_report(run_dir: PathLike) -> List[str]:
     """Save the figures as PNG and write ``report.md``; returns the files written."""
     out = os.fspath(run_dir)
     figs = report_figures(out)
-    s = _read_summary(out)
+    s = read_summary(out)
     written = []
     for name, fig in figs.items():
         path = os.path.join(out, f"{name}.png")

@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from .errors import PyrtrlError
-from .host_run import LAST_FRACTION, PREDICTION_WINDOW_S, _curve_window, last_steps, running_mean
+from .host_run import (LAST_FRACTION, PREDICTION_WINDOW_S, _curve_window, last_steps, read_summary,
+                       running_mean)
 
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
     from matplotlib.figure import Figure
@@ -116,16 +117,6 @@ def read_device_telemetry(run_dir: PathLike, partial: bool = False) -> Dict[str,
         if name in cols:
             cols[name] = cols[name].astype(np.int64)
     return cols
-
-
-def read_summary(run_dir: PathLike) -> Dict[str, Any]:
-    """A run directory's ``summary.json``."""
-    path = os.path.join(os.fspath(run_dir), "summary.json")
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise PyrtrlError(f"{path}: cannot read summary: {' '.join(str(e).split())}") from None
 
 
 def read_instructions(run_dir: PathLike, partial: bool = False) -> Optional[np.ndarray]:

@@ -2,21 +2,8 @@
  * test_version.c - rtrl_version() agrees with the RTRL_VERSION_* macros.
  * Host-only unit test (uses stdio); exits 0 on success, 1 on failure.
  */
-#include <stdio.h>
-#include <string.h>
-
+#include "test_common.h"
 #include "rtrl_version.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
 
 int main(void)
 {

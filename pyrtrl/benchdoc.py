@@ -512,8 +512,9 @@ def write_docs(res: Dict[str, Any], out: Path) -> None:
     a("## 3. Host speed\n")
     a("Microseconds per step, single-threaded, same run, density 0.2, eps 0.2, shared masks: "
       "numpy dense and sparse RTRL (float64, per-step Python loop) and the C runtime through "
-      "cffi (fixed point, whole window in one call; `C dense` is the same library with "
-      "sparsity exploitation off). Timing windows as in section 1 (the fastest of the repeats; "
+      "cffi (fixed point, whole window in one call, built with -march=native: the AVX-512 "
+      "row kernel where the CPU has it; `C dense` is the same library with sparsity "
+      "exploitation off). Timing windows as in section 1 (the fastest of the repeats; "
       "numpy and C time the same window).\n")
     hs = res["host_speed"]
     a(_table(["n", "numpy dense", "numpy sparse", "C dense", "C sparse", "numpy dense / C sparse",

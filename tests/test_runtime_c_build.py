@@ -88,6 +88,31 @@ def test_unit_tests_pass_under_sanitizers(build_dir):
     assert summary == [(str(len(names) * len(WIDTHS)), "0")], proc.stdout
 
 
+def host_has_avx512() -> bool:
+    try:
+        return " avx512f " in (" " + Path("/proc/cpuinfo").read_text().replace("\n", " ") + " ")
+    except OSError:
+        return False
+
+
+def test_unit_tests_pass_with_native_simd_kernel(build_dir):
+    """The same tests built as pip builds the binding (-march=native, RTRL_CHUNK=32): on an
+    AVX-512 host this covers the vector row kernel under ASan+UBSan, and the object must
+    really contain it (VPMULDQ); elsewhere the portable kernel is tested with those flags."""
+    require(HOST_TOOLS)
+    proc = make(build_dir, "test-native")
+    assert_ok(proc)
+    names = sorted(p.stem for p in (RUNTIME / "tests").glob("test_*.c"))
+    summary = re.findall(r"^(\d+) passed, (\d+) failed$", proc.stdout, re.M)
+    assert summary == [(str(len(names) * len(WIDTHS)), "0")], proc.stdout
+    if host_has_avx512() and shutil.which("objdump"):
+        for width in WIDTHS:
+            obj = build_dir / "native" / f"host-san-{width}" / "rtrl_influence_rows.o"
+            dis = subprocess.run(["objdump", "-d", str(obj)], capture_output=True, text=True,
+                                 timeout=60, check=True).stdout
+            assert "vpmuldq" in dis, f"{obj}: AVX-512 host but the vector kernel was not built"
+
+
 def test_host_library_symbols(build_dir):
     require(HOST_TOOLS)
     proc = make(build_dir, "symbols", "TARGETS=host")

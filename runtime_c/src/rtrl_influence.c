@@ -5,7 +5,7 @@
  * off-diagonal part exist, and only on the union recurrent pattern. The update runs over
  * the live columns of M in chunks of RTRL_CHUNK: the active rows of the chunk are saved,
  * then each row is rewritten as d_i * row + sum_j J_ij * saved_j, a contiguous int64
- * multiply-accumulate over the chunk (vectorisable on the host, SMLAL on Cortex-M).
+ * multiply-accumulate over the chunk (rtrl_influence_rows.c).
  *
  * Scaling and overflow: d, J in Q16 (|J| <= 2^24, counted), M in Q_M; products Q(16+M)
  * summed in int64: n <= 255 terms of at most 2^55 stay below 2^63. Rounded to Q_M and
@@ -19,7 +19,7 @@
 #define MSHIFT (32u - RTRL_MFRAC) /* Q16 x Q16 -> Q_M */
 
 /* Local derivatives dc/dpre (Q16) and the Jacobian diagonal. */
-static void derivatives(rtrl_t *ctx, int32_t *const *prev)
+static RTRL_NOINLINE void derivatives(rtrl_t *ctx, int32_t *const *prev)
 {
     const uint16_t n = ctx->cfg.n;
     const int32_t *thr = ctx->theta + ctx->off_thr;
@@ -43,7 +43,7 @@ static void derivatives(rtrl_t *ctx, int32_t *const *prev)
 
 /* A_t on the union entries of active columns (aval, by union entry), then J_t = A diag(a)
  * regrouped by rows (jrow, jslot, jval) for the row updates. Returns the entries visited. */
-static uint32_t jacobian(rtrl_t *ctx, const int32_t *a_prev, uint16_t *nact_out)
+static RTRL_NOINLINE uint32_t jacobian(rtrl_t *ctx, const int32_t *a_prev, uint16_t *nact_out)
 {
     const rtrl_config_t *cfg = &ctx->cfg;
     const rtrl_model_t *m = &ctx->model;
@@ -93,44 +93,8 @@ static uint32_t jacobian(rtrl_t *ctx, const int32_t *a_prev, uint16_t *nact_out)
     return nent;
 }
 
-/* One row of one chunk: row <- sat(rnd(d * row + sum_e jv[e] * saved[slot[e]], 16)).
- * Returns the number of saturated entries. Written branch-free over contiguous memory. */
-#define RTRL_ROW_UPDATE_BODY(W)                                                            \
-    int64_t acc[RTRL_CHUNK];                                                               \
-    uint64_t nsat = 0;                                                                     \
-    for (uint32_t c = 0; c < (W); ++c)                                                     \
-        acc[c] = (int64_t)d * row[c];                                                      \
-    for (uint16_t e = 0; e < ne; ++e) {                                                    \
-        const int64_t jv = jv_row[e];                                                      \
-        const rtrl_m_t *restrict src = saved + (size_t)slot[e] * RTRL_CHUNK;               \
-        for (uint32_t c = 0; c < (W); ++c)                                                 \
-            acc[c] += jv * src[c];                                                         \
-    }                                                                                      \
-    for (uint32_t c = 0; c < (W); ++c) {                                                   \
-        int64_t v = rtrl_rnd(acc[c], RTRL_FRAC);                                           \
-        nsat += (uint64_t)((v < RTRL_M_MIN) | (v > RTRL_M_MAX));                           \
-        v = v < RTRL_M_MIN ? RTRL_M_MIN : v;                                               \
-        v = v > RTRL_M_MAX ? RTRL_M_MAX : v;                                               \
-        row[c] = (rtrl_m_t)v;                                                              \
-    }                                                                                      \
-    return nsat;
-
-static uint64_t rtrl_row_update_full(rtrl_m_t *restrict row, int32_t d, const int32_t *jv_row,
-                                     const uint16_t *slot, uint16_t ne,
-                                     const rtrl_m_t *restrict saved)
-{
-    RTRL_ROW_UPDATE_BODY(RTRL_CHUNK)
-}
-
-static uint64_t rtrl_row_update_part(rtrl_m_t *restrict row, uint32_t w, int32_t d,
-                                     const int32_t *jv_row, const uint16_t *slot, uint16_t ne,
-                                     const rtrl_m_t *restrict saved)
-{
-    RTRL_ROW_UPDATE_BODY(w)
-}
-
-/* M[:, :L] <- diag(d) M + J M[act], chunk by chunk. */
-static void update_columns(rtrl_t *ctx, uint16_t nact)
+/* M[:, :L] <- diag(d) M + J M[act], chunk by chunk (rows: rtrl_influence_rows.c). */
+static RTRL_NOINLINE void update_columns(rtrl_t *ctx, uint16_t nact)
 {
     const uint16_t n = ctx->cfg.n, P = ctx->P, L = ctx->live;
     rtrl_m_t *M = ctx->M;
@@ -140,17 +104,8 @@ static void update_columns(rtrl_t *ctx, uint16_t nact)
         for (uint16_t s = 0; s < nact; ++s)
             memcpy(ctx->saved + (size_t)s * RTRL_CHUNK, M + (size_t)ctx->act[s] * P + c0,
                    sizeof(rtrl_m_t) * w);
-        for (uint16_t i = 0; i < n; ++i) {
-            rtrl_m_t *restrict row = M + (size_t)i * P + c0;
-            if (w == RTRL_CHUNK) /* fixed trip count: the accumulators stay in registers */
-                nsat += rtrl_row_update_full(row, ctx->dvec[i], ctx->jval + ctx->jrow[i],
-                                             ctx->jslot + ctx->jrow[i],
-                                             (uint16_t)(ctx->jrow[i + 1u] - ctx->jrow[i]), ctx->saved);
-            else
-                nsat += rtrl_row_update_part(row, w, ctx->dvec[i], ctx->jval + ctx->jrow[i],
-                                             ctx->jslot + ctx->jrow[i],
-                                             (uint16_t)(ctx->jrow[i + 1u] - ctx->jrow[i]), ctx->saved);
-        }
+        nsat += rtrl_influence_rows(M + c0, P, n, w, ctx->dvec, ctx->jrow, ctx->jslot,
+                                    ctx->jval, ctx->saved);
     }
     ctx->counters.saturations += nsat;
 }
@@ -163,7 +118,7 @@ static inline void mbar_add(rtrl_t *ctx, uint16_t col, uint16_t row, int64_t v)
 
 /* Mbar entries of the input (kind 0) or recurrent (kind 1) weights whose source v[k] is
  * nonzero: group k comes alive; within it, gate u's entries, then r's, then g's. */
-static uint64_t mbar_sources(rtrl_t *ctx, int kind, uint16_t ncols, const int32_t *const coef[3],
+static RTRL_NOINLINE uint64_t mbar_sources(rtrl_t *ctx, int kind, uint16_t ncols, const int32_t *const coef[3],
                              const int32_t *v)
 {
     const uint16_t *const *cp = kind ? ctx->model.r_colptr : ctx->model.w_colptr;
@@ -186,30 +141,14 @@ static uint64_t mbar_sources(rtrl_t *ctx, int kind, uint16_t ncols, const int32_
     return count;
 }
 
-void rtrl_influence(rtrl_t *ctx, const int32_t *x)
+/* Mbar of the biases and the thresholds. Returns the products computed. */
+static RTRL_NOINLINE uint64_t mbar_bias_thr(rtrl_t *ctx, int32_t *const *prev, uint16_t nact)
 {
-    const rtrl_config_t *cfg = &ctx->cfg;
     const rtrl_model_t *m = &ctx->model;
-    const uint16_t n = cfg->n;
-    const int dense = cfg->dense_mode;
-    int32_t *const *prev = ctx->st[ctx->bank];
+    const uint16_t n = ctx->cfg.n;
+    const int dense = ctx->cfg.dense_mode;
     const int32_t *thr = ctx->theta + ctx->off_thr;
     uint64_t macs = 0;
-
-    derivatives(ctx, prev);
-    uint16_t nact;
-    const uint32_t nent = jacobian(ctx, prev[RTRL_S_A], &nact);
-    const uint16_t L = ctx->live;
-    if (L) {
-        update_columns(ctx, nact);
-        macs += (uint64_t)n * L + (uint64_t)nent * (L + 1u);
-    }
-
-    /* Mbar: input and recurrent weights, biases, then the thresholds */
-    const int32_t *const wcoef[3] = {ctx->alpha_u, ctx->alpha_r, ctx->beta_g};
-    const int32_t *const rcoef[3] = {ctx->alpha_u, ctx->alpha_r, ctx->alpha_g};
-    macs += mbar_sources(ctx, 0, cfg->d, wcoef, x);
-    macs += mbar_sources(ctx, 1, n, rcoef, prev[RTRL_S_Y]);
     const int32_t *bcoef[4] = {ctx->alpha_u, ctx->alpha_r, ctx->beta_g, ctx->alpha_g};
     const uint16_t b0 = rtrl_group_alive(ctx, rtrl_group_b(ctx), (uint16_t)(4u * n));
     for (int b = 0; b < 4; ++b)
@@ -240,5 +179,30 @@ void rtrl_influence(rtrl_t *ctx, const int32_t *x)
             ++macs;
         }
     }
+    return macs;
+}
+
+/* The phases are separate functions so that a step's stack is the deepest phase's. */
+void rtrl_influence(rtrl_t *ctx, const int32_t *x)
+{
+    const uint16_t n = ctx->cfg.n;
+    int32_t *const *prev = ctx->st[ctx->bank];
+    uint64_t macs = 0;
+
+    derivatives(ctx, prev);
+    uint16_t nact;
+    const uint32_t nent = jacobian(ctx, prev[RTRL_S_A], &nact);
+    const uint16_t L = ctx->live;
+    if (L) {
+        update_columns(ctx, nact);
+        macs += (uint64_t)n * L + (uint64_t)nent * (L + 1u);
+    }
+
+    /* Mbar: input and recurrent weights, then biases and thresholds */
+    const int32_t *const wcoef[3] = {ctx->alpha_u, ctx->alpha_r, ctx->beta_g};
+    const int32_t *const rcoef[3] = {ctx->alpha_u, ctx->alpha_r, ctx->alpha_g};
+    macs += mbar_sources(ctx, 0, ctx->cfg.d, wcoef, x);
+    macs += mbar_sources(ctx, 1, n, rcoef, prev[RTRL_S_Y]);
+    macs += mbar_bias_thr(ctx, prev, nact);
     ctx->counters.macs += macs;
 }

@@ -20,6 +20,14 @@
 #define RTRL_M_MAX INT16_MAX
 #endif
 
+/* Keeps a helper out of its caller's frame: the phases of a step then need the stack of
+ * the deepest one, not of all of them at once (the micro:bit has 1 KiB of stack). */
+#if defined(__GNUC__) || defined(__clang__)
+#define RTRL_NOINLINE __attribute__((noinline))
+#else
+#define RTRL_NOINLINE
+#endif
+
 enum { RTRL_S_C, RTRL_S_H, RTRL_S_Y, RTRL_S_PSI, RTRL_S_A, RTRL_S_COUNT };
 
 /* The rounding rule: shift right by s >= 1 bits, round half up (arithmetic shift).
@@ -63,6 +71,14 @@ void rtrl_forward(rtrl_t *ctx, const int32_t *x);
 void rtrl_influence(rtrl_t *ctx, const int32_t *x);
 int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target, int32_t label);
 void rtrl_update(rtrl_t *ctx);
+
+/* One chunk of w <= RTRL_CHUNK columns of the influence matrix, all n rows (leading
+ * dimension ld): row_i <- sat(rnd(d_i row_i + sum_e jval[e] saved[jslot[e]], 16)) over the
+ * entries e in [jrow[i], jrow[i+1]). Returns the saturated entries
+ * (rtrl_influence_rows.c). */
+uint64_t rtrl_influence_rows(rtrl_m_t *M, size_t ld, uint16_t n, uint32_t w, const int32_t *d,
+                             const uint16_t *jrow, const uint16_t *jslot, const int32_t *jval,
+                             const rtrl_m_t *saved);
 
 /* Live-column groups (see rtrl.h). */
 static inline uint16_t rtrl_group_w(const rtrl_t *ctx, uint16_t k) { (void)ctx; return k; }

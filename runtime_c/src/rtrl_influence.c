@@ -101,9 +101,14 @@ static RTRL_NOINLINE void update_columns(rtrl_t *ctx, uint16_t nact)
     uint64_t nsat = 0;
     for (uint32_t c0 = 0; c0 < L; c0 += RTRL_CHUNK) {
         const uint32_t w = (L - c0) < RTRL_CHUNK ? (L - c0) : RTRL_CHUNK;
-        for (uint16_t s = 0; s < nact; ++s)
-            memcpy(ctx->saved + (size_t)s * RTRL_CHUNK, M + (size_t)ctx->act[s] * P + c0,
-                   sizeof(rtrl_m_t) * w);
+        for (uint16_t s = 0; s < nact; ++s) {
+            rtrl_m_t *dst = ctx->saved + (size_t)s * RTRL_CHUNK;
+            const rtrl_m_t *src = M + (size_t)ctx->act[s] * P + c0;
+            if (w == RTRL_CHUNK) /* constant size: a few moves, not a library call */
+                memcpy(dst, src, sizeof(rtrl_m_t) * RTRL_CHUNK);
+            else
+                memcpy(dst, src, sizeof(rtrl_m_t) * w);
+        }
         nsat += rtrl_influence_rows(M + c0, P, n, w, ctx->dvec, ctx->jrow, ctx->jslot,
                                     ctx->jval, ctx->saved);
     }

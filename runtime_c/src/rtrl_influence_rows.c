@@ -15,7 +15,7 @@
  */
 #include "rtrl_internal.h"
 
-#if defined(__AVX512F__) && (RTRL_CHUNK % 16 == 0)
+#if defined(__AVX512F__) && (RTRL_CHUNK == 16 || RTRL_CHUNK == 32)
 #include <immintrin.h>
 #define RTRL_ROWS_AVX512 1
 #endif
@@ -78,54 +78,59 @@ static inline void store16(rtrl_m_t *p, __m512i v)
 #endif
 }
 
-static inline uint64_t popcount8(unsigned k)
+
+/* acc_even/odd += x * j for 16 columns: the products of the even and of the odd columns go
+ * to two int64 accumulators (VPMULDQ multiplies the low 32 bits of each 64-bit lane,
+ * sign-extended: exactly int32 x int32 -> int64). */
+#define RTRL_MAC16(E, O, X, J)                                                             \
+    do {                                                                                   \
+        const __m512i x_ = (X);                                                            \
+        (E) = _mm512_add_epi64((E), _mm512_mul_epi32(x_, (J)));                            \
+        (O) = _mm512_add_epi64((O), _mm512_mul_epi32(_mm512_srli_epi64(x_, 32), (J)));     \
+    } while (0)
+
+/* 16 finished columns from their accumulators: shift, clamp, interleave even and odd;
+ * each clamped lane adds one to its lane of *cnt. */
+static inline __m512i finish16(__m512i e, __m512i o, __m512i *cnt)
 {
-    uint64_t c = 0;
-    for (; k; k &= k - 1u)
-        ++c;
-    return c;
+    const __m512i lo = _mm512_set1_epi64(RTRL_M_MIN), hi = _mm512_set1_epi64(RTRL_M_MAX);
+    const __m512i one = _mm512_set1_epi64(1);
+    /* dword 2k <- even lane k, dword 2k+1 <- odd lane k */
+    const __m512i mix = _mm512_set_epi32(30, 14, 28, 12, 26, 10, 24, 8, 22, 6, 20, 4, 18, 2, 16, 0);
+    const __m512i ve = _mm512_srai_epi64(e, RTRL_FRAC), vo = _mm512_srai_epi64(o, RTRL_FRAC);
+    const __m512i ce = _mm512_max_epi64(_mm512_min_epi64(ve, hi), lo);
+    const __m512i co = _mm512_max_epi64(_mm512_min_epi64(vo, hi), lo);
+    *cnt = _mm512_mask_add_epi64(*cnt, _mm512_cmpneq_epi64_mask(ce, ve), *cnt, one);
+    *cnt = _mm512_mask_add_epi64(*cnt, _mm512_cmpneq_epi64_mask(co, vo), *cnt, one);
+    return _mm512_permutex2var_epi32(ce, mix, co);
 }
 
-/* The same row update, 16 columns per vector: the products of the even and of the odd
- * columns go to two int64 accumulators (VPMULDQ multiplies the low 32 bits of each 64-bit
- * lane, sign-extended: exactly int32 x int32 -> int64). */
-static inline uint64_t row_full(rtrl_m_t *restrict row, int32_t d, const int32_t *jv_row,
-                         const uint16_t *slot, uint16_t ne, const rtrl_m_t *restrict saved)
+/* The same row update, 16 columns per vector, the accumulators named so that they stay
+ * in registers (RTRL_CHUNK is 16 or 32 here). */
+static inline void row_full_v(rtrl_m_t *restrict row, int32_t d, const int32_t *jv_row,
+                              const uint16_t *slot, uint16_t ne,
+                              const rtrl_m_t *restrict saved, __m512i *cnt)
 {
-    enum { H = RTRL_CHUNK / 16 };
-    __m512i even[H], odd[H];
     const __m512i half = _mm512_set1_epi64(RTRL_HALF);
     const __m512i dv = _mm512_set1_epi64(d);
-    for (int h = 0; h < H; ++h) {
-        const __m512i x = load16(row + 16 * h);
-        even[h] = _mm512_add_epi64(_mm512_mul_epi32(x, dv), half);
-        odd[h] = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), dv), half);
-    }
+    __m512i e0 = half, o0 = half;
+    RTRL_MAC16(e0, o0, load16(row), dv);
+#if RTRL_CHUNK == 32
+    __m512i e1 = half, o1 = half;
+    RTRL_MAC16(e1, o1, load16(row + 16), dv);
+#endif
     for (uint16_t e = 0; e < ne; ++e) {
         const __m512i jv = _mm512_set1_epi64(jv_row[e]);
         const rtrl_m_t *src = saved + (size_t)slot[e] * RTRL_CHUNK;
-        for (int h = 0; h < H; ++h) {
-            const __m512i x = load16(src + 16 * h);
-            even[h] = _mm512_add_epi64(even[h], _mm512_mul_epi32(x, jv));
-            odd[h] = _mm512_add_epi64(odd[h], _mm512_mul_epi32(_mm512_srli_epi64(x, 32), jv));
-        }
+        RTRL_MAC16(e0, o0, load16(src), jv);
+#if RTRL_CHUNK == 32
+        RTRL_MAC16(e1, o1, load16(src + 16), jv);
+#endif
     }
-    const __m512i lo = _mm512_set1_epi64(RTRL_M_MIN), hi = _mm512_set1_epi64(RTRL_M_MAX);
-    /* dword 2k <- even lane k, dword 2k+1 <- odd lane k */
-    const __m512i mix = _mm512_set_epi32(30, 14, 28, 12, 26, 10, 24, 8, 22, 6, 20, 4, 18, 2, 16, 0);
-    uint64_t nsat = 0;
-    for (int h = 0; h < H; ++h) {
-        const __m512i ve = _mm512_srai_epi64(even[h], RTRL_FRAC);
-        const __m512i vo = _mm512_srai_epi64(odd[h], RTRL_FRAC);
-        const __m512i ce = _mm512_max_epi64(_mm512_min_epi64(ve, hi), lo);
-        const __m512i co = _mm512_max_epi64(_mm512_min_epi64(vo, hi), lo);
-        const __mmask8 ke = _mm512_cmpneq_epi64_mask(ce, ve);
-        const __mmask8 ko = _mm512_cmpneq_epi64_mask(co, vo);
-        if ((ke | ko) != 0) /* rare: counted exactly */
-            nsat += popcount8(ke) + popcount8(ko);
-        store16(row + 16 * h, _mm512_permutex2var_epi32(ce, mix, co));
-    }
-    return nsat;
+    store16(row, finish16(e0, o0, cnt));
+#if RTRL_CHUNK == 32
+    store16(row + 16, finish16(e1, o1, cnt));
+#endif
 }
 #endif
 
@@ -134,13 +139,26 @@ uint64_t rtrl_influence_rows(rtrl_m_t *M, size_t ld, uint16_t n, uint32_t w, con
                              const rtrl_m_t *saved)
 {
     uint64_t nsat = 0;
+#ifdef RTRL_ROWS_AVX512
+    if (w == RTRL_CHUNK) {
+        __m512i cnt = _mm512_setzero_si512();
+        for (uint16_t i = 0; i < n; ++i) {
+            const uint16_t e0 = jrow[i], ne = (uint16_t)(jrow[i + 1u] - e0);
+            row_full_v(M + (size_t)i * ld, d[i], jval + e0, jslot + e0, ne, saved, &cnt);
+        }
+        return (uint64_t)_mm512_reduce_add_epi64(cnt);
+    }
+#endif
     for (uint16_t i = 0; i < n; ++i) {
         rtrl_m_t *row = M + (size_t)i * ld;
         const uint16_t e0 = jrow[i], ne = (uint16_t)(jrow[i + 1u] - e0);
-        if (w == RTRL_CHUNK) /* fixed trip count: the accumulators stay in registers */
+#ifndef RTRL_ROWS_AVX512
+        if (w == RTRL_CHUNK) { /* fixed trip count: the accumulators stay in registers */
             nsat += row_full(row, d[i], jval + e0, jslot + e0, ne, saved);
-        else
-            nsat += row_part(row, w, d[i], jval + e0, jslot + e0, ne, saved);
+            continue;
+        }
+#endif
+        nsat += row_part(row, w, d[i], jval + e0, jslot + e0, ne, saved);
     }
     return nsat;
 }

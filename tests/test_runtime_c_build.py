@@ -107,10 +107,11 @@ def test_unit_tests_pass_with_native_simd_kernel(build_dir):
     assert summary == [(str(len(names) * len(WIDTHS)), "0")], proc.stdout
     if host_has_avx512() and shutil.which("objdump"):
         for width in WIDTHS:
-            obj = build_dir / "native" / f"host-san-{width}" / "rtrl_influence_rows.o"
-            dis = subprocess.run(["objdump", "-d", str(obj)], capture_output=True, text=True,
-                                 timeout=60, check=True).stdout
-            assert "vpmuldq" in dis, f"{obj}: AVX-512 host but the vector kernel was not built"
+            for src in ("rtrl_influence_rows", "rtrl_gradient"):
+                obj = build_dir / "native" / f"host-san-{width}" / f"{src}.o"
+                dis = subprocess.run(["objdump", "-d", str(obj)], capture_output=True, text=True,
+                                     timeout=60, check=True).stdout
+                assert "vpmuldq" in dis, f"{obj}: AVX-512 host but the vector kernel was not built"
 
 
 def test_host_library_symbols(build_dir):

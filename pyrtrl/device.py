@@ -162,6 +162,13 @@ class Device:
         self.hello_msg = P.Hello.unpack(f.payload)
         return self.hello_msg
 
+    def request_hello(self) -> P.Hello:
+        """HELLO_REQ and its answer, now: after a run its ``ram_used`` is the firmware's peak
+        RAM use (static data plus the deepest stack so far)."""
+        self.send(P.HELLO_REQ)
+        f = self.expect(P.HELLO, "HELLO")
+        return P.Hello.unpack(f.payload)
+
     def command(self, ftype: int, payload: bytes = b"") -> None:
         """Send a command and wait for its ACK (or raise on the device's ERROR)."""
         seq = self.send(ftype, payload)

@@ -281,6 +281,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         if bar is not None:
             bar.close()
         image = dev.dump_weights()
+        peak = dev.request_hello()  # after the deepest paths (steps, DUMP) have run
         dec = dev.decoder.stats
         if qemu is not None:  # a clean exit lets QEMU report the firmware's own status
             dev.exit()
@@ -334,7 +335,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         "instructions_min": int(instructions.min()) if instructions is not None else None,
         "instructions_max": int(instructions.max()) if instructions is not None else None,
         "ticks_per_step": float(ticks.mean()) if ticks.any() else None,
-        "learner_ram_bytes": hello.learner_ram, "ram_used_bytes": hello.ram_used,
+        "learner_ram_bytes": hello.learner_ram, "ram_used_bytes": peak.ram_used,
         "frames_ok": dec.frames_ok, "frames_bad": dec.frames_bad, "seq_gaps": dec.seq_gaps,
         "device_errors": len(dev.stats.errors), "weights_match_host": bool(match),
         "macs_per_step": float(np.mean([r.macs for r in records])),

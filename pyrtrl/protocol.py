@@ -210,7 +210,7 @@ class Hello:
     k: int
     params: int
     learner_ram: int  # bytes of the learner's buffer (RTRL_REQUIRED_BYTES) + context
-    ram_used: int  # bytes of RAM the firmware uses in total (static data + stack)
+    ram_used: int  # bytes of RAM used so far: static data + the deepest stack since reset
     clock_hz: int
     max_samples: int  # samples that fit one SAMPLES frame
     window: int  # steps per STEP_STATS frame

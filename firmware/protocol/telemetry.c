@@ -24,26 +24,50 @@ uint32_t tlm_crc32(const uint8_t *data, size_t len, uint32_t crc)
     return ~crc;
 }
 
-size_t tlm_cobs_encode(const uint8_t *src, size_t len, uint8_t *dst)
+/* COBS, one byte at a time: dst[code_at] is the open block's code byte. */
+typedef struct {
+    uint8_t *dst;
+    size_t out, code_at;
+    uint8_t code;
+} cobs_enc_t;
+
+static void cobs_begin(cobs_enc_t *e, uint8_t *dst)
 {
-    size_t out = 1, code_at = 0;
-    uint8_t code = 1;
-    for (size_t i = 0; i < len; ++i) {
-        if (src[i] == 0) {
-            dst[code_at] = code;
-            code_at = out++;
-            code = 1;
-        } else {
-            dst[out++] = src[i];
-            if (++code == 0xFF) {
-                dst[code_at] = code;
-                code_at = out++;
-                code = 1;
-            }
+    e->dst = dst;
+    e->out = 1;
+    e->code_at = 0;
+    e->code = 1;
+}
+
+static void cobs_put(cobs_enc_t *e, uint8_t b)
+{
+    if (b == 0) {
+        e->dst[e->code_at] = e->code;
+        e->code_at = e->out++;
+        e->code = 1;
+    } else {
+        e->dst[e->out++] = b;
+        if (++e->code == 0xFF) {
+            e->dst[e->code_at] = e->code;
+            e->code_at = e->out++;
+            e->code = 1;
         }
     }
-    dst[code_at] = code;
-    return out;
+}
+
+static size_t cobs_end(cobs_enc_t *e)
+{
+    e->dst[e->code_at] = e->code;
+    return e->out;
+}
+
+size_t tlm_cobs_encode(const uint8_t *src, size_t len, uint8_t *dst)
+{
+    cobs_enc_t e;
+    cobs_begin(&e, dst);
+    for (size_t i = 0; i < len; ++i)
+        cobs_put(&e, src[i]);
+    return cobs_end(&e);
 }
 
 size_t tlm_cobs_decode(const uint8_t *src, size_t len, uint8_t *dst)
@@ -75,22 +99,35 @@ void tlm_init(tlm_link_t *link, tlm_write_fn write, void *user)
     link->frames_ok = link->frames_bad = link->seq_gaps = link->duplicates = 0;
 }
 
-int tlm_send(tlm_link_t *link, uint8_t type, const uint8_t *payload, size_t len)
+/* The frame is encoded straight from its pieces (header, payload in two parts, CRC): no
+ * copy of the body on the stack, which on the micro:bit is the difference between fitting
+ * and not. */
+int tlm_send2(tlm_link_t *link, uint8_t type, const uint8_t *a, size_t na, const uint8_t *b,
+              size_t nb)
 {
-    if (len > TLM_MAX_PAYLOAD)
+    if (na > TLM_MAX_PAYLOAD || nb > TLM_MAX_PAYLOAD - na)
         return -1;
-    uint8_t body[TLM_MAX_BODY];
-    uint8_t wire[TLM_MAX_ENCODED];
-    body[0] = TLM_VERSION;
-    body[1] = type;
-    tlm_put_u16(body + 2, link->tx_seq++);
-    for (size_t i = 0; i < len; ++i)
-        body[4 + i] = payload[i];
-    tlm_put_u16(body + 4 + len, tlm_crc16(body, 4 + len, 0xFFFFu));
-    size_t n = tlm_cobs_encode(body, 6 + len, wire);
+    uint8_t head[4], tail[2], wire[TLM_MAX_ENCODED];
+    head[0] = TLM_VERSION;
+    head[1] = type;
+    tlm_put_u16(head + 2, link->tx_seq++);
+    tlm_put_u16(tail, tlm_crc16(b, nb, tlm_crc16(a, na, tlm_crc16(head, sizeof head, 0xFFFFu))));
+    const uint8_t *part[4] = {head, a, b, tail};
+    const size_t len[4] = {sizeof head, na, nb, sizeof tail};
+    cobs_enc_t e;
+    cobs_begin(&e, wire);
+    for (int k = 0; k < 4; ++k)
+        for (size_t i = 0; i < len[k]; ++i)
+            cobs_put(&e, part[k][i]);
+    size_t n = cobs_end(&e);
     wire[n++] = 0;
     link->write(link->user, wire, n);
     return 0;
+}
+
+int tlm_send(tlm_link_t *link, uint8_t type, const uint8_t *payload, size_t len)
+{
+    return tlm_send2(link, type, payload, len, 0, 0);
 }
 
 int tlm_receive(tlm_link_t *link, uint8_t byte, tlm_frame_t *frame)

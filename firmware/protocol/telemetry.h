@@ -66,6 +66,9 @@ void tlm_init(tlm_link_t *link, tlm_write_fn write, void *user);
 
 /* Send one frame (payload may be NULL when len is 0). Returns 0, or -1 if len is too big. */
 int tlm_send(tlm_link_t *link, uint8_t type, const uint8_t *payload, size_t len);
+/* The same, the payload given in two parts (a then b; either may be empty). */
+int tlm_send2(tlm_link_t *link, uint8_t type, const uint8_t *a, size_t na, const uint8_t *b,
+              size_t nb);
 
 /* Feed one received byte. Returns 1 and fills *frame when it completed a valid, new frame;
  * 0 otherwise (bad frames are counted, duplicates dropped). */

@@ -108,7 +108,9 @@ static void send_hello(void)
     q = tlm_put_u16(q, MODEL_K);
     q = tlm_put_u16(q, MODEL_P);
     q = tlm_put_u32(q, (uint32_t)(sizeof buffer + sizeof learner));
-    q = tlm_put_u32(q, (uint32_t)(__bss_end - __data_start)); /* static RAM, stack not counted */
+    /* static RAM plus the deepest stack since reset (the startup code paints the free RAM):
+     * asked for again after a run, it is the firmware's peak RAM use */
+    q = tlm_put_u32(q, (uint32_t)(__bss_end - __data_start) + board_stack_used());
     q = tlm_put_u32(q, BOARD_CPU_HZ);
     q = tlm_put_u16(q, (uint16_t)((TLM_MAX_PAYLOAD - 3u) / (4u * (MODEL_D + MODEL_K))));
     q = tlm_put_u16(q, WINDOW);
@@ -134,7 +136,10 @@ static void flush_stats(void)
 }
 
 /* Learn every queued sample, reporting each step; then grant the slots back. */
-static void learn_queued(void)
+/* noinline: learning (deep: the library's step) and frame handling (a 512-byte encode
+ * buffer in tlm_send) then never share one frame with main's, so the stack holds the
+ * deeper of the two paths, not their sum (the micro:bit has about 1.1 KiB of stack). */
+static __attribute__((noinline)) void learn_queued(void)
 {
     const uint16_t n = queued;
     for (uint16_t s = 0; s < n; ++s) {
@@ -217,7 +222,7 @@ static void on_dump(void)
     rtrl_get_view(&learner, &v);
     const uint32_t parts[3] = {4u * MODEL_P, 4u * MODEL_K * MODEL_N, 4u * MODEL_K};
     const uint8_t *src[3] = {(const uint8_t *)v.theta, (const uint8_t *)v.w_o, (const uint8_t *)v.b_o};
-    uint8_t p[TLM_MAX_PAYLOAD];
+    uint8_t p[8];
     uint32_t offset = 0, crc = 0;
     for (int a = 0; a < 3; ++a) {
         for (uint32_t i = 0; i < parts[a];) {
@@ -225,10 +230,9 @@ static void on_dump(void)
             if (n > TLM_MAX_PAYLOAD - 4u)
                 n = TLM_MAX_PAYLOAD - 4u;
             tlm_put_u32(p, offset);
-            for (uint32_t j = 0; j < n; ++j)
-                p[4 + j] = src[a][i + j]; /* little-endian cores: the bytes are the image */
-            crc = tlm_crc32(p + 4, n, crc);
-            tlm_send(&tlm, TLM_WEIGHTS, p, 4u + n);
+            /* little-endian cores: the bytes are the image, sent from where they are */
+            crc = tlm_crc32(src[a] + i, n, crc);
+            tlm_send2(&tlm, TLM_WEIGHTS, p, 4u, src[a] + i, n);
             offset += n;
             i += n;
         }
@@ -238,7 +242,7 @@ static void on_dump(void)
     tlm_send(&tlm, TLM_WEIGHTS_END, p, 8);
 }
 
-static void on_frame(const tlm_frame_t *f)
+static __attribute__((noinline)) void on_frame(const tlm_frame_t *f)
 {
     switch (f->type) {
     case TLM_HELLO_REQ:

@@ -3,19 +3,17 @@ library's bit for bit; no frame is lost or damaged."""
 
 import json
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from board_files import board_mk
 
 from pyrtrl.boards import board_names, get_board
 from pyrtrl.cli import main
 from pyrtrl.device_run import run_on_device
-
-FIRMWARE = Path(__file__).resolve().parents[1] / "firmware"
 
 
 def _need(board: str) -> None:
@@ -30,9 +28,7 @@ def _need(board: str) -> None:
 def _stack_used(board: str, elf: Path, ram_used: int) -> int:
     """Deepest stack of the run: the device's peak RAM use minus its static RAM, read from
     the ELF's linker symbols (__data_start .. __bss_end, common/link.ld)."""
-    mk = (FIRMWARE / "boards" / f"{board}.mk").read_text()
-    nm = ("riscv64-unknown-elf-nm" if re.search(r"^ARCH := riscv", mk, re.M)
-          else "arm-none-eabi-nm")
+    nm = "riscv64-unknown-elf-nm" if board_mk(board)["ARCH"] == "riscv" else "arm-none-eabi-nm"
     syms = {}
     for line in subprocess.run([nm, str(elf)], capture_output=True, text=True, check=True,
                                timeout=60).stdout.splitlines():
@@ -40,11 +36,6 @@ def _stack_used(board: str, elf: Path, ram_used: int) -> int:
         if len(parts) == 3 and parts[2] in ("__data_start", "__bss_end"):
             syms[parts[2]] = int(parts[0], 16)
     return ram_used - (syms["__bss_end"] - syms["__data_start"])
-
-
-def _stack_budget(board: str) -> int:
-    mk = (FIRMWARE / "boards" / f"{board}.mk").read_text()
-    return int(re.search(r"^STACK_BYTES := (\d+)", mk, re.M).group(1))
 
 
 @pytest.mark.parametrize("board", board_names())
@@ -62,7 +53,8 @@ def test_board_learns_and_matches_host(board, tmp_path):
     # the memory budget, pinned: the learner's deepest stack (2000 steps and a weights DUMP)
     # stays within the stack the board's link-time check keeps free (STACK_BYTES)
     stack = _stack_used(board, tmp_path / "firmware_build" / board / "learner.elf", s["ram_used_bytes"])
-    assert 200 < stack <= _stack_budget(board), (board, stack, _stack_budget(board))
+    budget = int(board_mk(board)["STACK_BYTES"])
+    assert 200 < stack <= budget, (board, stack, budget)
 
 
 def test_microbit_runs_the_largest_model_that_fits(tmp_path):

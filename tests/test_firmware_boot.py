@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from board_files import board_mk
 
 from pyrtrl.boards import BOARDS, board_names, get_board
 from pyrtrl.errors import PyrtrlError
@@ -50,16 +51,6 @@ BUILDS = sorted({(b, "hello", 32) for b in board_names()} | {("microbit", "hello
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def board_mk(name: str) -> dict:
-    """The ``NAME := value`` assignments of firmware/boards/<name>.mk."""
-    values = {}
-    for line in (FIRMWARE / "boards" / f"{name}.mk").read_text().splitlines():
-        m = re.match(r"^([A-Z_]+)\s*:=\s*(.*?)\s*$", line)
-        if m:
-            values[m.group(1)] = m.group(2)
-    return values
 
 
 def tools_for(board: str) -> dict:

@@ -17,7 +17,7 @@
 #include "rtrl_tables.h"
 
 #ifdef __AVX512F__
-#include <immintrin.h>
+#include "rtrl_avx512.h"
 #endif
 
 #define GSHIFT (RTRL_MFRAC - 8u) /* Q16 x Q_M -> Q24 */
@@ -75,29 +75,17 @@ static uint64_t grad_row(int32_t *restrict grad, const rtrl_m_t *restrict row, i
 #ifdef __AVX512F__
     const __m512i gv = _mm512_set1_epi64(g);
     const __m512i half = _mm512_set1_epi64((int64_t)1 << (GSHIFT - 1u));
-    const __m512i lo = _mm512_set1_epi64(INT32_MIN), hi = _mm512_set1_epi64(INT32_MAX);
-    const __m512i one = _mm512_set1_epi64(1);
-    /* dword 2k <- even lane k, dword 2k+1 <- odd lane k */
-    const __m512i mix = _mm512_set_epi32(30, 14, 28, 12, 26, 10, 24, 8, 22, 6, 20, 4, 18, 2, 16, 0);
     __m512i cnt = _mm512_setzero_si512();
     for (; c + 16u <= L; c += 16u) {
-#if RTRL_INFLUENCE_BITS == 32
-        const __m512i x = _mm512_loadu_si512((const void *)(row + c));
-#else
-        const __m512i x = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(row + c)));
-#endif
+        const __m512i x = rtrl_v_load_m(row + c);
         const __m512i gr = _mm512_loadu_si512((const void *)(grad + c));
-        /* products of the even and odd columns (VPMULDQ: int32 x int32 -> int64), rounded */
+        /* products of the even and odd columns, rounded */
         const __m512i te = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, gv), half), GSHIFT);
         const __m512i to = _mm512_srai_epi64(
             _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), gv), half), GSHIFT);
         const __m512i ve = _mm512_add_epi64(_mm512_srai_epi64(_mm512_slli_epi64(gr, 32), 32), te);
         const __m512i vo = _mm512_add_epi64(_mm512_srai_epi64(gr, 32), to);
-        const __m512i ce = _mm512_max_epi64(_mm512_min_epi64(ve, hi), lo);
-        const __m512i co = _mm512_max_epi64(_mm512_min_epi64(vo, hi), lo);
-        cnt = _mm512_mask_add_epi64(cnt, _mm512_cmpneq_epi64_mask(ce, ve), cnt, one);
-        cnt = _mm512_mask_add_epi64(cnt, _mm512_cmpneq_epi64_mask(co, vo), cnt, one);
-        _mm512_storeu_si512((void *)(grad + c), _mm512_permutex2var_epi32(ce, mix, co));
+        _mm512_storeu_si512((void *)(grad + c), rtrl_v_clamp_pack(ve, vo, INT32_MIN, INT32_MAX, &cnt));
     }
     nsat = (uint64_t)_mm512_reduce_add_epi64(cnt);
 #endif

@@ -20,7 +20,7 @@
 #endif
 
 #if defined(__AVX512F__) && (RTRL_CHUNK == 16 || RTRL_CHUNK == 32)
-#include <immintrin.h>
+#include "rtrl_avx512.h"
 #define RTRL_ROWS_AVX512 1
 #endif
 
@@ -88,26 +88,6 @@ static RTRL_NOINLINE uint64_t row_part(rtrl_m_t *restrict row, uint32_t w, int32
 }
 
 #ifdef RTRL_ROWS_AVX512
-/* 16 values of M as 16 int32 lanes. */
-static inline __m512i load16(const rtrl_m_t *p)
-{
-#if RTRL_INFLUENCE_BITS == 32
-    return _mm512_loadu_si512((const void *)p);
-#else
-    return _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)p));
-#endif
-}
-
-static inline void store16(rtrl_m_t *p, __m512i v)
-{
-#if RTRL_INFLUENCE_BITS == 32
-    _mm512_storeu_si512((void *)p, v);
-#else
-    _mm256_storeu_si256((__m256i *)(void *)p, _mm512_cvtepi32_epi16(v)); /* in range: exact */
-#endif
-}
-
-
 /* acc_even/odd += x * j for 16 columns: the products of the even and of the odd columns go
  * to two int64 accumulators (VPMULDQ multiplies the low 32 bits of each 64-bit lane,
  * sign-extended: exactly int32 x int32 -> int64). */
@@ -118,20 +98,11 @@ static inline void store16(rtrl_m_t *p, __m512i v)
         (O) = _mm512_add_epi64((O), _mm512_mul_epi32(_mm512_srli_epi64(x_, 32), (J)));     \
     } while (0)
 
-/* 16 finished columns from their accumulators: shift, clamp, interleave even and odd;
- * each clamped lane adds one to its lane of *cnt. */
+/* 16 finished columns from their accumulators: shift, clamp to rtrl_m_t, interleave. */
 static inline __m512i finish16(__m512i e, __m512i o, __m512i *cnt)
 {
-    const __m512i lo = _mm512_set1_epi64(RTRL_M_MIN), hi = _mm512_set1_epi64(RTRL_M_MAX);
-    const __m512i one = _mm512_set1_epi64(1);
-    /* dword 2k <- even lane k, dword 2k+1 <- odd lane k */
-    const __m512i mix = _mm512_set_epi32(30, 14, 28, 12, 26, 10, 24, 8, 22, 6, 20, 4, 18, 2, 16, 0);
-    const __m512i ve = _mm512_srai_epi64(e, RTRL_FRAC), vo = _mm512_srai_epi64(o, RTRL_FRAC);
-    const __m512i ce = _mm512_max_epi64(_mm512_min_epi64(ve, hi), lo);
-    const __m512i co = _mm512_max_epi64(_mm512_min_epi64(vo, hi), lo);
-    *cnt = _mm512_mask_add_epi64(*cnt, _mm512_cmpneq_epi64_mask(ce, ve), *cnt, one);
-    *cnt = _mm512_mask_add_epi64(*cnt, _mm512_cmpneq_epi64_mask(co, vo), *cnt, one);
-    return _mm512_permutex2var_epi32(ce, mix, co);
+    return rtrl_v_clamp_pack(_mm512_srai_epi64(e, RTRL_FRAC), _mm512_srai_epi64(o, RTRL_FRAC),
+                             RTRL_M_MIN, RTRL_M_MAX, cnt);
 }
 
 /* The same row update, 16 columns per vector, the accumulators named so that they stay
@@ -143,22 +114,22 @@ static inline void row_full_v(rtrl_m_t *restrict row, int32_t d, const int32_t *
     const __m512i half = _mm512_set1_epi64(RTRL_HALF);
     const __m512i dv = _mm512_set1_epi64(d);
     __m512i e0 = half, o0 = half;
-    RTRL_MAC16(e0, o0, load16(row), dv);
+    RTRL_MAC16(e0, o0, rtrl_v_load_m(row), dv);
 #if RTRL_CHUNK == 32
     __m512i e1 = half, o1 = half;
-    RTRL_MAC16(e1, o1, load16(row + 16), dv);
+    RTRL_MAC16(e1, o1, rtrl_v_load_m(row + 16), dv);
 #endif
     for (uint16_t e = 0; e < ne; ++e) {
         const __m512i jv = _mm512_set1_epi64(jv_row[e]);
         const rtrl_m_t *src = saved + (size_t)slot[e] * RTRL_CHUNK;
-        RTRL_MAC16(e0, o0, load16(src), jv);
+        RTRL_MAC16(e0, o0, rtrl_v_load_m(src), jv);
 #if RTRL_CHUNK == 32
-        RTRL_MAC16(e1, o1, load16(src + 16), jv);
+        RTRL_MAC16(e1, o1, rtrl_v_load_m(src + 16), jv);
 #endif
     }
-    store16(row, finish16(e0, o0, cnt));
+    rtrl_v_store_m(row, finish16(e0, o0, cnt));
 #if RTRL_CHUNK == 32
-    store16(row + 16, finish16(e1, o1, cnt));
+    rtrl_v_store_m(row + 16, finish16(e1, o1, cnt));
 #endif
 }
 #endif

@@ -127,7 +127,7 @@ def _run_window(engine: RTRLEngine, x: np.ndarray, target: np.ndarray) -> float:
     t0 = time.perf_counter()
     for t in range(x.shape[0]):
         s = engine.step(x[t])
-        _, _, dy = readout_backward(model, s.y, target[t], -1, ro)
+        _, _, dy = readout_backward(model, engine.features(), target[t], -1, ro)
         engine.backprop_output(dy)
     return (time.perf_counter() - t0) / x.shape[0]
 

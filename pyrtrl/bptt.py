@@ -29,6 +29,20 @@ def forward_sequence(model: EGRU, x: np.ndarray, smooth: bool = False) -> List[S
     return caches
 
 
+def sequence_features(model: EGRU, x: np.ndarray, caches: List[StepCache]) -> List[np.ndarray]:
+    """The readout's input at every step: [y_t or c_t, x_t, x_{t-1}, ..., x_{t-taps+1}]."""
+    taps, d = model.taps, model.d
+    padded = np.concatenate([np.zeros((taps, d), dtype=x.dtype), x]) if taps else x
+    out = []
+    for t, s in enumerate(caches):
+        src = s.c if model.readout == "c" else s.y
+        if taps:
+            # rows t+taps, t+taps-1, ..., t+1 of the padded stream are x_t ... x_{t-taps+1}
+            src = np.concatenate([src, padded[t + 1:t + taps + 1][::-1].ravel()])
+        out.append(src)
+    return out
+
+
 def bptt_bytes(caches: List[StepCache]) -> int:
     """Bytes of forward values BPTT keeps for a sequence (what it needs beyond RTRL)."""
     keep = ("x", "u", "r", "g", "q", "c")  # the rest (y, h, o, psi, a) is recomputable
@@ -53,8 +67,9 @@ def bptt(
     grads = {name: np.zeros_like(p[name]) for name in PARAMS}
     total = 0.0
     douts = []
+    feats = sequence_features(model, x, caches)
     for t, s in enumerate(caches):
-        out = p["W_o"] @ s.y + p["b_o"]
+        out = p["W_o"] @ feats[t] + p["b_o"]
         loss, dout = step_loss(out, None if target is None else target[t],
                                -1 if labels is None else int(labels[t]))
         total += loss
@@ -62,14 +77,18 @@ def bptt(
     thr = p["thr"]
     carry_y = np.zeros(n, dtype=model.dtype)
     carry_h = np.zeros(n, dtype=model.dtype)
+    state_c = model.readout == "c"
     for t in range(T - 1, -1, -1):
         s = caches[t]
         dout = douts[t]
-        grads["W_o"] += np.outer(dout, s.y)
+        grads["W_o"] += np.outer(dout, feats[t])
         grads["b_o"] += dout
-        dy = p["W_o"].T @ dout + carry_y
+        dsrc = p["W_o"][:, :n].T @ dout
+        dy = carry_y if state_c else dsrc + carry_y
         dh = carry_h
         dc = dy * s.a + dh * (1 - thr * s.psi)
+        if state_c:
+            dc = dc + dsrc
         grads["thr"] += dy * (-s.c * s.psi) + dh * (thr * s.psi - s.o)
         du = dc * (s.h_prev - s.g)
         dg = dc * (1 - s.u)

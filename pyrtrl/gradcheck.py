@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .bptt import bptt, forward_sequence
+from .bptt import bptt, forward_sequence, sequence_features
 from .gradients import gradients
 from .losses import step_loss
 from .model import MASKED, PARAMS, EGRU, init_egru
@@ -45,8 +45,9 @@ def sequence_loss(model: EGRU, x: np.ndarray, target: Optional[np.ndarray],
     p = model.params
     total = 0.0
     caches = forward_sequence(model, x, smooth)
+    feats = sequence_features(model, x, caches)
     for t, s in enumerate(caches):
-        out = p["W_o"] @ s.y + p["b_o"]
+        out = p["W_o"] @ feats[t] + p["b_o"]
         total += step_loss(out, None if target is None else target[t],
                            -1 if labels is None else int(labels[t]))[0]
     return total, np.array([s.o != 0 for s in caches])

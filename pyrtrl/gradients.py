@@ -26,19 +26,20 @@ def make_engine(model: EGRU, method: str, smooth: bool = False, record: bool = F
 
 
 def readout_backward(
-    model: EGRU, y: np.ndarray, target: Optional[np.ndarray], label: int,
+    model: EGRU, z: np.ndarray, target: Optional[np.ndarray], label: int,
     grads: Dict[str, np.ndarray],
 ) -> Tuple[float, np.ndarray, np.ndarray]:
     """Readout, loss, and the readout's immediate gradient added to ``grads``.
 
-    Returns (loss, out, dL/dy).
+    ``z`` is the readout's input (:meth:`RTRLEngine.features`: the state source, then the
+    input taps). Returns (loss, out, dL/ds) for the state source s (y or c).
     """
     p = model.params
-    out = p["W_o"] @ y + p["b_o"]
+    out = p["W_o"] @ z + p["b_o"]
     loss, dout = step_loss(out, target, label)
-    grads["W_o"] += np.outer(dout, y)
+    grads["W_o"] += np.outer(dout, z)
     grads["b_o"] += dout
-    return loss, out, p["W_o"].T @ dout
+    return loss, out, p["W_o"][:, :model.n].T @ dout
 
 
 def run_rtrl(
@@ -51,7 +52,7 @@ def run_rtrl(
     total = 0.0
     for t in range(x.shape[0]):
         s = engine.step(x[t])
-        loss, _, dy = readout_backward(model, s.y, None if target is None else target[t],
+        loss, _, dy = readout_backward(model, engine.features(), None if target is None else target[t],
                                        -1 if labels is None else int(labels[t]), ro)
         total += loss
         engine.backprop_output(dy)

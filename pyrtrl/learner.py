@@ -17,6 +17,7 @@ from .errors import PyrtrlError
 from .gradients import make_engine, readout_backward
 from .model import EGRU, MASKED
 from .optim import clip_global_norm, make_optimizer
+from .rls import DEFAULT_FORGETTING, DEFAULT_P0, RLSReadout
 
 
 @dataclass
@@ -55,6 +56,14 @@ class OnlineLearner:
         ``clip_mode="value"``, the bound on each component instead (what runtime_c does).
     method : {"rtrl_sparse", "rtrl_dense"}
         Same gradients; the sparse one costs less.
+    readout_rule : {"gradient", "rls"}
+        How the readout learns: with the optimizer from its gradient, or by recursive
+        least squares (:class:`~pyrtrl.rls.RLSReadout`, squared-error targets only) at
+        every step while the optimizer trains the cell.
+    train : {"all", "readout"}
+        ``"readout"`` freezes the cell (the ablation that shows what RTRL adds).
+    rls_forgetting, rls_p0 : float
+        RLS forgetting factor and initial P (``readout_rule="rls"``).
 
     Notes
     -----
@@ -80,6 +89,10 @@ class OnlineLearner:
         clip: float = 1.0,
         method: str = "rtrl_sparse",
         clip_mode: str = "norm",
+        readout_rule: str = "gradient",
+        train: str = "all",
+        rls_forgetting: float = DEFAULT_FORGETTING,
+        rls_p0: float = DEFAULT_P0,
     ) -> None:
         if int(update_every) != update_every or update_every < 1:
             raise PyrtrlError(f"update_every must be a positive integer, got {update_every}")
@@ -87,7 +100,15 @@ class OnlineLearner:
             raise PyrtrlError(f"clip must be >= 0, got {clip}")
         if clip_mode not in ("norm", "value"):
             raise PyrtrlError(f"clip_mode must be 'norm' or 'value', got {clip_mode!r}")
+        if readout_rule not in ("gradient", "rls"):
+            raise PyrtrlError(f"readout_rule must be 'gradient' or 'rls', got {readout_rule!r}")
+        if train not in ("all", "readout"):
+            raise PyrtrlError(f"train must be 'all' or 'readout', got {train!r}")
         self.clip_mode = clip_mode
+        self.readout_rule = readout_rule
+        self.train = train
+        self.rls = (RLSReadout(model.features, rls_forgetting, rls_p0)
+                    if readout_rule == "rls" else None)
         self.model = model
         self.engine = make_engine(model, method)
         self.optimizer = make_optimizer(optimizer, lr)
@@ -102,6 +123,8 @@ class OnlineLearner:
     def reset_state(self) -> None:
         """Start a new sequence: zero the recurrent state and influence matrix, drop pending gradients."""
         self.engine.reset()
+        if self.rls is not None:
+            self.rls.reset()
         for g in self._readout.values():
             g[:] = 0
         self._since_update = 0
@@ -111,7 +134,7 @@ class OnlineLearner:
         x = self._check_x(x)
         s = self.engine.step(x)
         p = self.model.params
-        return p["W_o"] @ s.y + p["b_o"]
+        return p["W_o"] @ self.engine.features() + p["b_o"]
 
     def step(self, x: np.ndarray, target: Optional[np.ndarray] = None, label: int = -1) -> StepResult:
         """Consume one sample, accumulate its exact gradient and update every K steps.
@@ -132,9 +155,17 @@ class OnlineLearner:
                 raise PyrtrlError(f"target must be {model.k} finite numbers, got {target!r}")
         if not (-1 <= int(label) < model.k):
             raise PyrtrlError(f"label must be -1 (none) or in [0, {model.k - 1}], got {label}")
+        if label >= 0 and self.rls is not None:
+            raise PyrtrlError("the RLS readout learns squared-error targets, not labels; "
+                              "use readout_rule='gradient' for classification")
         s = self.engine.step(x)
-        loss, out, dy = readout_backward(model, s.y, target, int(label), self._readout)
-        self.engine.backprop_output(dy)
+        z = self.engine.features()
+        loss, out, dy = readout_backward(model, z, target, int(label), self._readout)
+        if self.train == "all":
+            self.engine.backprop_output(dy)
+        if self.rls is not None and target is not None:
+            # after the cell's gradient took dL/ds under the weights that made `out`
+            self.rls.update(model.params, z, out - target)
         self.steps += 1
         self._since_update += 1
         updated = False
@@ -179,8 +210,9 @@ class OnlineLearner:
         return x
 
     def _update(self) -> None:
-        grads: Dict[str, np.ndarray] = self.engine.cell_gradient()
-        grads.update({k: v.copy() for k, v in self._readout.items()})
+        grads: Dict[str, np.ndarray] = self.engine.cell_gradient() if self.train == "all" else {}
+        if self.rls is None:
+            grads.update({k: v.copy() for k, v in self._readout.items()})
         scale = 1.0 / self._since_update
         for g in grads.values():
             g *= scale
@@ -191,7 +223,9 @@ class OnlineLearner:
         else:
             norm = clip_global_norm(grads, self.clip)
         p = self.model.params
-        if np.isfinite(norm):
+        if not grads:
+            pass  # nothing learns by gradient (frozen cell, RLS readout)
+        elif np.isfinite(norm):
             self.optimizer.update(p, grads)
         else:  # never write NaN into the weights; the skip is counted
             self.skipped_updates += 1

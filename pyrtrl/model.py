@@ -35,6 +35,11 @@ PARAMS: tuple[str, ...] = CELL + READOUT
 
 GATES: tuple[str, ...] = ("u", "r", "g")
 
+#: What the readout reads from the cell: the events y or the internal state c.
+READOUT_SOURCES: tuple[str, ...] = ("y", "c")
+#: Most input taps the readout may have (the firmware keeps them in a fixed ring).
+MAX_TAPS = 64
+
 #: EvNN defaults for the pseudo-derivative psi(v) = gamma * max(0, 1 - |v| / eps).
 DEFAULT_GAMMA = 0.7
 DEFAULT_EPS = 1.0
@@ -48,11 +53,16 @@ class EGRU:
     ----------
     params : dict of str to ndarray
         Arrays named as in :data:`PARAMS`: ``W_*`` (n x d), ``R_*`` (n x n), ``b_*`` and
-        ``thr`` (n), ``W_o`` (k x n), ``b_o`` (k). All share one float dtype.
+        ``thr`` (n), ``W_o`` (k x (n + taps * d)), ``b_o`` (k). All share one float dtype.
     masks : dict of str to ndarray of bool
         One mask per name in :data:`MASKED`, shaped like its weight; ``False`` = pruned.
     gamma, eps : float
         Height and half-width of the pseudo-derivative of the Heaviside event function.
+    readout : {"y", "c"}
+        The readout's state source: the events y (sparse; the loss reaches only units
+        within eps of their threshold) or the internal state c (every unit).
+    taps : int
+        Recent inputs the readout also sees (0 = none, 1 = x_t, 2 = x_t and x_{t-1}, ...).
 
     Notes
     -----
@@ -64,6 +74,8 @@ class EGRU:
     masks: Dict[str, np.ndarray]
     gamma: float = DEFAULT_GAMMA
     eps: float = DEFAULT_EPS
+    readout: str = "y"
+    taps: int = 0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -83,6 +95,11 @@ class EGRU:
     def k(self) -> int:
         """Output dimension of the readout."""
         return int(self.params["b_o"].shape[0])
+
+    @property
+    def features(self) -> int:
+        """Columns of ``W_o``: the state source (n) and the input taps (taps * d)."""
+        return self.n + self.taps * self.d
 
     @property
     def dtype(self) -> np.dtype:
@@ -121,6 +138,11 @@ class EGRU:
             One line naming the first problem found.
         """
         p, m = self.params, self.masks
+        if self.readout not in READOUT_SOURCES:
+            raise PyrtrlError(f"readout must be one of {', '.join(READOUT_SOURCES)}, got {self.readout!r}")
+        if int(self.taps) != self.taps or not (0 <= self.taps <= MAX_TAPS):
+            raise PyrtrlError(f"taps must be an integer in [0, {MAX_TAPS}], got {self.taps}")
+        self.taps = int(self.taps)
         missing = [name for name in PARAMS if name not in p]
         if missing:
             raise PyrtrlError(f"model is missing parameter array(s): {', '.join(missing)}")
@@ -138,7 +160,7 @@ class EGRU:
         want = {name: (n, d) for name in ("W_u", "W_r", "W_g")}
         want.update({name: (n, n) for name in ("R_u", "R_r", "R_g")})
         want.update({name: (n,) for name in VECTORS})
-        want.update({"W_o": (k, n), "b_o": (k,)})
+        want.update({"W_o": (k, n + self.taps * d), "b_o": (k,)})
         dtype = p["b_u"].dtype
         if dtype not in (np.float32, np.float64):
             raise PyrtrlError(f"parameters must be float32 or float64, got {dtype}")
@@ -177,6 +199,8 @@ class EGRU:
             {k: v.copy() for k, v in self.masks.items()},
             float(self.gamma),
             float(self.eps),
+            self.readout,
+            self.taps,
         )
 
     def astype(self, dtype: "np.typing.DTypeLike") -> "EGRU":
@@ -186,6 +210,8 @@ class EGRU:
             {k: v.copy() for k, v in self.masks.items()},
             float(self.gamma),
             float(self.eps),
+            self.readout,
+            self.taps,
         )
 
     def apply_masks(self) -> None:
@@ -238,12 +264,15 @@ def init_egru(
     seed: Optional[int] = None,
     dtype: "np.typing.DTypeLike" = np.float64,
     thr_mean: float = 0.3,
+    readout: str = "y",
+    taps: int = 0,
 ) -> EGRU:
     """A freshly initialised EGRU with random masks at ``density``.
 
     Xavier-normal weights scaled by ``1/sqrt(density)`` so that sparse nets do not fall
     silent, zero biases, thresholds drawn from Beta(3, 7 * ...) with mean ``thr_mean``
-    and clamped to [0, 1] (DESIGN, "init for sparse nets").
+    and clamped to [0, 1] (DESIGN, "init for sparse nets"). The readout's state columns
+    are Xavier-normal, its input-tap columns zero.
 
     Examples
     --------
@@ -272,10 +301,12 @@ def init_egru(
         p[name] = np.zeros(n)
     a = 3.0
     p["thr"] = np.clip(rng.beta(a, a * (1 - thr_mean) / thr_mean, size=n), 0.0, 1.0)
-    p["W_o"] = xavier(k, n)
+    if int(taps) != taps or not (0 <= taps <= MAX_TAPS):
+        raise PyrtrlError(f"taps must be an integer in [0, {MAX_TAPS}], got {taps}")
+    p["W_o"] = np.concatenate([xavier(k, n), np.zeros((k, int(taps) * d))], axis=1)
     p["b_o"] = np.zeros(k)
     p = {name: p[name].astype(dtype) for name in PARAMS}
-    return EGRU(p, masks, float(gamma), float(eps))
+    return EGRU(p, masks, float(gamma), float(eps), readout, int(taps))
 
 
 def prune_magnitude(model: EGRU, density: float, shared: Optional[bool] = None) -> EGRU:

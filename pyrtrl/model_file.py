@@ -8,7 +8,10 @@ Layout (``np.savez``, no pickled objects):
 * one array per name in :data:`~pyrtrl.model.PARAMS` (``W_u`` ... ``b_o``), all of
   one dtype, float32 or float64;
 * ``mask_<NAME>`` boolean arrays for the six names in :data:`~pyrtrl.model.MASKED`;
-* ``gamma`` and ``eps``, 0-d float64 arrays.
+* ``gamma`` and ``eps``, 0-d float64 arrays;
+* optionally ``readout`` (0-d integer: 0 = events y, 1 = state c) and ``taps`` (0-d
+  integer, input taps of the readout); files without them read as y and 0, the readout
+  every model had before they existed.
 
 Nothing else may be in the archive.
 """
@@ -23,7 +26,7 @@ from typing import Dict, List, Union
 import numpy as np
 
 from .errors import PyrtrlError
-from .model import EGRU, MASKED, PARAMS
+from .model import EGRU, MASKED, MAX_TAPS, PARAMS, READOUT_SOURCES
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -33,6 +36,8 @@ MASK_PREFIX = "mask_"
 SCALARS: tuple[str, ...] = ("gamma", "eps")
 #: Every array in a model file, in the order they are written.
 FILE_KEYS: tuple[str, ...] = PARAMS + tuple(MASK_PREFIX + name for name in MASKED) + SCALARS
+#: Readout description, 0-d integers; optional (absent = events y, no taps).
+READOUT_KEYS: tuple[str, ...] = ("readout", "taps")
 
 
 def _one_line(text: object) -> str:
@@ -74,6 +79,8 @@ def save_model(path: PathLike, model: EGRU) -> None:
         arrays[MASK_PREFIX + name] = np.asarray(model.masks[name], dtype=np.bool_)
     arrays["gamma"] = np.array(float(model.gamma), dtype=np.float64)
     arrays["eps"] = np.array(float(model.eps), dtype=np.float64)
+    arrays["readout"] = np.array(READOUT_SOURCES.index(model.readout), dtype=np.int64)
+    arrays["taps"] = np.array(int(model.taps), dtype=np.int64)
 
     directory = os.path.dirname(os.path.abspath(label))
     base = os.path.basename(label)
@@ -187,7 +194,7 @@ def load_model(path: PathLike) -> EGRU:
 
     # -- names ---------------------------------------------------------------------------
     missing = [key for key in FILE_KEYS if key not in raw]
-    extra = sorted(set(raw) - set(FILE_KEYS))
+    extra = sorted(set(raw) - set(FILE_KEYS) - set(READOUT_KEYS))
     problems: List[str] = []
     if missing:
         problems.append(f"missing array(s): {', '.join(missing)}")
@@ -227,6 +234,20 @@ def load_model(path: PathLike) -> EGRU:
                 f"{label}: {key} must be a 0-d float array, got shape {a.shape} dtype {a.dtype}"
             )
 
+    readout = {"readout": 0, "taps": 0}
+    for key in READOUT_KEYS:
+        if key not in raw:
+            continue
+        a = _native(raw[key]) if isinstance(raw[key], np.ndarray) else None
+        if a is None or a.ndim != 0 or a.dtype.kind not in "iu":
+            raise PyrtrlError(f"{label}: {key} must be a 0-d integer array")
+        readout[key] = int(a)
+    if not (0 <= readout["readout"] < len(READOUT_SOURCES)):
+        raise PyrtrlError(f"{label}: readout must be 0 (events y) or 1 (state c), got {readout['readout']}")
+    if not (0 <= readout["taps"] <= MAX_TAPS):
+        raise PyrtrlError(f"{label}: taps must be in [0, {MAX_TAPS}], got {readout['taps']}")
+    taps = readout["taps"]
+
     # -- shapes --------------------------------------------------------------------------
     for name, ndim in (("b_u", 1), ("W_u", 2), ("b_o", 1)):
         if arrays[name].ndim != ndim:
@@ -239,7 +260,7 @@ def load_model(path: PathLike) -> EGRU:
         if name in MASKED:
             want[name] = (n, d) if name[0] == "W" else (n, n)
         elif name == "W_o":
-            want[name] = (k, n)
+            want[name] = (k, n + taps * d)
         elif name == "b_o":
             want[name] = (k,)
         else:
@@ -258,6 +279,7 @@ def load_model(path: PathLike) -> EGRU:
     params = {name: arrays[name] for name in PARAMS}
     masks = {name: arrays[MASK_PREFIX + name] for name in MASKED}
     try:
-        return EGRU(params, masks, float(arrays["gamma"]), float(arrays["eps"]))
+        return EGRU(params, masks, float(arrays["gamma"]), float(arrays["eps"]),
+                    READOUT_SOURCES[readout["readout"]], taps)
     except PyrtrlError as e:
         raise PyrtrlError(f"{label}: {_one_line(e)}") from None

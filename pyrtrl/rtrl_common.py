@@ -99,6 +99,9 @@ class RTRLEngine:
         self.last: Optional[StepCache] = None
         self.counters = Counters()
         self.grad_thr_immediate = z.copy()
+        # the readout's input delay line, newest first (x_t, x_{t-1}, ...); zeros before
+        # the stream starts, like the state
+        self.tap_line = np.zeros((self.model.taps, self.model.d), dtype=dt)
         self._reset_influence()
 
     def _reset_influence(self) -> None:  # pragma: no cover - abstract
@@ -116,6 +119,9 @@ class RTRLEngine:
     def step(self, x: np.ndarray) -> StepCache:
         """Advance one step with input ``x`` (d,) and update the influence matrix."""
         s = self._forward(x)
+        if self.tap_line.shape[0]:
+            self.tap_line[1:] = self.tap_line[:-1]
+            self.tap_line[0] = x
         der = cell_derivs(s)
         self._update_influence(s, der)
         self.counters.steps += 1
@@ -132,13 +138,26 @@ class RTRLEngine:
     def _update_influence(self, s: StepCache, der: CellDerivs) -> None:  # pragma: no cover
         raise NotImplementedError
 
+    def features(self) -> np.ndarray:
+        """The readout's input after the last step: [y or c, x_t, x_{t-1}, ...]."""
+        s = self.last
+        if s is None:
+            raise RuntimeError("features() before step()")
+        src = s.c if self.model.readout == "c" else s.y
+        return np.concatenate([src, self.tap_line.ravel()]) if self.tap_line.size else src
+
     def backprop_output(self, dy: np.ndarray) -> None:
-        """Accumulate the gradient of this step's loss, given dL_t/dy_t (n,)."""
+        """Accumulate the gradient of this step's loss, given dL_t/ds_t (n,) for the
+        readout's state source s (y or c)."""
         s = self.last
         if s is None:
             raise RuntimeError("backprop_output() before step()")
-        self._contract(dy * s.a)
-        self.grad_thr_immediate -= dy * s.c * s.psi
+        if self.model.readout == "c":
+            # dL/dc directly: every unit's row of M, and no immediate threshold term
+            self._contract(dy)
+        else:
+            self._contract(dy * s.a)
+            self.grad_thr_immediate -= dy * s.c * s.psi
         if self.record:
             self.counters.per_step[-1] = self.counters.per_step[-1][:2] + (self._last_grad_macs,)
 

@@ -11,7 +11,7 @@ import pytest
 
 from pyrtrl import MASKED, PARAMS, PyrtrlError, init_egru, load_model, save_model
 
-EXPECTED_KEYS = set(PARAMS) | {f"mask_{m}" for m in MASKED} | {"gamma", "eps"}
+EXPECTED_KEYS = set(PARAMS) | {f"mask_{m}" for m in MASKED} | {"gamma", "eps", "readout", "taps"}
 
 
 def _model(dtype=np.float64, shared=False, seed=0):

@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from . import protocol as P
+from .baselines import baselines_summary, forecast_baselines, stream_signal
 from .boards import get_board
 from .budget import largest_hidden
 from .device import Device, MemoryLink, SimulatedDevice
@@ -344,6 +345,9 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         "qemu_exit_status": exit_status, "wall_seconds": wall,
         "resumed_from_step": first, "resume_weights_verified": resume_checked,
         "checkpoint": str(out / CHECKPOINT) if checkpoint_every else None,
+        # the online baselines on the whole stream, scored on the same last 20 % (report.json
+        # recomputes them from telemetry.csv: the same numbers)
+        "baselines": baselines_summary(forecast_baselines(stream_signal(x, target), 1)),
     }
     with open(out / "summary.json", "w") as f:
         json.dump(summary, f, indent=1)

@@ -22,6 +22,10 @@ Telemetry columns: ``step`` (0-based), ``x`` (s_t, normalized), ``target`` (s_{t
 ``naive_loss`` = (x - target)^2 (the "repeat the last sample" forecaster) and ``events``
 (units that emitted an event at this step). ``loss`` is the full squared error so that it
 compares directly with ``naive_loss``; the learner minimizes half of it.
+
+The summary, the report and the learning curve also hold the online linear baselines of
+:mod:`pyrtrl.baselines` (NLMS and RLS autoregressive forecasters) on the same stream,
+scored over the same last 20 %.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from typing import IO, TYPE_CHECKING, Any, Dict, List, Optional, Union
 import numpy as np
 
 from . import __version__
+from .baselines import (baseline_label, baselines_section, baselines_summary, forecast_baselines,
+                        stream_signal)
 from .errors import PyrtrlError
 from .gradients import ENGINES
 from .learner import OnlineLearner
@@ -80,6 +86,12 @@ def running_mean(values: np.ndarray, window: int) -> np.ndarray:
     i = np.arange(1, v.size + 1)
     lo = np.maximum(i - window, 0)
     return (c[i] - c[lo]) / (i - lo)
+
+
+def stream_baselines(x: np.ndarray, target: np.ndarray, horizon: int = 1) -> Dict[str, Any]:
+    """:func:`pyrtrl.baselines.forecast_baselines` on a run's stream (telemetry ``x`` and
+    ``target``): the same forecasts, scored over the same last 20 % as the learner."""
+    return forecast_baselines(stream_signal(x, target, horizon), horizon, LAST_FRACTION)
 
 
 def _curve_window(steps: int, rate_hz: float) -> int:
@@ -321,6 +333,7 @@ def _summary(signal: Any, model: EGRU, learner: OnlineLearner, x: np.ndarray, ta
         "ratio_learner_over_naive_last": mse_l / mse_n if mse_n > 0 else None,
         "mse_learner_all": float(sq.mean()),
         "mse_naive_all": float(naive.mean()),
+        "baselines": baselines_summary(stream_baselines(x, target)),
         "fwd_activity": float(events.sum()) / (T * model.n),
         "bwd_activity": c.bwd_active / (max(c.steps, 1) * model.n),
         "macs_per_step": c.macs / max(c.steps, 1),
@@ -397,10 +410,13 @@ def report_figures(run_dir: PathLike) -> Dict[str, "Figure"]:
     ax = fig.add_subplot()
     step = tel["step"]
     floor = 1e-12  # keep exact zeros plottable on the log axis
+    base = stream_baselines(tel["x"], tel["target"], int(s.get("horizon", 1)))
     for values, name, style in (
         (tel["loss"], "EGRU online learner", "-"),
         (tel["naive_loss"], "naive: repeat last sample", "--"),
         (tel["target"] ** 2, "mean predictor (0)", ":"),
+        *(((base[b]["prediction"] - tel["target"]) ** 2, baseline_label(b, base[b]), "-.")
+          for b in ("nlms", "rls")),
     ):
         ax.plot(step, np.maximum(running_mean(values, window), floor), style, label=name)
     ax.axvspan(T - last_steps(T) - 0.5, T - 0.5, color="0.9", zorder=0, label="last 20 % (scored)")
@@ -451,6 +467,9 @@ def write_report(run_dir: PathLike) -> List[str]:
         fig.savefig(path, dpi=110)
         written.append(path)
     ratio = s["ratio_learner_over_naive_last"]
+    # runs written before the baselines existed have none in their summary
+    base = s.get("baselines") or baselines_summary(
+        stream_baselines(*(read_telemetry(out)[k] for k in ("x", "target")), int(s.get("horizon", 1))))
     verdict = (
         "n/a (the naive forecaster is exact)" if ratio is None
         else f"{ratio:.3f}: the learner's error is {'below' if ratio < 1 else 'not below'} the naive forecaster's"
@@ -483,6 +502,7 @@ def write_report(run_dir: PathLike) -> List[str]:
         f"{s['influence_live_bytes']} in live columns |",
         f"| wall time | {s['wall_seconds']:.1f} s ({s['steps_per_second']:.0f} steps/s) |",
         "",
+        *baselines_section(base, [("EGRU online learner (Adam)", s["mse_learner_last"])]),
         "![learning curve](learning_curve.png)",
         "",
         "![prediction at the start](prediction_start.png)",
@@ -500,3 +520,4 @@ def write_report(run_dir: PathLike) -> List[str]:
         f.write("\n".join(lines))
     written.append(path)
     return written
+

@@ -3,8 +3,9 @@
 :func:`write_report` reads a device run directory (:mod:`pyrtrl.device_run`) and writes
 
 ================== =============================================================
-learning_curve     the device's loss beside the host float learner's on the same stream
-                   and the naive "repeat the last sample" forecaster's
+learning_curve     the device's loss beside the host float learner's on the same stream,
+                   the naive "repeat the last sample" forecaster's and the chosen NLMS and
+                   RLS baselines' (:mod:`pyrtrl.baselines`)
 prediction_start   device prediction, target and naive forecast at the start ...
 prediction_end     ... and at the end of the stream
 activity           forward activity (events / n) and backward activity (active Jacobian
@@ -15,8 +16,8 @@ memory             the learner's RAM by component against the board's RAM, and w
                    BPTT would need to keep for the same stream
 float_learner.csv  the host float learner's per-step prediction and loss (computed once,
                    reused while it is newer than the telemetry)
-report.json        the summary numbers of the table
-report.md          the table and the figures
+report.json        the summary numbers of the table, with the baselines' (``baselines``)
+report.md          the table, the learners beside the baselines, and the figures
 ================== =============================================================
 
 The host float learner is :class:`pyrtrl.learner.OnlineLearner` on ``model_before.npz``
@@ -38,9 +39,10 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from .baselines import baseline_label, baselines_section, baselines_summary
 from .errors import PyrtrlError
 from .host_run import (LAST_FRACTION, PREDICTION_WINDOW_S, _curve_window, last_steps, read_summary,
-                       running_mean)
+                       running_mean, stream_baselines)
 
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
     from matplotlib.figure import Figure
@@ -206,8 +208,21 @@ def bptt_memory(model: Any, x: np.ndarray, prefix: int = BPTT_PREFIX) -> Dict[st
             "bptt_bytes_stream": int(measured if k == T else round(per_step * T))}
 
 
-def report_numbers(run_dir: PathLike) -> Dict[str, Any]:
-    """The report's summary numbers, recomputed from the run directory (see ``report.json``)."""
+def run_baselines(run_dir: PathLike) -> Dict[str, Any]:
+    """:func:`pyrtrl.baselines.forecast_baselines` on a device run's stream (telemetry ``x``
+    then the last target; horizon ``summary["horizon"]``, default 1), predictions included."""
+    out = os.fspath(run_dir)
+    tel = read_device_telemetry(out)
+    if tel["step"].size < 1:
+        raise PyrtrlError(f"{out}: telemetry has no rows")
+    return stream_baselines(tel["x"], tel["target"], int(read_summary(out).get("horizon", 1)))
+
+
+def report_numbers(run_dir: PathLike, baselines: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The report's summary numbers, recomputed from the run directory (see ``report.json``).
+
+    ``baselines`` is :func:`run_baselines` (computed if not given).
+    """
     from .boards import get_board
     from .budget import budget_for_model
     from .model_file import load_model
@@ -256,6 +271,7 @@ def report_numbers(run_dir: PathLike) -> Dict[str, Any]:
         "params": b.params,
     }
     res.update(bptt_memory(model, tel["x"][:, None]))
+    res["baselines"] = baselines_summary(run_baselines(out) if baselines is None else baselines)
     return res
 
 
@@ -267,11 +283,12 @@ def _style_axes(ax: Any, title: str, xlabel: str, ylabel: str, loc: str = "best"
     ax.legend(loc=loc, fontsize="small")
 
 
-def report_figures(run_dir: PathLike, numbers: Optional[Dict[str, Any]] = None) -> Dict[str, "Figure"]:
+def report_figures(run_dir: PathLike, numbers: Optional[Dict[str, Any]] = None,
+                   baselines: Optional[Dict[str, Any]] = None) -> Dict[str, "Figure"]:
     """The report's figures (plain :class:`matplotlib.figure.Figure` objects, no pyplot).
 
     Returns a dict with the keys of :data:`FIGURES`. ``numbers`` are
-    :func:`report_numbers` (computed if not given).
+    :func:`report_numbers` and ``baselines`` :func:`run_baselines` (computed if not given).
     """
     from matplotlib.figure import Figure
 
@@ -281,7 +298,8 @@ def report_figures(run_dir: PathLike, numbers: Optional[Dict[str, Any]] = None) 
     T = tel["step"].size
     if T < 1:
         raise PyrtrlError(f"{out}: telemetry has no rows")
-    num = report_numbers(out) if numbers is None else numbers
+    base = run_baselines(out) if baselines is None else baselines
+    num = report_numbers(out, base) if numbers is None else numbers
     fl = float_learner(out)
     rate = _signal_rate(s)
     window = _curve_window(T, rate) if rate else max(1, min(300, T // 5))
@@ -297,11 +315,14 @@ def report_figures(run_dir: PathLike, numbers: Optional[Dict[str, Any]] = None) 
     naive_loss = 0.5 * (tel["x"] - tel["target"]) ** 2
     for values, label, style in ((tel["loss"], f"device ({s['board']}, fixed point)", "-"),
                                  (fl["loss"], "host float learner (same rule)", "-"),
-                                 (naive_loss, "naive: repeat last sample", "--")):
+                                 (naive_loss, "naive: repeat last sample", "--"),
+                                 # the baselines' loss on the device's scale: half the square
+                                 *((0.5 * (base[b]["prediction"] - tel["target"]) ** 2,
+                                    baseline_label(b, base[b]), "-.") for b in ("nlms", "rls"))):
         ax.plot(step, np.maximum(running_mean(values, window), floor), style, label=label)
     ax.axvspan(T - num["last_steps"] - 0.5, T - 0.5, color="0.9", zorder=0, label="last 20 % (scored)")
     ax.set_yscale("log")
-    _style_axes(ax, f"Learning curve: device vs host float learner vs naive\n({where})", "step",
+    _style_axes(ax, f"Learning curve: device vs host float learner vs baselines\n({where})", "step",
                 f"loss 0.5 (prediction - target)², running mean over {window} steps")
     figs["learning_curve"] = fig
 
@@ -458,8 +479,9 @@ def write_report(run_dir: PathLike) -> List[str]:
         raise PyrtrlError(f"{out}: not a device run (summary.json has no board)")
     fl_path = os.path.join(out, FLOAT_FILE)
     before = os.stat(fl_path).st_mtime_ns if os.path.isfile(fl_path) else None
-    num = report_numbers(out)
-    figs = report_figures(out, num)
+    base = run_baselines(out)  # once: the numbers and the learning curve both need it
+    num = report_numbers(out, base)
+    figs = report_figures(out, num, base)
     written = []
     if not os.path.isfile(fl_path) or os.stat(fl_path).st_mtime_ns != before:
         written.append(fl_path)
@@ -509,6 +531,8 @@ def write_report(run_dir: PathLike) -> List[str]:
         f"MSE is the mean of (prediction - target)² over the last {num['last_steps']} steps "
         "(20 %), from `telemetry.csv` (device, naive = x) and `float_learner.csv` (float learner).",
         "",
+        *baselines_section(num["baselines"], [(f"device ({s['board']}, fixed point)", num["mse_device_last"]),
+                                              ("host float learner (same rule)", num["mse_float_last"])]),
         "![learning curve](learning_curve.png)",
         "",
         "![prediction at the start](prediction_start.png)",

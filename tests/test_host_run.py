@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from pyrtrl import MASKED, PARAMS, PyrtrlError, init_egru, load_model, save_model
+from pyrtrl.baselines import BASELINES, baselines_summary, forecast_baselines
+from pyrtrl.cli import main
 from pyrtrl.host_run import (
     FIGURES, TELEMETRY_COLUMNS, last_steps, read_telemetry, report_figures, run_host, running_mean,
 )
@@ -25,7 +27,7 @@ SUMMARY_KEYS = {
     "data", "source", "rate_hz", "steps", "hidden", "density", "eps", "shared_mask", "lr",
     "method", "params", "mse_learner_last", "mse_naive_last", "mse_mean_last",
     "ratio_learner_over_naive_last", "fwd_activity", "macs_per_step", "influence_bytes",
-    "wall_seconds",
+    "wall_seconds", "baselines",
 }
 
 
@@ -80,6 +82,40 @@ def test_summary_matches_telemetry(run: Dict[str, Any]) -> None:
     assert s["macs_per_step"] > 0 and s["influence_bytes"] > 0 and s["wall_seconds"] > 0
 
 
+def test_summary_and_report_have_the_baselines(run: Dict[str, Any]) -> None:
+    """The baselines run on the run's own signal (x then the last target), scored on the
+    learner's last 20 %, and appear in summary.json and report.md beside the learner."""
+    s = json.loads((run["dir"] / "summary.json").read_text())
+    tel = read_telemetry(run["dir"])
+    signal = np.concatenate([tel["x"], tel["target"][-1:]])
+    want = baselines_summary(forecast_baselines(signal, 1))
+    b = s["baselines"]
+    assert b == json.loads(json.dumps(want))
+    assert b["horizon"] == 1 and b["last_steps"] == s["last_steps"] == last_steps(STEPS)
+    assert b["naive"]["mse_last"] == pytest.approx(s["mse_naive_last"], rel=1e-12)
+    assert b["nlms"]["chosen"]["mu"] in (0.01, 0.03, 0.1, 0.3, 1.0) and b["nlms"]["order"] == 16
+    assert b["rls"]["chosen"]["order"] in (8, 16, 32) and b["rls"]["forgetting"] == 0.999
+    md = (run["dir"] / "report.md").read_text()
+    assert "## Error over the last 20 % vs baselines" in md
+    rows = {line.split("|")[1].strip(): line for line in md.splitlines() if line.startswith("| ")}
+    learner = rows["EGRU online learner (Adam)"]
+    assert f"{s['mse_learner_last']:.6g}" in learner
+    assert f"{s['ratio_learner_over_naive_last']:.4g}" in learner
+    assert f"| RLS AR({b['rls']['chosen']['order']}), forgetting 0.999 | {b['rls']['mse_last']:.6g} |" in md
+    assert f"| NLMS AR(16), mu {b['nlms']['chosen']['mu']:g} | {b['nlms']['mse_last']:.6g} |" in md
+    assert "| naive (repeat last sample) |" in md and "best of a small set" in md
+
+
+def test_cli_run_json_has_the_baselines(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["run", "--board", "float", "--steps", "40", "--hidden", "4", "--out",
+                 str(tmp_path / "run"), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert set(BASELINES) <= set(printed["baselines"]) and printed["baselines"]["last_steps"] == 8
+    for name in BASELINES:
+        assert {"mse_last", "ratio_to_naive_last", "chosen"} <= set(printed["baselines"][name])
+
+
 def test_model_after_learned_but_kept_masks(run: Dict[str, Any]) -> None:
     before = load_model(run["dir"] / "model_before.npz")
     after = load_model(run["dir"] / "model_after.npz")
@@ -107,9 +143,12 @@ def test_report_figures(run: Dict[str, Any]) -> None:
     assert ax.get_xlabel() == "step"
     assert ax.get_ylabel().startswith("squared error")
     assert ax.get_yscale() == "log"
-    assert len(ax.get_lines()) == 3
+    assert len(ax.get_lines()) == 5
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels[:3] == ["EGRU online learner", "naive: repeat last sample", "mean predictor (0)"]
+    s = json.loads((run["dir"] / "summary.json").read_text())
+    assert labels[3] == f"NLMS AR(16), mu {s['baselines']['nlms']['chosen']['mu']:g}"
+    assert labels[4] == f"RLS AR({s['baselines']['rls']['chosen']['order']}), forgetting 0.999"
     # the plotted curves are the running means of the telemetry
     tel = read_telemetry(run["dir"])
     learner_line = ax.get_lines()[0]
@@ -117,6 +156,11 @@ def test_report_figures(run: Dict[str, Any]) -> None:
     win = int(ax.get_ylabel().split("over ")[1].split()[0])
     np.testing.assert_allclose(learner_line.get_ydata(),
                                np.maximum(running_mean(tel["loss"], win), 1e-12))
+    # the baselines' curves: running means of their squared errors on the same targets
+    base = forecast_baselines(np.concatenate([tel["x"], tel["target"][-1:]]), 1)
+    for line, name in zip(ax.get_lines()[3:], ("nlms", "rls")):
+        np.testing.assert_allclose(line.get_ydata(), np.maximum(
+            running_mean((base[name]["prediction"] - tel["target"]) ** 2, win), 1e-12))
 
     for key, where in (("prediction_start", "start"), ("prediction_end", "end")):
         ax = figs[key].axes[0]

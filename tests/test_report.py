@@ -18,6 +18,7 @@ from typing import Any, Dict
 import numpy as np
 import pytest
 
+from pyrtrl.baselines import BASELINES, baselines_summary, forecast_baselines
 from pyrtrl.boards import get_board
 from pyrtrl.bptt import bptt_bytes, forward_sequence
 from pyrtrl.budget import budget_for_model
@@ -154,6 +155,31 @@ def _check_report(d: Path) -> None:
                 "ratio_device_over_float_last", "instructions_per_step", "learner_ram_bytes",
                 "board_ram_bytes", "bptt_bytes_stream"):
         assert key in labels  # the table has every number the brief lists
+    _check_baselines(d, rep, md)
+
+
+def _check_baselines(d: Path, rep: Dict[str, Any], md: str) -> None:
+    """The baselines ran on the run's stream (x then the last target), scored on the same last
+    20 %, and are in summary.json (what ``pyrtrl run --json`` prints), report.json and report.md."""
+    tel = np.genfromtxt(d / "telemetry.csv", delimiter=",", names=True)
+    want = json.loads(json.dumps(baselines_summary(
+        forecast_baselines(np.concatenate([tel["x"], tel["target"][-1:]]), 1))))
+    assert rep["baselines"] == want
+    assert json.loads((d / "summary.json").read_text())["baselines"] == want
+    b = want
+    assert b["last_steps"] == rep["last_steps"] and b["horizon"] == 1
+    assert b["naive"]["mse_last"] == pytest.approx(rep["mse_naive_last"], rel=1e-12)
+    for name in BASELINES:
+        assert {"mse_last", "ratio_to_naive_last", "chosen"} <= set(b[name])
+    assert "## Error over the last 20 % vs baselines" in md
+    rows = {line.split("|")[1].strip(): line for line in md.splitlines() if line.startswith("| ")}
+    s = json.loads((d / "summary.json").read_text())
+    assert f"| {rep['mse_device_last']:.6g} | {rep['ratio_device_over_naive_last']:.4g} |" in \
+        rows[f"device ({s['board']}, fixed point)"]
+    assert f"| {rep['mse_float_last']:.6g} |" in rows["host float learner (same rule)"]
+    rls = rows[f"RLS AR({b['rls']['chosen']['order']}), forgetting 0.999"]
+    assert f"| {b['rls']['mse_last']:.6g} | {b['rls']['ratio_to_naive_last']:.4g} |" in rls
+    assert f"| {b['nlms']['mse_last']:.6g} |" in rows[f"NLMS AR(16), mu {b['nlms']['chosen']['mu']:g}"]
 
 
 def _check_figures(d: Path, qemu_run: bool) -> None:
@@ -166,6 +192,7 @@ def _check_figures(d: Path, qemu_run: bool) -> None:
     labels = lambda fig: [ln.get_label() for ax in fig.axes for ln in ax.get_lines()]  # noqa: E731
     lc = labels(figs["learning_curve"])
     assert any("device" in s for s in lc) and any("float" in s for s in lc) and any("naive" in s for s in lc)
+    assert any(s.startswith("NLMS AR(16)") for s in lc) and any(s.startswith("RLS AR(") for s in lc)
     tel = np.genfromtxt(d / "telemetry.csv", delimiter=",", names=True)
     dev_line = next(ln for ln in figs["learning_curve"].axes[0].get_lines() if "device" in ln.get_label())
     assert dev_line.get_xdata().size == tel.shape[0]
@@ -234,6 +261,14 @@ def test_cli_report(host_dir: Path, capsys: pytest.CaptureFixture) -> None:
     assert err.count("\n") == 1 and "no such run directory" in err
 
 
+def test_cli_run_json_has_the_baselines(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "run"
+    assert main(["run", "--board", "host", "--steps", "120", "--out", str(out), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["baselines"] == json.loads((out / "report.json").read_text())["baselines"]
+    assert set(BASELINES) <= set(printed["baselines"]) and printed["baselines"]["last_steps"] == 24
+
+
 def test_qemu_run_report(qemu: Dict[str, Any]) -> None:
     d = qemu["dir"]
     assert qemu["summary"]["weights_match_host"] and qemu["summary"]["steps"] == QEMU_STEPS
@@ -241,6 +276,7 @@ def test_qemu_run_report(qemu: Dict[str, Any]) -> None:
     _check_figures(d, qemu_run=True)
     rep = json.loads((d / "report.json").read_text())
     assert rep["instructions_per_step"] == qemu["summary"]["instructions_per_step"]
+    assert rep["baselines"] == json.loads(json.dumps(qemu["summary"]["baselines"]))
     assert rep["learner_ram_bytes"] < rep["board_ram_bytes"]
     assert rep["macs_per_step"] < rep["dense_macs_per_step"]
 

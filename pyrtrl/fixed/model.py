@@ -11,9 +11,14 @@ One step (``step``):
  2. influence update on the live columns: M <- diag(d) M + J M[act] (J = A diag(a_prev)
     on active columns), then Mbar (non-threshold entries, threshold diagonal, threshold
     off-diagonal), each a saturating add;
- 3. readout and squared-error loss gradient; gradient contraction row by row
-    (rows with dy*a != 0), the threshold's immediate term, the readout gradient;
+ 3. readout over z = [y or c, input taps] and its loss gradient; gradient contraction
+    row by row (rows with dL/dy * a != 0 for a y readout, dL/dc != 0 for a c readout), the
+    threshold's immediate term (y readout), the readout gradient (SGD readout) or one RLS
+    step (:mod:`pyrtrl.fixed.rls`);
  4. every K steps, SGD: w <- w - lr * clip(G), thresholds clamped to [0, 1].
+
+With ``freeze_cell`` the cell does not learn: steps 2 and the cell's part of 3 and 4 are
+skipped (forward and readout only), the ablation that shows what RTRL adds.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from .arith import (FRAC, INT16_MAX, INT16_MIN, INT32_MAX, INT32_MIN, LIM24, LIM
                     ONE, WFRAC, WONE, neg_log_q, rnd, sat, sigmoid_q, softmax_q, tanh_q,
                     to_fixed)
 from .quantize import QuantizedModel
+from .rls import FixedRLS, RLSConstants, rls_constants
 
 GATES = ("u", "r", "g")
 
@@ -41,11 +47,20 @@ class FixedConfig:
     update_every: int
     influence_bits: int = 32
     dense: bool = False  # sparsity exploitation off (same numbers, full cost)
+    rls: Optional[RLSConstants] = None  # RLS readout (None: the readout learns by SGD)
+    freeze_cell: bool = False  # only the readout learns
 
 
 def fixed_config(lr: float, clip: float = 1.0, update_every: int = 1, influence_bits: int = 32,
-                 dense: bool = False) -> FixedConfig:
-    """Learning rate and clip (float, per mean gradient) to their fixed-point form."""
+                 dense: bool = False, readout_rule: str = "gradient", train: str = "all",
+                 rls_forgetting: float = 0.999, rls_p0: float = 1.0) -> FixedConfig:
+    """Learning rate and clip (float, per mean gradient) to their fixed-point form; the
+    readout rule (``"gradient"`` or ``"rls"``) and what trains (``"all"`` or ``"readout"``)
+    as in :class:`pyrtrl.OnlineLearner`."""
+    if readout_rule not in ("gradient", "rls"):
+        raise PyrtrlError(f"readout_rule must be 'gradient' or 'rls', got {readout_rule!r}")
+    if train not in ("all", "readout"):
+        raise PyrtrlError(f"train must be 'all' or 'readout', got {train!r}")
     if influence_bits not in MFRAC:
         raise PyrtrlError(f"influence_bits must be 16 or 32, got {influence_bits}")
     if int(update_every) != update_every or not (1 <= update_every <= 65535):
@@ -58,7 +73,8 @@ def fixed_config(lr: float, clip: float = 1.0, update_every: int = 1, influence_
     if lr_q < 1:
         raise PyrtrlError(f"learning rate {lr} / {update_every} is below one Q24 step (6e-8)")
     clip_q = min(int(to_fixed(clip * update_every, WFRAC)), INT32_MAX) if clip > 0 else 0
-    return FixedConfig(lr_q, clip_q, int(update_every), influence_bits, dense)
+    rls = rls_constants(rls_forgetting, rls_p0) if readout_rule == "rls" else None
+    return FixedConfig(lr_q, clip_q, int(update_every), influence_bits, dense, rls, train == "readout")
 
 
 @dataclass
@@ -102,6 +118,8 @@ class FixedLearner:
         self.G_imm = np.zeros(n, dtype=np.int64)
         self.G_wo = np.zeros_like(self.w_o)
         self.G_bo = np.zeros_like(self.b_o)
+        self.taps = np.zeros((q.taps, q.d), dtype=np.int64)  # newest first
+        self.rls = FixedRLS(q.features + 1, cfg.rls) if cfg.rls is not None else None
         self.since_update = 0
         self._param_rows = self._rows_of_params()
         #: max |value| seen per tensor (float units), filled when track_ranges is True;
@@ -143,22 +161,43 @@ class FixedLearner:
         """One learning step with a Q16 input (d,), an optional Q16 target (k,) for squared
         error and an optional class label for softmax cross-entropy. Returns (out, loss_q)."""
         q, cnt = self.q, self.counters
-        n = q.n
-        dense = self.cfg.dense
-        W = self.weights()
         x = np.asarray(x, dtype=np.int64)
-        c_prev, h_prev, y_prev = self.c, self.h, self.y
-        o_prev, psi_prev, a_prev = self.o, self.psi, self.a
-        thr16 = rnd(W["thr"], WFRAC - FRAC)
+        if self.rls is not None and label >= 0:
+            raise PyrtrlError("the RLS readout learns squared-error targets, not labels")
+        if q.taps:
+            self.taps[1:] = self.taps[:-1].copy()
+            self.taps[0] = x
+        W = self.weights()
+        f = self._forward(W, x)
+        act = np.ones(q.n, dtype=bool) if self.cfg.dense else self.a != 0
+        macs = f["macs"]
+        if not self.cfg.freeze_cell:
+            macs += self._influence(W, x, f, act)
+        out, loss_q, rmacs = self._readout(f, target, label)
+        macs += rmacs
+        cnt.steps += 1
+        cnt.events += int(f["o"].sum())
+        cnt.active_cols += int(act.sum())
+        cnt.macs += macs
+        self.c, self.h, self.y, self.o, self.psi, self.a = (f[k] for k in ("c", "h", "y", "o", "psi", "a"))
 
-        # 1. forward (Q40 sums, one rounding to Q16 each)
+        self.since_update += 1
+        if self.since_update >= self.cfg.update_every:
+            self._update()
+        return out, loss_q
+
+    # 1. forward (Q40 sums, one rounding to Q16 each)
+    def _forward(self, W: Dict[str, np.ndarray], x: np.ndarray) -> Dict[str, np.ndarray]:
+        q = self.q
+        h_prev, y_prev = self.h, self.y
+        thr16 = rnd(W["thr"], WFRAC - FRAC)
         xon = x != 0
         yon = y_prev != 0
         macs = 0
         for gate in GATES:
             wc = self.pat[f"W_{gate}"].col_nnz()
             rc = self.pat[f"R_{gate}"].col_nnz()
-            macs += int(wc.sum() + rc.sum()) if dense else int(wc[xon].sum() + rc[yon].sum())
+            macs += int(wc.sum() + rc.sum()) if self.cfg.dense else int(wc[xon].sum() + rc[yon].sum())
         sh = WFRAC  # Q24 weight x Q16 activation = Q40
         pre_u = self._sat32(rnd(W["W_u"] @ x + W["R_u"] @ y_prev + (W["b_u"] << FRAC), sh))
         pre_r = self._sat32(rnd(W["W_r"] @ x + W["R_r"] @ y_prev + (W["b_r"] << FRAC), sh))
@@ -175,8 +214,21 @@ class FixedLearner:
         av = np.abs(v)
         psi = np.where(av < q.eps_q, rnd(q.goe_q * (q.eps_q - av), FRAC), 0)
         a = o * ONE + rnd(c * psi, FRAC)
+        if self.track_ranges:
+            self._track(pre_u=(pre_u, FRAC), pre_r=(pre_r, FRAC), pre_g=(pre_g, FRAC), q=(qv, FRAC),
+                        c=(c, FRAC), a=(a, FRAC))
+        return dict(u=u, r=r, g=g, qv=qv, c=c, o=o, y=y, h=h, psi=psi, a=a, thr16=thr16, macs=macs)
 
-        # 2. influence update
+    # 2. influence update: M <- diag(d) M + J M[act] on the live columns, then Mbar
+    def _influence(self, W: Dict[str, np.ndarray], x: np.ndarray, f: Dict[str, np.ndarray],
+                   act: np.ndarray) -> int:
+        q = self.q
+        n = q.n
+        dense = self.cfg.dense
+        u, r, g, qv, thr16 = f["u"], f["r"], f["g"], f["qv"], f["thr16"]
+        h_prev, y_prev, c_prev = self.h, self.y, self.c
+        o_prev, psi_prev, a_prev = self.o, self.psi, self.a
+        macs = 0
         uu = rnd(u * (ONE - u), FRAC)
         alpha_u = rnd((h_prev - g) * uu, FRAC)
         beta_g = rnd((ONE - u) * (ONE - rnd(g * g, FRAC)), FRAC)
@@ -184,7 +236,6 @@ class FixedLearner:
         alpha_r = self._sat(rnd(rnd(beta_g * qv, FRAC) * rnd(r * (ONE - r), FRAC), FRAC), -LIM24, LIM24)
         tp_prev = rnd(thr16 * psi_prev, FRAC)
         dvec = rnd(u * (ONE - tp_prev), FRAC)
-        act = np.ones(n, dtype=bool) if dense else a_prev != 0
         ent = np.flatnonzero(act[self.ucol])  # union entries in active columns
         er, ec = self.urow[ent], self.ucol[ent]
         A = self._sat32(rnd(alpha_u[er] * W["R_u"][er, ec] + alpha_r[er] * W["R_r"][er, ec]
@@ -214,11 +265,11 @@ class FixedLearner:
                 name = f"{kind}_{gate}"
                 pat = self.pat[name]
                 cf = alpha_g if name == "R_g" else coef[gate]
-                s = src[kind][pat.colidx]
-                on = np.ones(pat.nnz, dtype=bool) if dense else s != 0
+                sv = src[kind][pat.colidx]
+                on = np.ones(pat.nnz, dtype=bool) if dense else sv != 0
                 ids = self.off[name] + np.flatnonzero(on)
                 rows = pat.rowidx[on]
-                vals = rnd(cf[rows] * s[on], ms)
+                vals = rnd(cf[rows] * sv[on], ms)
                 self._mbar_add(ids, rows, vals)
                 mb_count += int(on.sum())
         for name, cf in (("b_u", alpha_u), ("b_r", alpha_r), ("b_g", beta_g), ("b_rg", alpha_g)):
@@ -232,17 +283,25 @@ class FixedLearner:
         cpsi = -rnd(c_prev * psi_prev, FRAC)
         self._mbar_add(self.off["thr"] + ec[yp], er[yp], rnd(A[yp] * cpsi[ec[yp]], ms))
         mb_count += j.size + yp.size
-        macs += mb_count
-
         if self.track_ranges:
-            self._track(pre_u=(pre_u, FRAC), pre_r=(pre_r, FRAC), pre_g=(pre_g, FRAC), q=(qv, FRAC),
-                        c=(c, FRAC), a=(a, FRAC), alpha_u=(alpha_u, FRAC), alpha_r=(alpha_r, FRAC),
-                        alpha_g=(alpha_g, FRAC), A=(A, FRAC), J=(Jv, FRAC), M=(self.M, self.mfrac))
+            self._track(alpha_u=(alpha_u, FRAC), alpha_r=(alpha_r, FRAC), alpha_g=(alpha_g, FRAC),
+                        A=(A, FRAC), J=(Jv, FRAC), M=(self.M, self.mfrac))
+        return macs + mb_count
 
-        # 3. readout, loss, gradient
-        out = self._sat32(rnd(self.w_o @ y + (self.b_o << FRAC), WFRAC))
+    def features(self, f: Dict[str, np.ndarray]) -> np.ndarray:
+        """The readout's input z = [y or c, taps newest first] (Q16)."""
+        src = f["c"] if self.q.readout_c else f["y"]
+        return np.concatenate([src, self.taps.ravel()]) if self.q.taps else src
+
+    # 3. readout, loss, gradient (or RLS)
+    def _readout(self, f: Dict[str, np.ndarray], target: Optional[np.ndarray], label: int) -> tuple:
+        q, cfg = self.q, self.cfg
+        n = q.n
+        z = self.features(f)
+        out = self._sat32(rnd(self.w_o @ z + (self.b_o << FRAC), WFRAC))
         dout = np.zeros(q.k, dtype=np.int64)
         loss = 0
+        dmse = None
         if target is not None:
             dmse = self._sat(out - np.asarray(target, dtype=np.int64), -LIM_DOUT, LIM_DOUT)
             dout += dmse
@@ -253,34 +312,35 @@ class FixedLearner:
             p[label] -= ONE
             dout += p
         loss_q = int(self._sat32(np.array(loss)))
-        dy = self._sat32(rnd(self.w_o.T @ dout, WFRAC))
-        ga = self._sat32(rnd(dy * a, FRAC))
-        L_after = int(self.live.sum())
-        cols = np.flatnonzero(self.live)
-        gs = self.mfrac - 8  # Q16 x Q_M -> Q24
-        rows = np.arange(n) if dense else np.flatnonzero(ga)
-        for i in rows:
-            self.G[cols] = self._sat32(self.G[cols] + rnd(ga[i] * self.M[i, cols], gs))
-        macs += rows.size * L_after
-        cpsi_now = rnd(c * psi, FRAC)
-        self.G_imm = self._sat32(self.G_imm + rnd(dy * (-cpsi_now), 2 * FRAC - WFRAC))
-        self.G_wo = self._sat32(self.G_wo + rnd(dout[:, None] * y[None, :], 2 * FRAC - WFRAC))
-        self.G_bo = self._sat32(self.G_bo + (dout << (WFRAC - FRAC)))
-
+        macs = 0
+        if not cfg.freeze_cell:
+            # dL/ds for the state source s; for a c readout it reaches every unit's row
+            dy = self._sat32(rnd(self.w_o[:, :n].T @ dout, WFRAC))
+            a = f["a"]
+            ga = dy if q.readout_c else self._sat32(rnd(dy * a, FRAC))
+            cols = np.flatnonzero(self.live)
+            gs = self.mfrac - 8  # Q16 x Q_M -> Q24
+            rows = np.arange(n) if cfg.dense else np.flatnonzero(ga)
+            for i in rows:
+                self.G[cols] = self._sat32(self.G[cols] + rnd(ga[i] * self.M[i, cols], gs))
+            macs += rows.size * cols.size
+            if not q.readout_c:
+                cpsi_now = rnd(f["c"] * f["psi"], FRAC)
+                self.G_imm = self._sat32(self.G_imm + rnd(dy * (-cpsi_now), 2 * FRAC - WFRAC))
+            if self.track_ranges:
+                self._track(dy=(dy, FRAC), ga=(ga, FRAC), G=(self.G, WFRAC))
+        if self.rls is None:
+            self.G_wo = self._sat32(self.G_wo + rnd(dout[:, None] * z[None, :], 2 * FRAC - WFRAC))
+            self.G_bo = self._sat32(self.G_bo + (dout << (WFRAC - FRAC)))
+        elif dmse is not None:
+            w1 = np.concatenate([self.w_o, self.b_o[:, None]], axis=1)
+            w1, nsat, rmacs = self.rls.update(np.append(z, ONE), dmse, w1)
+            self.counters.saturations += nsat
+            macs += rmacs
+            self.w_o, self.b_o = w1[:, :-1].copy(), w1[:, -1].copy()
         if self.track_ranges:
-            self._track(out=(out, FRAC), dy=(dy, FRAC), ga=(ga, FRAC), G=(self.G, WFRAC),
-                        theta=(self.theta, WFRAC), w_o=(self.w_o, WFRAC))
-        cnt.steps += 1
-        cnt.events += int(o.sum())
-        cnt.active_cols += int(act.sum())
-        cnt.macs += macs
-        self.c, self.h, self.y, self.o, self.psi, self.a = c, h, y, o, psi, a
-
-        # 4. update
-        self.since_update += 1
-        if self.since_update >= self.cfg.update_every:
-            self._update()
-        return out, loss_q
+            self._track(out=(out, FRAC), theta=(self.theta, WFRAC), w_o=(self.w_o, WFRAC))
+        return out, loss_q, macs
 
     def gradient(self) -> Dict[str, np.ndarray]:
         """The accumulated (pending) gradient as float arrays by parameter name, threshold
@@ -310,10 +370,12 @@ class FixedLearner:
                 grad = np.clip(grad, -cfg.clip_q, cfg.clip_q)
             return self._sat32(w - rnd(cfg.lr_q * grad, WFRAC))
 
-        self.theta = step(self.theta, g)
-        self.theta[thr] = np.clip(self.theta[thr], 0, WONE)
-        self.w_o = step(self.w_o, self.G_wo)
-        self.b_o = step(self.b_o, self.G_bo)
+        if not cfg.freeze_cell:
+            self.theta = step(self.theta, g)
+            self.theta[thr] = np.clip(self.theta[thr], 0, WONE)
+        if self.rls is None:
+            self.w_o = step(self.w_o, self.G_wo)
+            self.b_o = step(self.b_o, self.G_bo)
         self.G[:] = 0
         self.G_imm[:] = 0
         self.G_wo[:] = 0

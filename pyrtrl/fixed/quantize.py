@@ -9,7 +9,8 @@ Layout (shared with runtime_c and the exporter):
   is where the Jacobian A_t has nonzeros;
 * ``theta``: all cell parameters in one int32 vector, Q7.24, in influence-column order:
   W_u, W_r, W_g, R_u, R_r, R_g (each in its CSC entry order), b_u, b_r, b_g, b_rg, thr;
-* ``w_o`` (k x n) and ``b_o`` (k), Q7.24.
+* ``w_o`` (k x (n + taps * d)) and ``b_o`` (k), Q7.24; the readout reads y or c
+  (``readout_c``) followed by ``taps`` recent inputs, newest first.
 """
 
 from __future__ import annotations
@@ -67,11 +68,18 @@ class QuantizedModel:
     union: Pattern
     gate_map: np.ndarray  # (3, nnz_union) index into each R gate's entries, -1 = absent
     theta: np.ndarray  # (P,) Q24
-    w_o: np.ndarray  # (k, n) Q24
+    w_o: np.ndarray  # (k, n + taps * d) Q24
     b_o: np.ndarray  # (k,) Q24
     eps_q: int  # eps, Q16
     goe_q: int  # gamma / eps, Q16
     offsets: Dict[str, int] = field(default_factory=dict)
+    readout_c: bool = False  # the readout reads c (True) or the events y (False)
+    taps: int = 0  # recent inputs the readout also reads
+
+    @property
+    def features(self) -> int:
+        """Columns of ``w_o``."""
+        return self.n + self.taps * self.d
 
     @property
     def P(self) -> int:
@@ -98,7 +106,7 @@ class QuantizedModel:
         params["W_o"] = from_fixed(self.w_o, WFRAC)
         params["b_o"] = from_fixed(self.b_o, WFRAC)
         return EGRU(params, {k: v.copy() for k, v in template.masks.items()},
-                    template.gamma, template.eps)
+                    template.gamma, template.eps, "c" if self.readout_c else "y", self.taps)
 
 
 def cell_offsets(patterns: Dict[str, Pattern], n: int) -> Tuple[Dict[str, int], int]:
@@ -121,6 +129,9 @@ def quantize(model: EGRU) -> QuantizedModel:
     if n > MAX_UNITS or d > MAX_UNITS or k > MAX_UNITS:
         raise PyrtrlError(f"runtime_c supports at most {MAX_UNITS} units, inputs and outputs; "
                           f"got hidden={n} inputs={d} outputs={k}")
+    if model.features > MAX_UNITS:
+        raise PyrtrlError(f"runtime_c supports at most {MAX_UNITS} readout features (hidden + "
+                          f"taps x inputs); got {n} + {model.taps} x {d} = {model.features}")
     limit = INT32_MAX / (1 << WFRAC)
     for name, a in model.params.items():
         a = np.asarray(a, dtype=np.float64)
@@ -159,7 +170,7 @@ def quantize(model: EGRU) -> QuantizedModel:
         raise PyrtrlError(f"gamma={model.gamma}, eps={model.eps} are not representable in Q16")
     q = QuantizedModel(n, d, k, model.shared_mask, patterns, union, gate_map, theta,
                        to_fixed(model.params["W_o"], WFRAC), to_fixed(model.params["b_o"], WFRAC),
-                       eps_q, goe_q, offsets)
+                       eps_q, goe_q, offsets, model.readout == "c", model.taps)
     assert q.theta.min(initial=0) >= INT32_MIN and q.theta.max(initial=0) <= INT32_MAX
     return q
 

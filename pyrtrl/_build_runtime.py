@@ -29,10 +29,18 @@ typedef struct {
     uint16_t nnz_union;
     uint16_t update_every;
     uint8_t dense_mode;
+    uint8_t readout_c;
     int32_t lr_q;
     int32_t clip_q;
     int32_t eps_q;
     int32_t goe_q;
+    uint8_t taps;
+    uint8_t readout_rls;
+    uint8_t freeze_cell;
+    uint8_t reserved;
+    int32_t rls_lam_q;
+    int32_t rls_inv_lam_q;
+    int32_t rls_p0_q;
     ...;
 } rtrl_config_t;
 typedef struct {
@@ -62,6 +70,8 @@ typedef struct {
     const uint16_t *group_start;
     const int32_t *grad, *grad_thr, *grad_wo, *grad_bo;
     uint16_t P, live, n_groups;
+    uint16_t features;
+    const int32_t *rls_p;
 } rtrl_view_t;
 typedef struct { ...; } rtrl_t;
 rtrl_status_t rtrl_required_bytes(const rtrl_config_t *cfg, size_t *bytes);

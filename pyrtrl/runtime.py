@@ -118,14 +118,19 @@ class CLearner:
         Storage width of the influence matrix.
     dense : bool
         Sparsity exploitation off (same numbers, full cost): the same-run baseline.
+    readout_rule, train, rls_forgetting, rls_p0 :
+        As for :class:`pyrtrl.OnlineLearner`: the readout learns by SGD (``"gradient"``) or
+        RLS (``"rls"``); ``train="readout"`` freezes the cell.
     """
 
     def __init__(self, model: EGRU, lr: float = 0.02, clip: float = 1.0, update_every: int = 1,
-                 influence_bits: int = 32, dense: bool = False) -> None:
+                 influence_bits: int = 32, dense: bool = False, readout_rule: str = "gradient",
+                 train: str = "all", rls_forgetting: float = 0.999, rls_p0: float = 1.0) -> None:
         self.ffi, self.lib = _lib(influence_bits)
         self.template = model.copy()
         self.q = quantize(model)
-        self.fcfg: FixedConfig = fixed_config(lr, clip, update_every, influence_bits, dense)
+        self.fcfg: FixedConfig = fixed_config(lr, clip, update_every, influence_bits, dense,
+                                              readout_rule, train, rls_forgetting, rls_p0)
         ffi, lib, q = self.ffi, self.lib, self.q
         self._arrays = c_model_arrays(q)
         cfg = ffi.new("rtrl_config_t *")
@@ -138,6 +143,12 @@ class CLearner:
         cfg.dense_mode = int(dense)
         cfg.lr_q, cfg.clip_q = self.fcfg.lr_q, self.fcfg.clip_q
         cfg.eps_q, cfg.goe_q = q.eps_q, q.goe_q
+        cfg.readout_c, cfg.taps = int(q.readout_c), q.taps
+        cfg.freeze_cell = int(self.fcfg.freeze_cell)
+        if self.fcfg.rls is not None:
+            cfg.readout_rls = 1
+            r = self.fcfg.rls
+            cfg.rls_lam_q, cfg.rls_inv_lam_q, cfg.rls_p0_q = r.lam_q16, r.inv_lam_q30, r.p0_q28
         self.cfg = cfg
         m = ffi.new("rtrl_model_t *")
         a = self._arrays
@@ -182,7 +193,7 @@ class CLearner:
         """Replace the weights with Q24 integers (the layout of a weights dump)."""
         ffi = self.ffi
         arrs = [np.ascontiguousarray(a, dtype=np.int32).ravel() for a in (theta, w_o, b_o)]
-        sizes = (self.q.P, self.q.k * self.q.n, self.q.k)
+        sizes = (self.q.P, self.q.k * self.q.features, self.q.k)
         if tuple(a.size for a in arrs) != sizes:
             raise PyrtrlError(f"weights image has {tuple(a.size for a in arrs)} values, expected {sizes}")
         self._check(self.lib.rtrl_load_weights(self.ctx, *(ffi.cast("int32_t *", ffi.from_buffer(a))
@@ -261,6 +272,17 @@ class CLearner:
         return StepResult(float(r.loss[0]), r.output[0], int(r.events[0]),
                           self.counters().updates > updates)
 
+    def rls_matrix(self) -> Optional[np.ndarray]:
+        """The RLS readout's P (features + 1 square, Q28 integers), or None without RLS."""
+        ffi = self.ffi
+        v = ffi.new("rtrl_view_t *")
+        self._check(self.lib.rtrl_get_view(self.ctx, v), "view")
+        if v.rls_p == ffi.NULL:
+            return None
+        m1 = int(v.features) + 1
+        raw = ffi.buffer(v.rls_p, 4 * m1 * m1)
+        return np.frombuffer(raw, dtype=np.int32).astype(np.int64).reshape(m1, m1)
+
     def counters(self) -> FixedCounters:
         c = self.ffi.new("rtrl_counters_t *")
         self._check(self.lib.rtrl_get_counters(self.ctx, c), "counters")
@@ -272,7 +294,7 @@ class CLearner:
         ffi, q = self.ffi, self.q
         v = ffi.new("rtrl_view_t *")
         self._check(self.lib.rtrl_get_view(self.ctx, v), "view")
-        n, k, P, L = q.n, q.k, int(v.P), int(v.live)
+        n, k, P, L, m = q.n, q.k, int(v.P), int(v.live), int(v.features)
 
         def arr(p, count, dtype):
             return np.frombuffer(ffi.buffer(p, count * np.dtype(dtype).itemsize), dtype=dtype).astype(np.int64)
@@ -289,9 +311,9 @@ class CLearner:
         grad[live] = graw[col[live]]
         state = {name: arr(getattr(v, name), n, np.int32) for name in ("c", "h", "y", "psi", "a")}
         state["o"] = (state["y"] != 0).astype(np.int64)  # an event implies y = c > thr >= 0
-        return Snapshot(arr(v.theta, P, np.int32), arr(v.w_o, k * n, np.int32).reshape(k, n),
+        return Snapshot(arr(v.theta, P, np.int32), arr(v.w_o, k * m, np.int32).reshape(k, m),
                         arr(v.b_o, k, np.int32), state, M, live, grad, arr(v.grad_thr, n, np.int32),
-                        arr(v.grad_wo, k * n, np.int32).reshape(k, n), arr(v.grad_bo, k, np.int32),
+                        arr(v.grad_wo, k * m, np.int32).reshape(k, m), arr(v.grad_bo, k, np.int32),
                         self.counters())
 
 

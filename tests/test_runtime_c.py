@@ -38,13 +38,18 @@ def assert_same(c: CLearner, f: FixedLearner, where: str):
     np.testing.assert_array_equal(s.b_o, f.b_o, err_msg=f"{where}: readout bias")
     np.testing.assert_array_equal(s.grad, f.G, err_msg=f"{where}: gradient")
     np.testing.assert_array_equal(s.grad_thr, f.G_imm, err_msg=f"{where}: thr gradient")
+    np.testing.assert_array_equal(s.grad_wo, f.G_wo, err_msg=f"{where}: readout gradient")
+    if f.rls is not None:
+        np.testing.assert_array_equal(c.rls_matrix(), f.rls.P, err_msg=f"{where}: RLS P")
     assert s.counters == f.counters, where
 
 
 def run_both(model, cfg_kw, x, t, check_every, labels=None):
     c = CLearner(model, **cfg_kw)
+    extra = {k: cfg_kw[k] for k in ("readout_rule", "train", "rls_forgetting", "rls_p0") if k in cfg_kw}
     f = FixedLearner(quantize(model), fixed_config(cfg_kw["lr"], cfg_kw["clip"], cfg_kw["update_every"],
-                                                  cfg_kw["influence_bits"], cfg_kw.get("dense", False)))
+                                                  cfg_kw["influence_bits"], cfg_kw.get("dense", False),
+                                                  **extra))
     outs = []
     for start in range(0, x.shape[0], check_every):
         stop = min(start + check_every, x.shape[0])
@@ -228,3 +233,43 @@ def test_staged_weights_load_in_pieces():
     assert lib.rtrl_stage_weights(c.ctx, 0, bytes(bad), len(bad)) == 0
     assert lib.rtrl_commit_weights(c.ctx) != 0
     np.testing.assert_array_equal(c.snapshot().theta, s2.theta)
+
+
+# the readout's variants: state source, input taps, RLS or SGD, frozen cell; RLS over long
+# streams exercises the bounded-diagonal guard (forgetting pauses and resumes)
+READOUTS = [
+    dict(readout="c", taps=0, rule="gradient", train="all", bits=32, dense=False),
+    dict(readout="c", taps=4, rule="rls", train="all", bits=16, dense=False),
+    dict(readout="y", taps=3, rule="rls", train="all", bits=32, dense=False),
+    dict(readout="y", taps=2, rule="gradient", train="all", bits=16, dense=False),
+    dict(readout="c", taps=8, rule="rls", train="readout", bits=16, dense=False),
+    dict(readout="c", taps=2, rule="rls", train="all", bits=32, dense=True),
+]
+
+
+@pytest.mark.parametrize("ro", READOUTS, ids=lambda r: "{readout}-t{taps}-{rule}-{train}-{bits}b{d}".format(
+    d="-dense" if r["dense"] else "", **r))
+def test_bit_exact_readouts(ro):
+    model = pyrtrl.init_egru(20, 2, 2, density=0.3, shared_mask=True, eps=0.5, seed=7,
+                             readout=ro["readout"], taps=ro["taps"])
+    x, t = stream(4000, 2, 2, seed=8, scale=2.0)
+    c, f = run_both(model, dict(lr=0.05, clip=1.0, update_every=2, influence_bits=ro["bits"],
+                                dense=ro["dense"], readout_rule=ro["rule"], train=ro["train"],
+                                rls_forgetting=0.99, rls_p0=1.0), x, t, check_every=1000)
+    if ro["train"] == "readout":
+        np.testing.assert_array_equal(f.theta, quantize(model).theta)
+        assert not f.live.any()
+    if ro["rule"] == "rls":
+        assert not np.array_equal(f.w_o, quantize(model).w_o)
+        assert np.abs(f.rls.P).max() <= f.rls.c.p0_q28 * 1.02
+
+
+def test_rls_refuses_labels_and_changes_nothing():
+    model = pyrtrl.init_egru(8, 1, 2, seed=0, readout="c", taps=2)
+    c = CLearner(model, readout_rule="rls")
+    before = c.snapshot()
+    with pytest.raises(pyrtrl.PyrtrlError, match="configuration"):
+        c.run_fixed(np.zeros((1, 1), dtype=np.int32), None, labels=np.array([1]))
+    after = c.snapshot()
+    np.testing.assert_array_equal(before.w_o, after.w_o)
+    assert after.counters.steps == 0

@@ -177,7 +177,8 @@ class FixedLearner:
         macs += rmacs
         cnt.steps += 1
         cnt.events += int(f["o"].sum())
-        cnt.active_cols += int(act.sum())
+        if not self.cfg.freeze_cell:  # counted by the influence phase, as in runtime_c
+            cnt.active_cols += int(act.sum())
         cnt.macs += macs
         self.c, self.h, self.y, self.o, self.psi, self.a = (f[k] for k in ("c", "h", "y", "o", "psi", "a"))
 

@@ -82,15 +82,24 @@ class FixedRLS:
         w1, k = sat(w1 - rnd(np.asarray(e, dtype=np.int64)[:, None] * g[None, :], FRAC + PFRAC - 24),
                     INT32_MIN, INT32_MAX)
         nsat += k
-        U = P - rnd(np.outer(g, Pz), FRAC)  # upper triangle computed, then mirrored
-        U = np.triu(U) + np.triu(U, 1).T
-        U, k = sat(U, INT32_MIN, INT32_MAX)
+        # upper triangle (diagonal included) computed, saturated and counted once, mirrored
+        iu = np.triu_indices(self.m1)
+        up, k = sat((P - rnd(np.outer(g, Pz), FRAC))[iu], INT32_MIN, INT32_MAX)
         nsat += k
         m1 = self.m1
         macs = m1 * m1 + 2 * m1 + w1.shape[0] * m1 + m1 * (m1 + 1) // 2
+        U = _mirror(up, iu, m1)
         if int(np.diag(U).max()) <= c.p0_q28:
-            U, k = sat(rnd(U * c.inv_lam_q30, LFRAC), INT32_MIN, INT32_MAX)
+            up, k = sat(rnd(up * c.inv_lam_q30, LFRAC), INT32_MIN, INT32_MAX)
             nsat += k
             macs += m1 * (m1 + 1) // 2
+            U = _mirror(up, iu, m1)
         self.P = U
         return w1, nsat, macs
+
+
+def _mirror(upper: np.ndarray, iu: Tuple[np.ndarray, np.ndarray], m1: int) -> np.ndarray:
+    """The symmetric matrix whose upper triangle (row-major, diagonal included) is ``upper``."""
+    U = np.zeros((m1, m1), dtype=np.int64)
+    U[iu] = upper
+    return U + np.triu(U, 1).T

@@ -1,5 +1,7 @@
 /*
- * rtrl.h - event-based GRU with sparse exact RTRL and online SGD, in fixed point.
+ * rtrl.h - event-based GRU with sparse exact RTRL and online SGD, in fixed point; the
+ * linear readout reads the events y or the state c plus recent inputs (taps), and learns by
+ * SGD or by recursive least squares (RLS).
  *
  * The library runs and trains an EGRU inside one buffer the caller provides (no malloc, no
  * stdio, no floating point). Sizes come from rtrl_required_bytes() or, at compile time,
@@ -48,6 +50,7 @@ typedef int16_t rtrl_m_t;
 #define RTRL_WFRAC 24 /* Q7.24 weights and gradients */
 #define RTRL_MAX_UNITS 255 /* n, d, k; keeps every 64-bit sum exact */
 #define RTRL_MAX_PARAMS 65534
+#define RTRL_MAX_FEATURES 255 /* readout features n + taps * d; keeps the RLS sums exact */
 #define RTRL_SAMPLE_MAX ((int32_t)((1L << 23) - 1)) /* |x|, |target| <= 128.0 */
 #define RTRL_ABSENT 0xFFFFu /* "no entry" in union maps; a group not yet alive */
 
@@ -70,12 +73,21 @@ typedef struct {
     uint16_t nnz_union;      /* entries of the union of the three recurrent patterns */
     uint16_t update_every;   /* K >= 1: SGD step after every K samples */
     uint8_t dense_mode;      /* 1: exploit no sparsity (same numbers, full cost) */
-    uint8_t reserved;
+    uint8_t readout_c;       /* 0: the readout reads the events y; 1: the state c */
     int32_t lr_q;            /* Q24 multiplier of the summed gradient: lr / K */
     int32_t clip_q;          /* Q24 bound of each summed gradient component (0 = off) */
     int32_t eps_q;           /* Q16 half-width of the pseudo-derivative, > 0 */
     int32_t goe_q;           /* Q16 gamma / eps, >= 0 */
+    uint8_t taps;            /* recent inputs the readout also reads (n + taps*d <= 255) */
+    uint8_t readout_rls;     /* 0: the readout learns by SGD; 1: by RLS (squared error only) */
+    uint8_t freeze_cell;     /* 1: only the readout learns (no influence matrix is updated) */
+    uint8_t reserved;        /* 0 */
+    int32_t rls_lam_q;       /* RLS forgetting factor, Q16, in [0.9, 1] */
+    int32_t rls_inv_lam_q;   /* its inverse, Q30 */
+    int32_t rls_p0_q;        /* initial P = p0 I and the bound of P's diagonal, Q28, (0, 4] */
 } rtrl_config_t;
+/* Every field added after goe_q is zero in a configuration written for an older version,
+ * and zero means what that version did: events readout, no taps, SGD, all trained. */
 
 /* The model: patterns (compressed by columns) and initial parameters. The arrays may live
  * in flash; rtrl_init copies the parameters into the buffer, patterns are referenced. */
@@ -90,7 +102,8 @@ typedef struct {
                                     all NULL when the three gates share one pattern */
     const int32_t *theta;        /* P cell parameters, Q24, in influence-column order:
                                     W_u W_r W_g R_u R_r R_g (CSC order) b_u b_r b_g b_rg thr */
-    const int32_t *w_o;          /* k x n, row-major, Q24 */
+    const int32_t *w_o;          /* k x (n + taps * d), row-major, Q24: the state source's
+                                    columns, then the taps' (newest input first) */
     const int32_t *b_o;          /* k, Q24 */
 } rtrl_model_t;
 
@@ -123,6 +136,8 @@ typedef struct {
     const int32_t *grad_thr; /* threshold immediate gradient, n */
     const int32_t *grad_wo, *grad_bo;
     uint16_t P, live, n_groups;
+    uint16_t features;       /* columns of w_o: n + taps * d */
+    const int32_t *rls_p;    /* RLS P, (features + 1)^2 row-major Q28, or NULL */
 } rtrl_view_t;
 
 /* The learner. Treat the fields as private; it is visible so callers can allocate it. */
@@ -143,26 +158,38 @@ typedef struct {
     uint16_t n_groups;
     int32_t *jval, *aval;    /* J by rows; A by union entry (this step's active columns) */
     int32_t *grad, *grad_thr, *grad_wo, *grad_bo;
+    uint16_t m;              /* readout features: n + taps * d */
+    int32_t *taps_ring;      /* taps x d recent inputs, newest first */
+    int32_t *z;              /* the readout's input [y or c, taps, 1.0] (m + 1) */
+    int32_t *rls_p, *rls_pz, *rls_gain; /* RLS: (m+1)^2, m+1, m+1; NULL without RLS */
     rtrl_m_t *saved;         /* n x RTRL_CHUNK */
     rtrl_counters_t counters;
 } rtrl_t;
 
-/* Bytes of buffer needed (8-byte aligned start). Exact; equal to RTRL_REQUIRED_BYTES. */
+/* Bytes of buffer needed (8-byte aligned start). Exact; equal to RTRL_REQUIRED_BYTES_RO
+ * (m = n + taps * d readout features; rls = 1 with an RLS readout), or RTRL_REQUIRED_BYTES
+ * for the events readout without taps and with SGD. */
 #define RTRL_ALIGN8(x) ((((size_t)(x)) + 7u) & ~(size_t)7u)
 #define RTRL_PARAMS(n, nnzw_total, nnzr_total) ((size_t)(nnzw_total) + (nnzr_total) + 5u * (n))
-#define RTRL_REQUIRED_BYTES(n, d, k, nnzw_total, nnzr_total, nnz_union)                       \
+#define RTRL_REQUIRED_BYTES_RO(n, d, k, nnzw_total, nnzr_total, nnz_union, taps, rls)         \
     (RTRL_ALIGN8(8u * (size_t)(n)) /* forward accumulators */                                 \
      + RTRL_ALIGN8(4u * (2u * RTRL_PARAMS(n, nnzw_total, nnzr_total) /* theta, grad */          \
-                       + 2u * ((size_t)(k) * (n) + (k)) /* readout and its gradient */       \
+                       + 2u * ((size_t)(k) * ((n) + (size_t)(taps) * (d)) + (k)) /* readout, gradient */ \
                        + 10u * (size_t)(n) /* two state banks */                             \
                        + 12u * (size_t)(n) /* gates, derivatives, dy, ga, grad_thr */        \
                        + 2u * (size_t)(k) /* out, dout */                                    \
-                       + 2u * (size_t)(nnz_union) /* J values, A values */))                \
+                       + 2u * (size_t)(nnz_union) /* J values, A values */                   \
+                       + (size_t)(taps) * (d) /* input taps */                               \
+                       + ((n) + (size_t)(taps) * (d) + 1u) /* readout input z */             \
+                       + ((rls) ? ((n) + (size_t)(taps) * (d) + 1u) *                       \
+                                      ((n) + (size_t)(taps) * (d) + 3u) : 0u) /* P, Pz, gain */)) \
      + RTRL_ALIGN8(sizeof(rtrl_m_t) * ((size_t)(n) * RTRL_PARAMS(n, nnzw_total, nnzr_total)  \
                                        + (size_t)(n) * RTRL_CHUNK))                          \
      + RTRL_ALIGN8(2u * (RTRL_GROUPS(n, d) /* group_start */                                 \
                          + 3u * (size_t)(n) + 1u /* act, cursor, jrow */                      \
                          + (size_t)(nnz_union) /* jslot */)))
+#define RTRL_REQUIRED_BYTES(n, d, k, nnzw_total, nnzr_total, nnz_union)                       \
+    RTRL_REQUIRED_BYTES_RO(n, d, k, nnzw_total, nnzr_total, nnz_union, 0u, 0u)
 
 rtrl_status_t rtrl_required_bytes(const rtrl_config_t *cfg, size_t *bytes);
 
@@ -175,12 +202,15 @@ rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_
 rtrl_status_t rtrl_reset_state(rtrl_t *ctx);
 
 /* One learning step: x (d, Q16), target (k, Q16); out (k, Q16) and loss (Q16, 0.5*sum of
- * squared errors) may be NULL. A sample out of range changes nothing. */
+ * squared errors) may be NULL. A sample out of range changes nothing. With an RLS readout
+ * the readout's weights change at every step with a target (its P restarts at p0 I on
+ * rtrl_init and rtrl_reset_state); the cell follows update_every. */
 rtrl_status_t rtrl_step(rtrl_t *ctx, const int32_t *x, const int32_t *target, int32_t *out,
                         int32_t *loss);
 
 /* A learning step with squared error on target (may be NULL: none) plus softmax
- * cross-entropy on label (-1: none; else 0 <= label < k). loss (Q16) is their sum. */
+ * cross-entropy on label (-1: none; else 0 <= label < k). loss (Q16) is their sum. A label
+ * with an RLS readout is RTRL_ERR_CONFIG (RLS learns squared error), changing nothing. */
 rtrl_status_t rtrl_step_labelled(rtrl_t *ctx, const int32_t *x, const int32_t *target,
                                  int32_t label, int32_t *out, int32_t *loss);
 
@@ -199,7 +229,7 @@ rtrl_status_t rtrl_run_record(rtrl_t *ctx, uint32_t steps, const int32_t *x,
 
 rtrl_status_t rtrl_set_learning_rate(rtrl_t *ctx, int32_t lr_q);
 
-/* Replace the weights (theta: P values, w_o: k x n, b_o: k; Q24, layout of rtrl_model_t),
+/* Replace the weights (theta: P values, w_o: k x features, b_o: k; Q24, layout of rtrl_model_t),
  * e.g. to resume from a checkpoint. Thresholds must lie in [0, 1] (else RTRL_ERR_RANGE and
  * nothing changes). State and influence matrix are kept; call rtrl_reset_state to restart. */
 rtrl_status_t rtrl_load_weights(rtrl_t *ctx, const int32_t *theta, const int32_t *w_o,

@@ -1,9 +1,11 @@
 /*
  * rtrl_gradient.c - readout, squared-error loss and gradient accumulation.
  *
- * The cell gradient is (dy * a) M_t, accumulated row by row over the rows with
- * dy_i a_i != 0 as contiguous updates of the live columns, plus the threshold's immediate
- * term dy_i (-c_i psi_i); the readout gets dout y^T.
+ * The readout reads z = [y or c, taps, 1.0]. With dy = dL/ds for its state source s, the
+ * cell gradient is (dy * a) M_t for s = y (rows with dy_i a_i != 0, plus the threshold's
+ * immediate term dy_i (-c_i psi_i)) or dy M_t for s = c (every row with dy_i != 0),
+ * accumulated row by row as contiguous updates of the live columns; the readout gets
+ * dout z^T (SGD) or one RLS step (rtrl_rls.c).
  *
  * Softmax and -ln p use the pow2 and log2 tables (errors <= 1.8 and 1.6 LSB of Q16).
  *
@@ -99,19 +101,67 @@ static uint64_t grad_row(int32_t *restrict grad, const rtrl_m_t *restrict row, i
     return nsat;
 }
 
+/* z = [y or c, taps, 1.0] */
+static void features(rtrl_t *ctx, int32_t *const *now)
+{
+    const uint16_t n = ctx->cfg.n, nt = (uint16_t)(ctx->cfg.taps * ctx->cfg.d);
+    const int32_t *src = now[ctx->cfg.readout_c ? RTRL_S_C : RTRL_S_Y];
+    for (uint16_t i = 0; i < n; ++i)
+        ctx->z[i] = src[i];
+    for (uint16_t i = 0; i < nt; ++i)
+        ctx->z[n + i] = ctx->taps_ring[i];
+    ctx->z[ctx->m] = RTRL_ONE;
+}
+
+/* The cell's part: dy, ga, the contraction with M and the threshold's immediate term. */
+static RTRL_NOINLINE void cell_gradient(rtrl_t *ctx, int32_t *const *now)
+{
+    const rtrl_config_t *cfg = &ctx->cfg;
+    const uint16_t n = cfg->n, k = cfg->k, P = ctx->P, L = ctx->live, m = ctx->m;
+    const int32_t *a = now[RTRL_S_A];
+    uint64_t *sat = &ctx->counters.saturations;
+    uint64_t rows = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+        int64_t s = 0;
+        for (uint16_t q = 0; q < k; ++q)
+            s += (int64_t)ctx->w_o[(size_t)q * m + i] * ctx->dout[q];
+        ctx->dy[i] = rtrl_sat32(rtrl_rnd(s, RTRL_WFRAC), sat);
+        ctx->ga[i] = cfg->readout_c ? ctx->dy[i]
+                                    : rtrl_sat32(rtrl_rnd((int64_t)ctx->dy[i] * a[i], RTRL_FRAC), sat);
+    }
+    for (uint16_t i = 0; i < n; ++i) {
+        const int64_t gi = ctx->ga[i];
+        if (gi == 0 && !cfg->dense_mode)
+            continue;
+        *sat += grad_row(ctx->grad, ctx->M + (size_t)i * P, (int32_t)gi, L);
+        ++rows;
+    }
+    ctx->counters.macs += rows * L;
+    if (cfg->readout_c) /* c does not depend on thr within the step */
+        return;
+    const int32_t *c = now[RTRL_S_C], *psi = now[RTRL_S_PSI];
+    for (uint16_t i = 0; i < n; ++i) {
+        const int64_t cpsi = rtrl_rnd((int64_t)c[i] * psi[i], RTRL_FRAC);
+        ctx->grad_thr[i] = rtrl_sat32((int64_t)ctx->grad_thr[i] +
+                                          rtrl_rnd((int64_t)ctx->dy[i] * -cpsi, 2u * RTRL_FRAC - RTRL_WFRAC),
+                                      sat);
+    }
+}
+
 int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target, int32_t label)
 {
     const rtrl_config_t *cfg = &ctx->cfg;
-    const uint16_t n = cfg->n, k = cfg->k, P = ctx->P, L = ctx->live;
+    const uint16_t k = cfg->k, m = ctx->m;
     int32_t *const *now = ctx->st[ctx->bank ^ 1u];
-    const int32_t *y = now[RTRL_S_Y], *a = now[RTRL_S_A];
     uint64_t *sat = &ctx->counters.saturations;
 
+    features(ctx, now);
+    const int32_t *z = ctx->z;
     for (uint16_t q = 0; q < k; ++q) {
-        const int32_t *wo = ctx->w_o + (size_t)q * n;
+        const int32_t *wo = ctx->w_o + (size_t)q * m;
         int64_t s = (int64_t)ctx->b_o[q] * RTRL_ONE; /* not <<: may be negative */
-        for (uint16_t i = 0; i < n; ++i)
-            s += (int64_t)wo[i] * y[i];
+        for (uint16_t i = 0; i < m; ++i)
+            s += (int64_t)wo[i] * z[i];
         ctx->out[q] = rtrl_sat32(rtrl_rnd(s, RTRL_WFRAC), sat);
         ctx->dout[q] = 0;
     }
@@ -132,35 +182,19 @@ int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target, int32_t label)
     }
     const int32_t loss_q = rtrl_sat32(loss, sat);
 
-    uint64_t rows = 0;
-    for (uint16_t i = 0; i < n; ++i) {
-        int64_t s = 0;
-        for (uint16_t q = 0; q < k; ++q)
-            s += (int64_t)ctx->w_o[(size_t)q * n + i] * ctx->dout[q];
-        ctx->dy[i] = rtrl_sat32(rtrl_rnd(s, RTRL_WFRAC), sat);
-        ctx->ga[i] = rtrl_sat32(rtrl_rnd((int64_t)ctx->dy[i] * a[i], RTRL_FRAC), sat);
-    }
-    for (uint16_t i = 0; i < n; ++i) {
-        const int64_t gi = ctx->ga[i];
-        if (gi == 0 && !cfg->dense_mode)
-            continue;
-        *sat += grad_row(ctx->grad, ctx->M + (size_t)i * P, (int32_t)gi, L);
-        ++rows;
-    }
-    ctx->counters.macs += rows * L;
-
-    const int32_t *c = now[RTRL_S_C], *psi = now[RTRL_S_PSI];
-    for (uint16_t i = 0; i < n; ++i) {
-        const int64_t cpsi = rtrl_rnd((int64_t)c[i] * psi[i], RTRL_FRAC);
-        ctx->grad_thr[i] = rtrl_sat32((int64_t)ctx->grad_thr[i] +
-                                          rtrl_rnd((int64_t)ctx->dy[i] * -cpsi, 2u * RTRL_FRAC - RTRL_WFRAC),
-                                      sat);
+    if (!cfg->freeze_cell) /* dL/ds under the readout weights that made `out` */
+        cell_gradient(ctx, now);
+    if (cfg->readout_rls) {
+        /* label steps are refused up front, so dout is exactly the clamped error */
+        if (target != NULL)
+            rtrl_rls_update(ctx, ctx->dout);
+        return loss_q;
     }
     for (uint16_t q = 0; q < k; ++q) {
-        int32_t *gw = ctx->grad_wo + (size_t)q * n;
+        int32_t *gw = ctx->grad_wo + (size_t)q * m;
         const int64_t dq = ctx->dout[q];
-        for (uint16_t i = 0; i < n; ++i)
-            gw[i] = rtrl_sat32((int64_t)gw[i] + rtrl_rnd(dq * y[i], 2u * RTRL_FRAC - RTRL_WFRAC), sat);
+        for (uint16_t i = 0; i < m; ++i)
+            gw[i] = rtrl_sat32((int64_t)gw[i] + rtrl_rnd(dq * z[i], 2u * RTRL_FRAC - RTRL_WFRAC), sat);
         ctx->grad_bo[q] = rtrl_sat32((int64_t)ctx->grad_bo[q] + dq * (1 << (RTRL_WFRAC - RTRL_FRAC)), sat);
     }
     return loss_q;

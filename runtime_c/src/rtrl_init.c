@@ -29,6 +29,15 @@ static rtrl_status_t check_config(const rtrl_config_t *cfg)
     if (cfg->update_every < 1 || cfg->lr_q < 0 || cfg->clip_q < 0 || cfg->eps_q < 1 ||
         cfg->goe_q < 0 || cfg->dense_mode > 1)
         return RTRL_ERR_CONFIG;
+    if (cfg->readout_c > 1 || cfg->readout_rls > 1 || cfg->freeze_cell > 1 || cfg->reserved != 0 ||
+        (uint32_t)cfg->n + (uint32_t)cfg->taps * cfg->d > RTRL_MAX_FEATURES)
+        return RTRL_ERR_CONFIG;
+    /* RLS: lam in [0.9, 1], 1/lam in [1, 1/0.9] (Q30), p0 in (0, 4] (Q28): the bounds the
+     * formats of rtrl_rls.c rest on */
+    if (cfg->readout_rls &&
+        (cfg->rls_lam_q < 58982 || cfg->rls_lam_q > RTRL_ONE || cfg->rls_inv_lam_q < (1L << 30) ||
+         cfg->rls_inv_lam_q > 1193046471L || cfg->rls_p0_q < 1 || cfg->rls_p0_q > (1L << 30)))
+        return RTRL_ERR_CONFIG;
     return RTRL_OK;
 }
 
@@ -41,7 +50,8 @@ rtrl_status_t rtrl_required_bytes(const rtrl_config_t *cfg, size_t *bytes)
         return st;
     uint32_t nnzw = (uint32_t)cfg->nnz_w[0] + cfg->nnz_w[1] + cfg->nnz_w[2];
     uint32_t nnzr = (uint32_t)cfg->nnz_r[0] + cfg->nnz_r[1] + cfg->nnz_r[2];
-    *bytes = RTRL_REQUIRED_BYTES(cfg->n, cfg->d, cfg->k, nnzw, nnzr, cfg->nnz_union);
+    *bytes = RTRL_REQUIRED_BYTES_RO(cfg->n, cfg->d, cfg->k, nnzw, nnzr, cfg->nnz_union, cfg->taps,
+                                    cfg->readout_rls);
     return RTRL_OK;
 }
 
@@ -135,6 +145,8 @@ rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_
 
     const uint16_t n = cfg->n, k = cfg->k;
     const uint32_t P = params_of(cfg);
+    const uint16_t m = (uint16_t)(n + (uint16_t)cfg->taps * cfg->d);
+    ctx->m = m;
     ctx->cfg = *cfg;
     ctx->model = *model;
     ctx->P = (uint16_t)P;
@@ -158,9 +170,9 @@ rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_
     start = cur;
     ctx->theta = take(&cur, 4u * P);
     ctx->grad = take(&cur, 4u * P);
-    ctx->w_o = take(&cur, 4u * k * n);
+    ctx->w_o = take(&cur, 4u * k * m);
     ctx->b_o = take(&cur, 4u * k);
-    ctx->grad_wo = take(&cur, 4u * k * n);
+    ctx->grad_wo = take(&cur, 4u * k * m);
     ctx->grad_bo = take(&cur, 4u * k);
     for (int b = 0; b < 2; ++b)
         for (int v = 0; v < RTRL_S_COUNT; ++v)
@@ -173,6 +185,14 @@ rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_
     ctx->dout = take(&cur, 4u * k);
     ctx->jval = take(&cur, 4u * cfg->nnz_union);
     ctx->aval = take(&cur, 4u * cfg->nnz_union);
+    ctx->taps_ring = take(&cur, 4u * cfg->taps * cfg->d);
+    ctx->z = take(&cur, 4u * (m + 1u));
+    ctx->rls_p = ctx->rls_pz = ctx->rls_gain = NULL;
+    if (cfg->readout_rls) {
+        ctx->rls_p = take(&cur, 4u * (size_t)(m + 1u) * (m + 1u));
+        ctx->rls_pz = take(&cur, 4u * (m + 1u));
+        ctx->rls_gain = take(&cur, 4u * (m + 1u));
+    }
     cur = start + RTRL_ALIGN8(cur - start);
     start = cur;
     ctx->M = take(&cur, sizeof(rtrl_m_t) * (size_t)n * P);
@@ -186,7 +206,7 @@ rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_
     ctx->jslot = take(&cur, 2u * cfg->nnz_union);
 
     memcpy(ctx->theta, model->theta, 4u * P);
-    memcpy(ctx->w_o, model->w_o, 4u * k * n);
+    memcpy(ctx->w_o, model->w_o, 4u * k * m);
     memcpy(ctx->b_o, model->b_o, 4u * k);
     ctx->magic = RTRL_MAGIC;
     return rtrl_reset_state(ctx);
@@ -206,8 +226,11 @@ rtrl_status_t rtrl_reset_state(rtrl_t *ctx)
     memset(ctx->M, 0, sizeof(rtrl_m_t) * (size_t)n * P);
     memset(ctx->grad, 0, 4u * P);
     memset(ctx->grad_thr, 0, 4u * n);
-    memset(ctx->grad_wo, 0, 4u * k * n);
+    memset(ctx->grad_wo, 0, 4u * k * ctx->m);
     memset(ctx->grad_bo, 0, 4u * k);
+    memset(ctx->taps_ring, 0, 4u * ctx->cfg.taps * ctx->cfg.d);
+    if (ctx->cfg.readout_rls)
+        rtrl_rls_reset(ctx);
     memset(ctx->group_start, 0xFF, 2u * ctx->n_groups);
     ctx->live = 0;
     if (ctx->cfg.dense_mode) { /* every group alive from the start, in group order */
@@ -247,7 +270,7 @@ rtrl_status_t rtrl_load_weights(rtrl_t *ctx, const int32_t *theta, const int32_t
         if (theta[ctx->off_thr + j] < 0 || theta[ctx->off_thr + j] > RTRL_WONE)
             return RTRL_ERR_RANGE;
     memcpy(ctx->theta, theta, 4u * ctx->P);
-    memcpy(ctx->w_o, w_o, 4u * (size_t)ctx->cfg.k * ctx->cfg.n);
+    memcpy(ctx->w_o, w_o, 4u * (size_t)ctx->cfg.k * ctx->m);
     memcpy(ctx->b_o, b_o, 4u * ctx->cfg.k);
     return RTRL_OK;
 }
@@ -256,13 +279,13 @@ uint32_t rtrl_weights_image_bytes(const rtrl_t *ctx)
 {
     if (ctx == NULL || ctx->magic != RTRL_MAGIC)
         return 0;
-    return 4u * ((uint32_t)ctx->P + (uint32_t)ctx->cfg.k * ctx->cfg.n + ctx->cfg.k);
+    return 4u * ((uint32_t)ctx->P + (uint32_t)ctx->cfg.k * ctx->m + ctx->cfg.k);
 }
 
-/* The staging area: grad (P), grad_wo (k x n), grad_bo (k), in image order. */
+/* The staging area: grad (P), grad_wo (k x m), grad_bo (k), in image order. */
 static uint8_t *staging_at(rtrl_t *ctx, uint32_t offset, uint32_t *room)
 {
-    const uint32_t a = 4u * ctx->P, b = a + 4u * (uint32_t)ctx->cfg.k * ctx->cfg.n;
+    const uint32_t a = 4u * ctx->P, b = a + 4u * (uint32_t)ctx->cfg.k * ctx->m;
     const uint32_t c = b + 4u * ctx->cfg.k;
     if (offset < a) {
         *room = a - offset;
@@ -280,7 +303,7 @@ static void clear_staging(rtrl_t *ctx)
 {
     memset(ctx->grad, 0, 4u * ctx->P);
     memset(ctx->grad_thr, 0, 4u * ctx->cfg.n);
-    memset(ctx->grad_wo, 0, 4u * (size_t)ctx->cfg.k * ctx->cfg.n);
+    memset(ctx->grad_wo, 0, 4u * (size_t)ctx->cfg.k * ctx->m);
     memset(ctx->grad_bo, 0, 4u * ctx->cfg.k);
     ctx->since_update = 0;
 }
@@ -353,6 +376,8 @@ rtrl_status_t rtrl_get_view(const rtrl_t *ctx, rtrl_view_t *view)
     view->grad_bo = ctx->grad_bo;
     view->P = ctx->P;
     view->live = ctx->live;
+    view->features = ctx->m;
+    view->rls_p = ctx->rls_p;
     return RTRL_OK;
 }
 

@@ -72,6 +72,11 @@ void rtrl_influence(rtrl_t *ctx, const int32_t *x);
 int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target, int32_t label);
 void rtrl_update(rtrl_t *ctx);
 
+/* RLS readout (rtrl_rls.c): P = p0 I; one step on ctx->z with the clamped errors e (k,
+ * Q16), updating w_o and b_o. */
+void rtrl_rls_reset(rtrl_t *ctx);
+void rtrl_rls_update(rtrl_t *ctx, const int32_t *e);
+
 /* One chunk of w <= RTRL_CHUNK columns of the influence matrix, all n rows (leading
  * dimension ld): row_i <- sat(rnd(d_i row_i + sum_e jval[e] saved[jslot[e]], 16)) over the
  * entries e in [jrow[i], jrow[i+1]). Returns the saturated entries

@@ -21,8 +21,18 @@ rtrl_status_t rtrl_step_labelled(rtrl_t *ctx, const int32_t *x, const int32_t *t
     if (!in_range(x, ctx->cfg.d) || (target != NULL && !in_range(target, ctx->cfg.k)) ||
         label < -1 || label >= (int32_t)ctx->cfg.k)
         return RTRL_ERR_RANGE;
+    if (label >= 0 && ctx->cfg.readout_rls)
+        return RTRL_ERR_CONFIG;
+    const uint16_t nt = (uint16_t)(ctx->cfg.taps * ctx->cfg.d);
+    if (nt > 0) { /* the readout's delay line: x becomes tap 0 */
+        for (uint16_t i = (uint16_t)(nt - 1u); i >= ctx->cfg.d; --i)
+            ctx->taps_ring[i] = ctx->taps_ring[i - ctx->cfg.d];
+        for (uint16_t i = 0; i < ctx->cfg.d; ++i)
+            ctx->taps_ring[i] = x[i];
+    }
     rtrl_forward(ctx, x);
-    rtrl_influence(ctx, x);
+    if (!ctx->cfg.freeze_cell)
+        rtrl_influence(ctx, x);
     const int32_t l = rtrl_gradient(ctx, target, label);
     ctx->bank ^= 1u;
     ++ctx->counters.steps;

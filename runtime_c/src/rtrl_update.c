@@ -22,13 +22,37 @@ static int32_t sgd(int32_t w, int64_t g, const rtrl_config_t *cfg, uint64_t *sat
     return rtrl_sat32((int64_t)w - rtrl_rnd((int64_t)cfg->lr_q * g, RTRL_WFRAC), sat);
 }
 
+static void update_cell(rtrl_t *ctx);
+
 void rtrl_update(rtrl_t *ctx)
 {
     const rtrl_config_t *cfg = &ctx->cfg;
     const uint16_t n = cfg->n, k = cfg->k;
     uint64_t *sat = &ctx->counters.saturations;
 
-    /* weights and biases group by group, in each group's column order (rtrl.h) */
+    if (!cfg->freeze_cell)
+        update_cell(ctx);
+    if (!cfg->readout_rls) {
+        const uint32_t wo = (uint32_t)k * ctx->m;
+        for (uint32_t q = 0; q < wo; ++q)
+            ctx->w_o[q] = sgd(ctx->w_o[q], ctx->grad_wo[q], cfg, sat);
+        for (uint16_t q = 0; q < k; ++q)
+            ctx->b_o[q] = sgd(ctx->b_o[q], ctx->grad_bo[q], cfg, sat);
+    }
+    memset(ctx->grad, 0, 4u * ctx->P);
+    memset(ctx->grad_thr, 0, 4u * n);
+    memset(ctx->grad_wo, 0, 4u * (size_t)k * ctx->m);
+    memset(ctx->grad_bo, 0, 4u * k);
+    ctx->since_update = 0;
+    ++ctx->counters.updates;
+}
+
+/* The cell's weights and biases group by group, in each group's column order (rtrl.h). */
+static void update_cell(rtrl_t *ctx)
+{
+    const rtrl_config_t *cfg = &ctx->cfg;
+    const uint16_t n = cfg->n;
+    uint64_t *sat = &ctx->counters.saturations;
     for (int kind = 0; kind < 2; ++kind) {
         const uint16_t ncols = kind ? n : cfg->d;
         const uint16_t *const *cp = kind ? ctx->model.r_colptr : ctx->model.w_colptr;
@@ -53,14 +77,4 @@ void rtrl_update(rtrl_t *ctx)
         int32_t t = sgd(ctx->theta[p], g, cfg, sat);
         ctx->theta[p] = t < 0 ? 0 : (t > RTRL_WONE ? RTRL_WONE : t);
     }
-    for (uint32_t q = 0; q < (uint32_t)k * n; ++q)
-        ctx->w_o[q] = sgd(ctx->w_o[q], ctx->grad_wo[q], cfg, sat);
-    for (uint16_t q = 0; q < k; ++q)
-        ctx->b_o[q] = sgd(ctx->b_o[q], ctx->grad_bo[q], cfg, sat);
-    memset(ctx->grad, 0, 4u * ctx->P);
-    memset(ctx->grad_thr, 0, 4u * n);
-    memset(ctx->grad_wo, 0, 4u * (size_t)k * n);
-    memset(ctx->grad_bo, 0, 4u * k);
-    ctx->since_update = 0;
-    ++ctx->counters.updates;
 }

@@ -1,0 +1,26 @@
+"""The defaults of a learning run, in one place (host float, host C, every board).
+
+Chosen by measurement on the bundled signals (docs/benchmarks.md, "learning quality"): the
+readout reads the internal state c and the last 16 inputs and learns by RLS, exact RTRL
+trains the cell with SGD, at the sparsity that makes RTRL cheap (density 0.2, eps 0.2).
+On ppg at horizon 1 the C learner reaches 0.122 of the naive forecaster's MSE (online RLS
+AR(32): 0.105; NLMS AR(16): 0.38), at ~35 k MACs per step.
+"""
+
+from __future__ import annotations
+
+HIDDEN = 32
+DENSITY = 0.2
+EPS = 0.2
+SHARED_MASK = True
+READOUT = "c"
+TAPS = 16
+READOUT_RULE = "rls"
+TRAIN = "all"
+#: SGD step of the cell (per mean gradient), clipped per component
+LR = 0.03
+CLIP = 1.0
+RLS_FORGETTING = 0.999
+RLS_P0 = 1.0
+INFLUENCE_BITS = 16
+HORIZON = 1

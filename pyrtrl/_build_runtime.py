@@ -41,6 +41,7 @@ typedef struct {
     int32_t rls_lam_q;
     int32_t rls_inv_lam_q;
     int32_t rls_p0_q;
+    uint32_t delay;
     ...;
 } rtrl_config_t;
 typedef struct {

@@ -121,16 +121,20 @@ class CLearner:
     readout_rule, train, rls_forgetting, rls_p0 :
         As for :class:`pyrtrl.OnlineLearner`: the readout learns by SGD (``"gradient"``) or
         RLS (``"rls"``); ``train="readout"`` freezes the cell.
+    horizon : int
+        H >= 1. With H > 1 each call's output is the forecast H steps ahead and learning
+        runs H - 1 steps behind (see :class:`pyrtrl.OnlineLearner` and rtrl.h).
     """
 
     def __init__(self, model: EGRU, lr: float = 0.02, clip: float = 1.0, update_every: int = 1,
                  influence_bits: int = 32, dense: bool = False, readout_rule: str = "gradient",
-                 train: str = "all", rls_forgetting: float = 0.999, rls_p0: float = 1.0) -> None:
+                 train: str = "all", rls_forgetting: float = 0.999, rls_p0: float = 1.0,
+                 horizon: int = 1) -> None:
         self.ffi, self.lib = _lib(influence_bits)
         self.template = model.copy()
         self.q = quantize(model)
         self.fcfg: FixedConfig = fixed_config(lr, clip, update_every, influence_bits, dense,
-                                              readout_rule, train, rls_forgetting, rls_p0)
+                                              readout_rule, train, rls_forgetting, rls_p0, horizon)
         ffi, lib, q = self.ffi, self.lib, self.q
         self._arrays = c_model_arrays(q)
         cfg = ffi.new("rtrl_config_t *")
@@ -145,6 +149,7 @@ class CLearner:
         cfg.eps_q, cfg.goe_q = q.eps_q, q.goe_q
         cfg.readout_c, cfg.taps = int(q.readout_c), q.taps
         cfg.freeze_cell = int(self.fcfg.freeze_cell)
+        cfg.delay = self.fcfg.delay
         if self.fcfg.rls is not None:
             cfg.readout_rls = 1
             r = self.fcfg.rls

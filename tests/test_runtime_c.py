@@ -46,7 +46,8 @@ def assert_same(c: CLearner, f: FixedLearner, where: str):
 
 def run_both(model, cfg_kw, x, t, check_every, labels=None):
     c = CLearner(model, **cfg_kw)
-    extra = {k: cfg_kw[k] for k in ("readout_rule", "train", "rls_forgetting", "rls_p0") if k in cfg_kw}
+    extra = {k: cfg_kw[k] for k in ("readout_rule", "train", "rls_forgetting", "rls_p0", "horizon")
+             if k in cfg_kw}
     f = FixedLearner(quantize(model), fixed_config(cfg_kw["lr"], cfg_kw["clip"], cfg_kw["update_every"],
                                                   cfg_kw["influence_bits"], cfg_kw.get("dense", False),
                                                   **extra))
@@ -238,6 +239,9 @@ def test_staged_weights_load_in_pieces():
 # the readout's variants: state source, input taps, RLS or SGD, frozen cell; RLS over long
 # streams exercises the bounded-diagonal guard (forgetting pauses and resumes)
 READOUTS = [
+    dict(readout="c", taps=0, rule="gradient", train="all", bits=32, dense=False, horizon=3),
+    dict(readout="y", taps=0, rule="gradient", train="all", bits=16, dense=False, horizon=2),
+    dict(readout="c", taps=5, rule="rls", train="all", bits=16, dense=False, horizon=8),
     dict(readout="c", taps=0, rule="gradient", train="all", bits=32, dense=False),
     dict(readout="c", taps=4, rule="rls", train="all", bits=16, dense=False),
     dict(readout="y", taps=3, rule="rls", train="all", bits=32, dense=False),
@@ -247,15 +251,16 @@ READOUTS = [
 ]
 
 
-@pytest.mark.parametrize("ro", READOUTS, ids=lambda r: "{readout}-t{taps}-{rule}-{train}-{bits}b{d}".format(
-    d="-dense" if r["dense"] else "", **r))
+@pytest.mark.parametrize("ro", READOUTS, ids=lambda r: "{readout}-t{taps}-{rule}-{train}-{bits}b{d}-h{h}".format(
+    d="-dense" if r["dense"] else "", h=r.get("horizon", 1), **r))
 def test_bit_exact_readouts(ro):
     model = pyrtrl.init_egru(20, 2, 2, density=0.3, shared_mask=True, eps=0.5, seed=7,
                              readout=ro["readout"], taps=ro["taps"])
     x, t = stream(4000, 2, 2, seed=8, scale=2.0)
     c, f = run_both(model, dict(lr=0.05, clip=1.0, update_every=2, influence_bits=ro["bits"],
                                 dense=ro["dense"], readout_rule=ro["rule"], train=ro["train"],
-                                rls_forgetting=0.99, rls_p0=1.0), x, t, check_every=1000)
+                                rls_forgetting=0.99, rls_p0=1.0, horizon=ro.get("horizon", 1)),
+                    x, t, check_every=1000)
     if ro["train"] == "readout":
         np.testing.assert_array_equal(f.theta, quantize(model).theta)
         assert not f.live.any()

@@ -49,14 +49,17 @@ class FixedConfig:
     dense: bool = False  # sparsity exploitation off (same numbers, full cost)
     rls: Optional[RLSConstants] = None  # RLS readout (None: the readout learns by SGD)
     freeze_cell: bool = False  # only the readout learns
+    delay: int = 0  # D = horizon - 1: learning runs D steps behind a forward-only forecast
 
 
 def fixed_config(lr: float, clip: float = 1.0, update_every: int = 1, influence_bits: int = 32,
                  dense: bool = False, readout_rule: str = "gradient", train: str = "all",
-                 rls_forgetting: float = 0.999, rls_p0: float = 1.0) -> FixedConfig:
+                 rls_forgetting: float = 0.999, rls_p0: float = 1.0, horizon: int = 1) -> FixedConfig:
     """Learning rate and clip (float, per mean gradient) to their fixed-point form; the
     readout rule (``"gradient"`` or ``"rls"``) and what trains (``"all"`` or ``"readout"``)
-    as in :class:`pyrtrl.OnlineLearner`."""
+    as in :class:`pyrtrl.OnlineLearner`; ``horizon`` H >= 1 (delay H - 1, see rtrl.h)."""
+    if int(horizon) != horizon or not (1 <= horizon <= 256):
+        raise PyrtrlError(f"horizon must be an integer in [1, 256], got {horizon}")
     if readout_rule not in ("gradient", "rls"):
         raise PyrtrlError(f"readout_rule must be 'gradient' or 'rls', got {readout_rule!r}")
     if train not in ("all", "readout"):
@@ -74,7 +77,8 @@ def fixed_config(lr: float, clip: float = 1.0, update_every: int = 1, influence_
         raise PyrtrlError(f"learning rate {lr} / {update_every} is below one Q24 step (6e-8)")
     clip_q = min(int(to_fixed(clip * update_every, WFRAC)), INT32_MAX) if clip > 0 else 0
     rls = rls_constants(rls_forgetting, rls_p0) if readout_rule == "rls" else None
-    return FixedConfig(lr_q, clip_q, int(update_every), influence_bits, dense, rls, train == "readout")
+    return FixedConfig(lr_q, clip_q, int(update_every), influence_bits, dense, rls, train == "readout",
+                       int(horizon) - 1)
 
 
 @dataclass
@@ -118,7 +122,12 @@ class FixedLearner:
         self.G_imm = np.zeros(n, dtype=np.int64)
         self.G_wo = np.zeros_like(self.w_o)
         self.G_bo = np.zeros_like(self.b_o)
-        self.taps = np.zeros((q.taps, q.d), dtype=np.int64)  # newest first
+        D = cfg.delay
+        # the input ring, newest first: the readout's taps and, with a delay, the D older
+        # inputs the learning pass runs on (runtime_c's RTRL_RING)
+        self.ring = np.zeros(((D + max(q.taps, 1)) if D else q.taps, q.d), dtype=np.int64)
+        self.fh, self.fy = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)  # forecast state
+        self.seen = 0
         self.rls = FixedRLS(q.features + 1, cfg.rls) if cfg.rls is not None else None
         self.since_update = 0
         self._param_rows = self._rows_of_params()
@@ -164,18 +173,32 @@ class FixedLearner:
         x = np.asarray(x, dtype=np.int64)
         if self.rls is not None and label >= 0:
             raise PyrtrlError("the RLS readout learns squared-error targets, not labels")
-        if q.taps:
-            self.taps[1:] = self.taps[:-1].copy()
-            self.taps[0] = x
+        if self.ring.shape[0]:
+            self.ring[1:] = self.ring[:-1].copy()
+            self.ring[0] = x
+        cnt.steps += 1
         W = self.weights()
-        f = self._forward(W, x)
+        D = self.cfg.delay
+        out = None
+        if D:
+            # the forecast first, with the weights learned from the targets seen so far
+            g = self._forward(W, x, self.fh, self.fy)
+            cnt.macs += g["macs"]
+            self.fh, self.fy = g["h"], g["y"]
+            out = self._sat32(rnd(self.w_o @ self.features(g, 0) + (self.b_o << FRAC), WFRAC))
+            ready = self.seen >= D
+            self.seen += 1
+            if not ready:
+                return out, 0
+            x = self.ring[D]
+        f = self._forward(W, x, self.h, self.y)
         act = np.ones(q.n, dtype=bool) if self.cfg.dense else self.a != 0
         macs = f["macs"]
         if not self.cfg.freeze_cell:
             macs += self._influence(W, x, f, act)
-        out, loss_q, rmacs = self._readout(f, target, label)
+        out_l, loss_q, rmacs = self._readout(f, target, label)
+        out = out_l if out is None else out
         macs += rmacs
-        cnt.steps += 1
         cnt.events += int(f["o"].sum())
         if not self.cfg.freeze_cell:  # counted by the influence phase, as in runtime_c
             cnt.active_cols += int(act.sum())
@@ -188,9 +211,9 @@ class FixedLearner:
         return out, loss_q
 
     # 1. forward (Q40 sums, one rounding to Q16 each)
-    def _forward(self, W: Dict[str, np.ndarray], x: np.ndarray) -> Dict[str, np.ndarray]:
+    def _forward(self, W: Dict[str, np.ndarray], x: np.ndarray, h_prev: np.ndarray,
+                 y_prev: np.ndarray) -> Dict[str, np.ndarray]:
         q = self.q
-        h_prev, y_prev = self.h, self.y
         thr16 = rnd(W["thr"], WFRAC - FRAC)
         xon = x != 0
         yon = y_prev != 0
@@ -289,16 +312,17 @@ class FixedLearner:
                         A=(A, FRAC), J=(Jv, FRAC), M=(self.M, self.mfrac))
         return macs + mb_count
 
-    def features(self, f: Dict[str, np.ndarray]) -> np.ndarray:
-        """The readout's input z = [y or c, taps newest first] (Q16)."""
+    def features(self, f: Dict[str, np.ndarray], tap_off: int) -> np.ndarray:
+        """The readout's input z = [y or c, taps newest first from ring position tap_off] (Q16)."""
         src = f["c"] if self.q.readout_c else f["y"]
-        return np.concatenate([src, self.taps.ravel()]) if self.q.taps else src
+        taps = self.ring[tap_off:tap_off + self.q.taps].ravel()
+        return np.concatenate([src, taps]) if self.q.taps else src
 
     # 3. readout, loss, gradient (or RLS)
     def _readout(self, f: Dict[str, np.ndarray], target: Optional[np.ndarray], label: int) -> tuple:
         q, cfg = self.q, self.cfg
         n = q.n
-        z = self.features(f)
+        z = self.features(f, cfg.delay)
         out = self._sat32(rnd(self.w_o @ z + (self.b_o << FRAC), WFRAC))
         dout = np.zeros(q.k, dtype=np.int64)
         loss = 0

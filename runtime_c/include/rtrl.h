@@ -51,6 +51,7 @@ typedef int16_t rtrl_m_t;
 #define RTRL_MAX_UNITS 255 /* n, d, k; keeps every 64-bit sum exact */
 #define RTRL_MAX_PARAMS 65534
 #define RTRL_MAX_FEATURES 255 /* readout features n + taps * d; keeps the RLS sums exact */
+#define RTRL_MAX_DELAY 255
 #define RTRL_SAMPLE_MAX ((int32_t)((1L << 23) - 1)) /* |x|, |target| <= 128.0 */
 #define RTRL_ABSENT 0xFFFFu /* "no entry" in union maps; a group not yet alive */
 
@@ -85,6 +86,7 @@ typedef struct {
     int32_t rls_lam_q;       /* RLS forgetting factor, Q16, in [0.9, 1] */
     int32_t rls_inv_lam_q;   /* its inverse, Q30 */
     int32_t rls_p0_q;        /* initial P = p0 I and the bound of P's diagonal, Q28, (0, 4] */
+    uint32_t delay;          /* D = forecast horizon - 1, 0..RTRL_MAX_DELAY (see rtrl_step) */
 } rtrl_config_t;
 /* Every field added after goe_q is zero in a configuration written for an older version,
  * and zero means what that version did: events readout, no taps, SGD, all trained. */
@@ -159,19 +161,26 @@ typedef struct {
     int32_t *jval, *aval;    /* J by rows; A by union entry (this step's active columns) */
     int32_t *grad, *grad_thr, *grad_wo, *grad_bo;
     uint16_t m;              /* readout features: n + taps * d */
-    int32_t *taps_ring;      /* taps x d recent inputs, newest first */
+    int32_t *taps_ring;      /* recent inputs, newest first: RTRL_RING(taps, d, delay) values */
+    int32_t *fst[2][5];      /* with a delay: two banks of the forecast state */
+    uint8_t fbank;
+    uint32_t seen;           /* samples received since the last reset (saturating) */
     int32_t *z;              /* the readout's input [y or c, taps, 1.0] (m + 1) */
     int32_t *rls_p, *rls_pz, *rls_gain; /* RLS: (m+1)^2, m+1, m+1; NULL without RLS */
     rtrl_m_t *saved;         /* n x RTRL_CHUNK */
     rtrl_counters_t counters;
 } rtrl_t;
 
-/* Bytes of buffer needed (8-byte aligned start). Exact; equal to RTRL_REQUIRED_BYTES_RO
- * (m = n + taps * d readout features; rls = 1 with an RLS readout), or RTRL_REQUIRED_BYTES
- * for the events readout without taps and with SGD. */
+/* Bytes of buffer needed (8-byte aligned start). Exact; equal to RTRL_REQUIRED_BYTES_H
+ * (m = n + taps * d readout features; rls = 1 with an RLS readout; delay D = horizon - 1),
+ * RTRL_REQUIRED_BYTES_RO (D = 0), or RTRL_REQUIRED_BYTES for the events readout without
+ * taps, with SGD and D = 0. */
 #define RTRL_ALIGN8(x) ((((size_t)(x)) + 7u) & ~(size_t)7u)
 #define RTRL_PARAMS(n, nnzw_total, nnzr_total) ((size_t)(nnzw_total) + (nnzr_total) + 5u * (n))
-#define RTRL_REQUIRED_BYTES_RO(n, d, k, nnzw_total, nnzr_total, nnz_union, taps, rls)         \
+/* input ring: the readout's taps, and with a delay the D older inputs the learning pass runs on */
+#define RTRL_RING(taps, d, delay)                                                             \
+    ((delay) ? ((size_t)(delay) + ((taps) ? (size_t)(taps) : 1u)) * (d) : (size_t)(taps) * (d))
+#define RTRL_REQUIRED_BYTES_H(n, d, k, nnzw_total, nnzr_total, nnz_union, taps, rls, delay)    \
     (RTRL_ALIGN8(8u * (size_t)(n)) /* forward accumulators */                                 \
      + RTRL_ALIGN8(4u * (2u * RTRL_PARAMS(n, nnzw_total, nnzr_total) /* theta, grad */          \
                        + 2u * ((size_t)(k) * ((n) + (size_t)(taps) * (d)) + (k)) /* readout, gradient */ \
@@ -179,7 +188,8 @@ typedef struct {
                        + 12u * (size_t)(n) /* gates, derivatives, dy, ga, grad_thr */        \
                        + 2u * (size_t)(k) /* out, dout */                                    \
                        + 2u * (size_t)(nnz_union) /* J values, A values */                   \
-                       + (size_t)(taps) * (d) /* input taps */                               \
+                       + RTRL_RING(taps, d, delay) /* input ring */                          \
+                       + ((delay) ? 10u * (size_t)(n) : 0u) /* forecast state banks */       \
                        + ((n) + (size_t)(taps) * (d) + 1u) /* readout input z */             \
                        + ((rls) ? ((n) + (size_t)(taps) * (d) + 1u) *                       \
                                       ((n) + (size_t)(taps) * (d) + 3u) : 0u) /* P, Pz, gain */)) \
@@ -188,6 +198,8 @@ typedef struct {
      + RTRL_ALIGN8(2u * (RTRL_GROUPS(n, d) /* group_start */                                 \
                          + 3u * (size_t)(n) + 1u /* act, cursor, jrow */                      \
                          + (size_t)(nnz_union) /* jslot */)))
+#define RTRL_REQUIRED_BYTES_RO(n, d, k, nnzw_total, nnzr_total, nnz_union, taps, rls)         \
+    RTRL_REQUIRED_BYTES_H(n, d, k, nnzw_total, nnzr_total, nnz_union, taps, rls, 0u)
 #define RTRL_REQUIRED_BYTES(n, d, k, nnzw_total, nnzr_total, nnz_union)                       \
     RTRL_REQUIRED_BYTES_RO(n, d, k, nnzw_total, nnzr_total, nnz_union, 0u, 0u)
 
@@ -202,7 +214,17 @@ rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_
 rtrl_status_t rtrl_reset_state(rtrl_t *ctx);
 
 /* One learning step: x (d, Q16), target (k, Q16); out (k, Q16) and loss (Q16, 0.5*sum of
- * squared errors) may be NULL. A sample out of range changes nothing. With an RLS readout
+ * squared errors) may be NULL. A sample out of range changes nothing.
+ *
+ * Horizon H = delay + 1. With delay 0, target is this step's (out is scored against it;
+ * for forecasting H = 1 it is the next sample). With delay D > 0, exact RTRL needs the
+ * influence matrix of the step a target belongs to, so learning runs D steps behind the
+ * stream: the call first advances a forward-only forecast state on x with the current
+ * weights (out = its readout, the forecast H steps ahead), then, once D samples have
+ * passed, runs the learning step on the input D steps back with target (for forecasting:
+ * the next sample, i.e. the target of that input H steps ahead). loss is the learning
+ * step's. Cost: one extra forward pass and readout per step, 10n + D*d words of RAM;
+ * keeping D influence matrices instead would cost D times the largest buffer.  With an RLS readout
  * the readout's weights change at every step with a target (its P restarts at p0 I on
  * rtrl_init and rtrl_reset_state); the cell follows update_every. */
 rtrl_status_t rtrl_step(rtrl_t *ctx, const int32_t *x, const int32_t *target, int32_t *out,

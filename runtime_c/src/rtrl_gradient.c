@@ -101,16 +101,26 @@ static uint64_t grad_row(int32_t *restrict grad, const rtrl_m_t *restrict row, i
     return nsat;
 }
 
-/* z = [y or c, taps, 1.0] */
-static void features(rtrl_t *ctx, int32_t *const *now)
+/* z = [y or c, taps (from ring position tap_off), 1.0] and out = W_o z + b_o */
+void rtrl_readout(rtrl_t *ctx, int32_t *const *now, uint32_t tap_off)
 {
-    const uint16_t n = ctx->cfg.n, nt = (uint16_t)(ctx->cfg.taps * ctx->cfg.d);
+    const uint16_t n = ctx->cfg.n, k = ctx->cfg.k, m = ctx->m;
+    const uint16_t nt = (uint16_t)(ctx->cfg.taps * ctx->cfg.d);
     const int32_t *src = now[ctx->cfg.readout_c ? RTRL_S_C : RTRL_S_Y];
+    const int32_t *taps = ctx->taps_ring + (size_t)tap_off * ctx->cfg.d;
+    int32_t *z = ctx->z;
     for (uint16_t i = 0; i < n; ++i)
-        ctx->z[i] = src[i];
+        z[i] = src[i];
     for (uint16_t i = 0; i < nt; ++i)
-        ctx->z[n + i] = ctx->taps_ring[i];
-    ctx->z[ctx->m] = RTRL_ONE;
+        z[n + i] = taps[i];
+    z[m] = RTRL_ONE;
+    for (uint16_t q = 0; q < k; ++q) {
+        const int32_t *wo = ctx->w_o + (size_t)q * m;
+        int64_t s = (int64_t)ctx->b_o[q] * RTRL_ONE; /* not <<: may be negative */
+        for (uint16_t i = 0; i < m; ++i)
+            s += (int64_t)wo[i] * z[i];
+        ctx->out[q] = rtrl_sat32(rtrl_rnd(s, RTRL_WFRAC), &ctx->counters.saturations);
+    }
 }
 
 /* The cell's part: dy, ga, the contraction with M and the threshold's immediate term. */
@@ -155,16 +165,10 @@ int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target, int32_t label)
     int32_t *const *now = ctx->st[ctx->bank ^ 1u];
     uint64_t *sat = &ctx->counters.saturations;
 
-    features(ctx, now);
+    rtrl_readout(ctx, now, cfg->delay);
     const int32_t *z = ctx->z;
-    for (uint16_t q = 0; q < k; ++q) {
-        const int32_t *wo = ctx->w_o + (size_t)q * m;
-        int64_t s = (int64_t)ctx->b_o[q] * RTRL_ONE; /* not <<: may be negative */
-        for (uint16_t i = 0; i < m; ++i)
-            s += (int64_t)wo[i] * z[i];
-        ctx->out[q] = rtrl_sat32(rtrl_rnd(s, RTRL_WFRAC), sat);
+    for (uint16_t q = 0; q < k; ++q)
         ctx->dout[q] = 0;
-    }
     int64_t loss = 0;
     if (label >= 0) { /* softmax cross-entropy: dout = p - onehot(label) */
         softmax(ctx->out, k, ctx->dout);

@@ -30,7 +30,7 @@ static rtrl_status_t check_config(const rtrl_config_t *cfg)
         cfg->goe_q < 0 || cfg->dense_mode > 1)
         return RTRL_ERR_CONFIG;
     if (cfg->readout_c > 1 || cfg->readout_rls > 1 || cfg->freeze_cell > 1 || cfg->reserved != 0 ||
-        (uint32_t)cfg->n + (uint32_t)cfg->taps * cfg->d > RTRL_MAX_FEATURES)
+        (uint32_t)cfg->n + (uint32_t)cfg->taps * cfg->d > RTRL_MAX_FEATURES || cfg->delay > RTRL_MAX_DELAY)
         return RTRL_ERR_CONFIG;
     /* RLS: lam in [0.9, 1], 1/lam in [1, 1/0.9] (Q30), p0 in (0, 4] (Q28): the bounds the
      * formats of rtrl_rls.c rest on */
@@ -50,8 +50,8 @@ rtrl_status_t rtrl_required_bytes(const rtrl_config_t *cfg, size_t *bytes)
         return st;
     uint32_t nnzw = (uint32_t)cfg->nnz_w[0] + cfg->nnz_w[1] + cfg->nnz_w[2];
     uint32_t nnzr = (uint32_t)cfg->nnz_r[0] + cfg->nnz_r[1] + cfg->nnz_r[2];
-    *bytes = RTRL_REQUIRED_BYTES_RO(cfg->n, cfg->d, cfg->k, nnzw, nnzr, cfg->nnz_union, cfg->taps,
-                                    cfg->readout_rls);
+    *bytes = RTRL_REQUIRED_BYTES_H(cfg->n, cfg->d, cfg->k, nnzw, nnzr, cfg->nnz_union, cfg->taps,
+                                   cfg->readout_rls, cfg->delay);
     return RTRL_OK;
 }
 
@@ -185,7 +185,10 @@ rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_
     ctx->dout = take(&cur, 4u * k);
     ctx->jval = take(&cur, 4u * cfg->nnz_union);
     ctx->aval = take(&cur, 4u * cfg->nnz_union);
-    ctx->taps_ring = take(&cur, 4u * cfg->taps * cfg->d);
+    ctx->taps_ring = take(&cur, 4u * RTRL_RING(cfg->taps, cfg->d, cfg->delay));
+    for (int b = 0; b < 2; ++b)
+        for (int v = 0; v < RTRL_S_COUNT; ++v)
+            ctx->fst[b][v] = cfg->delay ? take(&cur, 4u * n) : NULL;
     ctx->z = take(&cur, 4u * (m + 1u));
     ctx->rls_p = ctx->rls_pz = ctx->rls_gain = NULL;
     if (cfg->readout_rls) {
@@ -228,7 +231,13 @@ rtrl_status_t rtrl_reset_state(rtrl_t *ctx)
     memset(ctx->grad_thr, 0, 4u * n);
     memset(ctx->grad_wo, 0, 4u * k * ctx->m);
     memset(ctx->grad_bo, 0, 4u * k);
-    memset(ctx->taps_ring, 0, 4u * ctx->cfg.taps * ctx->cfg.d);
+    memset(ctx->taps_ring, 0, 4u * RTRL_RING(ctx->cfg.taps, ctx->cfg.d, ctx->cfg.delay));
+    if (ctx->cfg.delay)
+        for (int b = 0; b < 2; ++b)
+            for (int v = 0; v < RTRL_S_COUNT; ++v)
+                memset(ctx->fst[b][v], 0, 4u * n);
+    ctx->fbank = 0;
+    ctx->seen = 0;
     if (ctx->cfg.readout_rls)
         rtrl_rls_reset(ctx);
     memset(ctx->group_start, 0xFF, 2u * ctx->n_groups);

@@ -72,6 +72,14 @@ void rtrl_influence(rtrl_t *ctx, const int32_t *x);
 int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target, int32_t label);
 void rtrl_update(rtrl_t *ctx);
 
+/* The readout of state bank `now`: z = [y or c, taps from ring position tap_off, 1.0] and
+ * out = W_o z + b_o (rtrl_gradient.c). */
+void rtrl_readout(rtrl_t *ctx, int32_t *const *now, uint32_t tap_off);
+
+/* With a delay: advance the forecast state on x with the current weights; ctx->out holds
+ * its readout (rtrl_forecast.c). */
+void rtrl_forecast(rtrl_t *ctx, const int32_t *x);
+
 /* RLS readout (rtrl_rls.c): P = p0 I; one step on ctx->z with the clamped errors e (k,
  * Q16), updating w_o and b_o. */
 void rtrl_rls_reset(rtrl_t *ctx);

@@ -23,21 +23,39 @@ rtrl_status_t rtrl_step_labelled(rtrl_t *ctx, const int32_t *x, const int32_t *t
         return RTRL_ERR_RANGE;
     if (label >= 0 && ctx->cfg.readout_rls)
         return RTRL_ERR_CONFIG;
-    const uint16_t nt = (uint16_t)(ctx->cfg.taps * ctx->cfg.d);
-    if (nt > 0) { /* the readout's delay line: x becomes tap 0 */
-        for (uint16_t i = (uint16_t)(nt - 1u); i >= ctx->cfg.d; --i)
-            ctx->taps_ring[i] = ctx->taps_ring[i - ctx->cfg.d];
-        for (uint16_t i = 0; i < ctx->cfg.d; ++i)
+    const uint16_t d = ctx->cfg.d, k = ctx->cfg.k;
+    const uint32_t D = ctx->cfg.delay;
+    const uint32_t ring = (uint32_t)RTRL_RING(ctx->cfg.taps, d, D);
+    if (ring > 0) { /* the input ring, newest first: x becomes position 0 */
+        for (uint32_t i = ring - 1u; i >= d; --i)
+            ctx->taps_ring[i] = ctx->taps_ring[i - d];
+        for (uint16_t i = 0; i < d; ++i)
             ctx->taps_ring[i] = x[i];
+    }
+    ++ctx->counters.steps;
+    if (D > 0) {
+        /* the forecast first, with the weights learned from the targets seen so far */
+        rtrl_forecast(ctx, x);
+        if (out != NULL)
+            for (uint16_t q = 0; q < k; ++q)
+                out[q] = ctx->out[q];
+        const int ready = ctx->seen >= D; /* the input D steps back exists */
+        if (ctx->seen < UINT32_MAX)
+            ++ctx->seen;
+        if (!ready) {
+            if (loss != NULL)
+                *loss = 0;
+            return RTRL_OK;
+        }
+        x = ctx->taps_ring + (size_t)D * d;
     }
     rtrl_forward(ctx, x);
     if (!ctx->cfg.freeze_cell)
         rtrl_influence(ctx, x);
     const int32_t l = rtrl_gradient(ctx, target, label);
     ctx->bank ^= 1u;
-    ++ctx->counters.steps;
-    if (out != NULL)
-        for (uint16_t q = 0; q < ctx->cfg.k; ++q)
+    if (out != NULL && D == 0)
+        for (uint16_t q = 0; q < k; ++q)
             out[q] = ctx->out[q];
     if (loss != NULL)
         *loss = l;

@@ -39,7 +39,7 @@ typedef struct {
     uint8_t freeze_cell;
     uint8_t reserved;
     int32_t rls_lam_q;
-    int32_t rls_inv_lam_q;
+    int32_t rls_isl_q;
     int32_t rls_p0_q;
     uint32_t delay;
     ...;

@@ -8,12 +8,14 @@ size; nothing grows with the stream.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from typing import Callable, Deque, Dict, Optional
 
 import numpy as np
 
 from .errors import PyrtrlError
+from .forward import cell_step
 from .gradients import make_engine, readout_backward
 from .model import EGRU, MASKED
 from .optim import clip_global_norm, make_optimizer
@@ -64,6 +66,14 @@ class OnlineLearner:
         ``"readout"`` freezes the cell (the ablation that shows what RTRL adds).
     rls_forgetting, rls_p0 : float
         RLS forgetting factor and initial P (``readout_rule="rls"``).
+    horizon : int
+        H >= 1. With H = 1 a step's target belongs to its own output (for forecasting: the
+        next sample). With H > 1 the output of a step is the forecast H steps ahead, made by
+        a forward-only copy of the state on the newest input with the current weights, and
+        learning runs H - 1 steps behind on the input that ``target`` belongs to: exact
+        RTRL needs the influence matrix of that step, and running behind costs one forward
+        pass where keeping H - 1 influence matrices would cost H - 1 times the memory.
+        For forecasting the stream is the same for every H: x_t with target x_{t+1}.
 
     Notes
     -----
@@ -93,7 +103,11 @@ class OnlineLearner:
         train: str = "all",
         rls_forgetting: float = DEFAULT_FORGETTING,
         rls_p0: float = DEFAULT_P0,
+        horizon: int = 1,
     ) -> None:
+        if int(horizon) != horizon or not (1 <= horizon <= 256):
+            raise PyrtrlError(f"horizon must be an integer in [1, 256], got {horizon}")
+        self.delay = int(horizon) - 1
         if int(update_every) != update_every or update_every < 1:
             raise PyrtrlError(f"update_every must be a positive integer, got {update_every}")
         if not (np.isfinite(clip) and clip >= 0):
@@ -119,10 +133,30 @@ class OnlineLearner:
         self.skipped_updates = 0  # updates dropped because the gradient was not finite
         self._readout = {name: np.zeros_like(model.params[name]) for name in ("W_o", "b_o")}
         self._since_update = 0
+        self._reset_forecast()
+
+    def _reset_forecast(self) -> None:
+        n, d, dt = self.model.n, self.model.d, self.model.dtype
+        self._fy, self._fh = np.zeros(n, dtype=dt), np.zeros(n, dtype=dt)
+        self._ftaps = np.zeros((self.model.taps, d), dtype=dt)
+        self._ring: Deque[np.ndarray] = deque(maxlen=self.delay + 1)
+
+    def _forecast(self, x: np.ndarray) -> np.ndarray:
+        """Advance the forward-only forecast state on ``x``; its readout."""
+        m = self.model
+        s = cell_step(m.params, x, self._fy, self._fh, m.gamma, m.eps)
+        self._fy, self._fh = s.y, s.h
+        if m.taps:
+            self._ftaps[1:] = self._ftaps[:-1]
+            self._ftaps[0] = x
+        src = s.c if m.readout == "c" else s.y
+        z = np.concatenate([src, self._ftaps.ravel()]) if m.taps else src
+        return m.params["W_o"] @ z + m.params["b_o"]
 
     def reset_state(self) -> None:
         """Start a new sequence: zero the recurrent state and influence matrix, drop pending gradients."""
         self.engine.reset()
+        self._reset_forecast()
         if self.rls is not None:
             self.rls.reset()
         for g in self._readout.values():
@@ -158,6 +192,14 @@ class OnlineLearner:
         if label >= 0 and self.rls is not None:
             raise PyrtrlError("the RLS readout learns squared-error targets, not labels; "
                               "use readout_rule='gradient' for classification")
+        forecast = None
+        if self.delay:
+            forecast = self._forecast(x)  # before anything learns from this call's target
+            self._ring.append(x)
+            if len(self._ring) <= self.delay:
+                self.steps += 1
+                return StepResult(0.0, forecast, 0, False)
+            x = self._ring[0]  # the input `target` belongs to, D steps back
         s = self.engine.step(x)
         z = self.engine.features()
         loss, out, dy = readout_backward(model, z, target, int(label), self._readout)
@@ -172,7 +214,7 @@ class OnlineLearner:
         if self._since_update >= self.update_every:
             self._update()
             updated = True
-        return StepResult(loss, out, int(np.count_nonzero(s.o)), updated)
+        return StepResult(loss, out if forecast is None else forecast, int(np.count_nonzero(s.o)), updated)
 
     def run(
         self,

@@ -80,5 +80,7 @@ class RLSReadout:
         params["W_o"] -= np.outer(e, g[:-1]).astype(params["W_o"].dtype)
         params["b_o"] -= (e * g[-1]).astype(params["b_o"].dtype)
         P -= np.outer(g, Pz)
-        if np.max(np.diag(P)) <= self.p0:
-            P /= self.forgetting
+        # forgetting along the features whose own variance is below p0 only: P <- S P S
+        # with S_ii = lam^-1/2 there and 1 elsewhere (a congruence: P stays PSD)
+        s = np.where(np.diag(P) < self.p0, self.forgetting ** -0.5, 1.0)
+        P *= np.outer(s, s)

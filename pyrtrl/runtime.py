@@ -153,7 +153,7 @@ class CLearner:
         if self.fcfg.rls is not None:
             cfg.readout_rls = 1
             r = self.fcfg.rls
-            cfg.rls_lam_q, cfg.rls_inv_lam_q, cfg.rls_p0_q = r.lam_q16, r.inv_lam_q30, r.p0_q28
+            cfg.rls_lam_q, cfg.rls_isl_q, cfg.rls_p0_q = r.lam_q16, r.isl_q30, r.p0_q28
         self.cfg = cfg
         m = ffi.new("rtrl_model_t *")
         a = self._arrays

@@ -123,6 +123,7 @@ def test_rls_guard_stops_wind_up():
         z = np.array([rng.normal(), 0.0, 0.0])  # two silent features
         rls.update(params, z, np.array([rng.normal()]))
     assert np.max(np.abs(rls.P)) <= 1.0 / 0.99 + 1e-12
+    assert rls.P[0, 0] < 0.1  # the excited feature still forgets: its variance stays small
     unguarded = 0.99 ** -5000  # what plain forgetting would have made of P's silent diagonal
     assert unguarded > 1e20
 

@@ -2,10 +2,13 @@
 runtime_c/src/rtrl_rls.c (bit for bit), twin of the float :mod:`pyrtrl.rls`.
 
 Formats (docs/numerics.md): features z1 = [state source, taps, 1] Q16; P Q3.28 in int32;
-Pz Q16 int32; the gain g Q28 int32; forgetting lam Q16 and 1/lam Q30; weights Q24.
+Pz Q16 int32; the gain g Q28 int32; forgetting lam Q16 and lam^-1/2 Q30; weights Q24.
 
-Scaling and overflow: the bounded-diagonal guard keeps |P_ij| <= p0 / lam <= 4.5 (P stays
-positive semi-definite), |z| <= 128 and m1 = features + 1 <= 256, so the int64 sums
+Forgetting is per feature: P <- S P S with S_ii = lam^-1/2 where P_ii < p0 and 1 elsewhere
+(entry factors 1, lam^-1/2 or lam^-1 = round(lam^-1/2 * lam^-1/2), Q30).
+
+Scaling and overflow: per-feature forgetting keeps P_ii <= p0 / lam, so |P_ij| <= p0 / lam
+<= 4.45 (P stays positive semi-definite), |z| <= 128 and m1 = features + 1 <= 256, so the int64 sums
 sum_j P_ij z_j (< 2^31 * 2^23 * 2^8 = 2^62) and sum_i z_i Pz_i are exact; the gain obeys
 |g_i| <= sqrt(P_ii) / (2 sqrt(lam)) (Cauchy-Schwarz), well inside Q28; every stored result
 is saturated to int32 and counted. The one division per step is 2^46 / (lam + z1'Pz),
@@ -35,8 +38,8 @@ class RLSConstants:
     """The RLS hyperparameters as runtime_c holds them."""
 
     lam_q16: int  # forgetting factor, Q16
-    inv_lam_q30: int  # 1 / forgetting, Q30
-    p0_q28: int  # initial diagonal and the guard's bound, Q28
+    isl_q30: int  # forgetting ** -0.5, Q30
+    p0_q28: int  # initial diagonal; features whose P_ii is below it forget, Q28
 
 
 def rls_constants(forgetting: float, p0: float) -> RLSConstants:
@@ -44,7 +47,7 @@ def rls_constants(forgetting: float, p0: float) -> RLSConstants:
     from ..rls import check_rls
 
     check_rls(forgetting, p0)
-    return RLSConstants(int(to_fixed(forgetting, FRAC)), int(to_fixed(1.0 / forgetting, LFRAC)),
+    return RLSConstants(int(to_fixed(forgetting, FRAC)), int(to_fixed(forgetting ** -0.5, LFRAC)),
                         int(to_fixed(p0, PFRAC)))
 
 
@@ -88,12 +91,18 @@ class FixedRLS:
         nsat += k
         m1 = self.m1
         macs = m1 * m1 + 2 * m1 + w1.shape[0] * m1 + m1 * (m1 + 1) // 2
+        # forgetting along the features whose own variance is below p0 (congruence S P S)
+        low = np.diag(_mirror(up, iu, m1)) < c.p0_q28
+        i, j = iu
+        factor = np.where(low[i] & low[j], int(rnd(np.array(c.isl_q30 * c.isl_q30), LFRAC)),
+                          np.where(low[i] | low[j], c.isl_q30, 0))
+        on = factor != 0
+        scaled, k = sat(rnd(up[on] * factor[on], LFRAC), INT32_MIN, INT32_MAX)
+        nsat += k
+        up = up.copy()
+        up[on] = scaled
+        macs += int(on.sum())
         U = _mirror(up, iu, m1)
-        if int(np.diag(U).max()) <= c.p0_q28:
-            up, k = sat(rnd(up * c.inv_lam_q30, LFRAC), INT32_MIN, INT32_MAX)
-            nsat += k
-            macs += m1 * (m1 + 1) // 2
-            U = _mirror(up, iu, m1)
         self.P = U
         return w1, nsat, macs
 

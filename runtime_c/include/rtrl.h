@@ -84,8 +84,8 @@ typedef struct {
     uint8_t freeze_cell;     /* 1: only the readout learns (no influence matrix is updated) */
     uint8_t reserved;        /* 0 */
     int32_t rls_lam_q;       /* RLS forgetting factor, Q16, in [0.9, 1] */
-    int32_t rls_inv_lam_q;   /* its inverse, Q30 */
-    int32_t rls_p0_q;        /* initial P = p0 I and the bound of P's diagonal, Q28, (0, 4] */
+    int32_t rls_isl_q;       /* lam^-1/2, Q30 */
+    int32_t rls_p0_q;        /* initial P = p0 I; features whose P_ii is below it forget; Q28, (0, 4] */
     uint32_t delay;          /* D = forecast horizon - 1, 0..RTRL_MAX_DELAY (see rtrl_step) */
 } rtrl_config_t;
 /* Every field added after goe_q is zero in a configuration written for an older version,

@@ -32,11 +32,11 @@ static rtrl_status_t check_config(const rtrl_config_t *cfg)
     if (cfg->readout_c > 1 || cfg->readout_rls > 1 || cfg->freeze_cell > 1 || cfg->reserved != 0 ||
         (uint32_t)cfg->n + (uint32_t)cfg->taps * cfg->d > RTRL_MAX_FEATURES || cfg->delay > RTRL_MAX_DELAY)
         return RTRL_ERR_CONFIG;
-    /* RLS: lam in [0.9, 1], 1/lam in [1, 1/0.9] (Q30), p0 in (0, 4] (Q28): the bounds the
-     * formats of rtrl_rls.c rest on */
+    /* RLS: lam in [0.9, 1], lam^-1/2 in [1, 0.9^-1/2] (Q30), p0 in (0, 4] (Q28): the bounds
+     * the formats of rtrl_rls.c rest on */
     if (cfg->readout_rls &&
-        (cfg->rls_lam_q < 58982 || cfg->rls_lam_q > RTRL_ONE || cfg->rls_inv_lam_q < (1L << 30) ||
-         cfg->rls_inv_lam_q > 1193046471L || cfg->rls_p0_q < 1 || cfg->rls_p0_q > (1L << 30)))
+        (cfg->rls_lam_q < 58982 || cfg->rls_lam_q > RTRL_ONE || cfg->rls_isl_q < (1L << 30) ||
+         cfg->rls_isl_q > 1131823261L || cfg->rls_p0_q < 1 || cfg->rls_p0_q > (1L << 30)))
         return RTRL_ERR_CONFIG;
     return RTRL_OK;
 }

@@ -5,12 +5,15 @@
  * e = out - target (Q16) and W1 = [w_o | b_o] (Q24):
  *
  *   Pz = P z1;  s = max(z1 . Pz, 0);  g = Pz / (lam + s)
- *   W1 -= e g^T;  P -= g Pz^T (upper triangle, mirrored);  P /= lam while max P_ii <= p0
+ *   W1 -= e g^T;  P -= g Pz^T (upper triangle, mirrored);  P <- S P S
  *
- * The last step pauses forgetting while a feature direction is unexcited, so P cannot wind
- * up (grow as lam^-t) along it.
+ * with S_ii = lam^-1/2 where P_ii < p0 and 1 elsewhere: forgetting only along the features
+ * whose own variance is below its prior, so P cannot wind up (grow as lam^-t) along a
+ * feature the stream does not excite (a silent unit, a constant input), and such a feature
+ * does not stop the others from forgetting. Entry factors: 1, lam^-1/2 or
+ * lam^-1 = rnd(lam^-1/2 * lam^-1/2, 30), Q30.
  *
- * Scaling and overflow: P is Q3.28 and its guard keeps |P_ij| <= p0 / lam <= 4.45, z1 is
+ * Scaling and overflow: P is Q3.28 and P_ii <= p0 / lam, so |P_ij| <= p0 / lam <= 4.45, z1 is
  * at most 128.0 and m1 <= 256, so sum_j P_ij z_j (< 2^62) and sum_i z_i Pz_i (Pz int32)
  * are exact in int64; Pz is rounded to Q16, the gain to Q28 (|g_i| <= sqrt(P_ii) / 2 by
  * Cauchy-Schwarz); each product e_q g_i, g_i Pz_j, P_ij / lam is one int64 (< 2^62),
@@ -67,25 +70,28 @@ void rtrl_rls_update(rtrl_t *ctx, const int32_t *e)
         ctx->b_o[q] = rtrl_sat32((int64_t)ctx->b_o[q] - rtrl_rnd(eq * g[m], RTRL_FRAC + PFRAC - RTRL_WFRAC), sat);
     }
     int32_t *P = ctx->rls_p;
-    int32_t dmax = INT32_MIN;
-    for (uint32_t i = 0; i < m1; ++i) {
+    for (uint32_t i = 0; i < m1; ++i)
         for (uint32_t j = i; j < m1; ++j) {
             const int32_t v = rtrl_sat32((int64_t)P[i * m1 + j] - rtrl_rnd((int64_t)g[i] * pz[j], RTRL_FRAC), sat);
             P[i * m1 + j] = v;
             P[j * m1 + i] = v;
         }
-        dmax = P[i * m1 + i] > dmax ? P[i * m1 + i] : dmax;
-    }
     uint64_t macs = (uint64_t)m1 * m1 + 2u * m1 + (uint64_t)k * m1 + (uint64_t)m1 * (m1 + 1u) / 2u;
-    if (dmax <= ctx->cfg.rls_p0_q) {
-        const int64_t il = ctx->cfg.rls_inv_lam_q;
-        for (uint32_t i = 0; i < m1; ++i)
-            for (uint32_t j = i; j < m1; ++j) {
-                const int32_t v = rtrl_sat32(rtrl_rnd((int64_t)P[i * m1 + j] * il, LFRAC), sat);
-                P[i * m1 + j] = v;
+    const int64_t isl = ctx->cfg.rls_isl_q, il = rtrl_rnd(isl * isl, LFRAC);
+    const int32_t p0 = ctx->cfg.rls_p0_q;
+    for (uint32_t i = 0; i < m1; ++i) {
+        const int low_i = P[i * m1 + i] < p0; /* diagonals are read before any is scaled */
+        for (uint32_t j = i; j < m1; ++j) {
+            const int low_j = j == i ? low_i : ctx->rls_p[j * m1 + j] < p0;
+            if (!low_i && !low_j)
+                continue;
+            const int64_t f = low_i && low_j ? il : isl;
+            const int32_t v = rtrl_sat32(rtrl_rnd((int64_t)P[i * m1 + j] * f, LFRAC), sat);
+            P[i * m1 + j] = v;
+            if (j != i)
                 P[j * m1 + i] = v;
-            }
-        macs += (uint64_t)m1 * (m1 + 1u) / 2u;
+            ++macs;
+        }
     }
     ctx->counters.macs += macs;
 }

@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Callable, List, Optional
 
+from . import run_defaults as D
 from .errors import PyrtrlError
 
 
@@ -144,20 +145,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .host_run import run_host
 
     summary = run_host(
-        data=args.data, steps=args.steps, hidden=args.hidden or 32, density=args.density or 0.5,
-        eps=args.eps or 0.5,
-        shared_mask=not args.independent_masks, lr=3e-3 if args.lr is None else args.lr, method=args.method,
-        model_path=args.model, out_dir=args.out, seed=args.seed,
-        progress=not args.json and sys.stderr.isatty())
+        data=args.data, steps=args.steps, hidden=args.hidden or D.HIDDEN,
+        density=args.density or D.DENSITY, eps=args.eps or D.EPS,
+        shared_mask=not args.independent_masks, lr=D.LR if args.lr is None else args.lr,
+        method=args.method, model_path=args.model, out_dir=args.out, seed=args.seed,
+        progress=not args.json and sys.stderr.isatty(), horizon=args.horizon,
+        readout=args.readout, taps=args.taps, readout_rule=args.readout_rule, train=args.train)
     if args.json:
         _print_json(summary)
     else:
         print(f"run directory: {args.out}")
-        for key in ("data", "steps", "hidden", "mse_learner_last", "mse_naive_last",
+        for key in ("data", "horizon", "steps", "hidden", "mse_learner_last", "mse_naive_last",
                     "ratio_learner_over_naive_last", "fwd_activity", "macs_per_step", "wall_seconds"):
             if key in summary:
                 print(f"  {key:32s} {summary[key]}")
+        _print_baselines(summary, summary.get("mse_learner_last"))
     return 0
+
+
+def _print_baselines(summary: dict, learner_mse: "float | None") -> None:
+    """The one line a user needs: the learner's error beside every baseline's."""
+    b = summary.get("baselines")
+    if not b or learner_mse is None:
+        return
+    naive = b["naive"]["mse_last"]
+    parts = [f"learner {learner_mse / naive:.3f}"]
+    for name in ("nlms", "rls"):
+        if name in b:
+            parts.append(f"{name} {b[name]['ratio_to_naive_last']:.3f}")
+    print("  error over the last 20 % as a fraction of naive's: " + ", ".join(parts))
 
 
 # -- budget ------------------------------------------------------------------------------
@@ -366,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--board", default="mps2-an386",
                    help="a board run under QEMU (default mps2-an386): " + ", ".join(_board_names())
                         + "; host: the same C learner through cffi, no emulator; float: the host "
-                        "float learner (Adam) with its forecasting report")
+                        "float learner (the same rule in float) with its forecasting report")
     p.add_argument("--port", help="a real board's serial port (e.g. /dev/ttyACM0) running the "
                                   "learner firmware built for this model; with --board")
     p.add_argument("--influence-bits", type=int, choices=(16, 32), default=16,
@@ -377,13 +393,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=_positive_int, default=None,
                    help="hidden units of a fresh model (default: 32, or on a board the largest up "
                         "to 32 that fits it)")
-    p.add_argument("--density", type=_density, default=None, help="kept weight fraction (default 0.5)")
-    p.add_argument("--eps", type=_positive_float, default=None, help="pseudo-derivative half-width (default 0.5)")
+    p.add_argument("--density", type=_density, default=None,
+                   help=f"kept weight fraction (default {D.DENSITY})")
+    p.add_argument("--eps", type=_positive_float, default=None,
+                   help=f"pseudo-derivative half-width (default {D.EPS})")
     p.add_argument("--independent-masks", action="store_true", help="one mask per gate instead of shared")
     p.add_argument("--lr", type=_positive_float, default=None,
-                   help="learning rate (default 3e-3 with Adam on the float learner, 0.1 with SGD "
-                        "on the C learner and devices)")
+                   help=f"learning rate of the cell's SGD (default {D.LR}), on every backend")
     p.add_argument("--method", choices=("rtrl_sparse", "rtrl_dense"), default="rtrl_sparse")
+    p.add_argument("--horizon", type=_positive_int, default=D.HORIZON,
+                   help="forecast this many steps ahead (default 1); learning runs H-1 steps behind")
+    p.add_argument("--train", choices=("all", "readout"), default=D.TRAIN,
+                   help="all (default): exact RTRL trains the cell; readout: the cell is frozen "
+                        "(the ablation that shows what RTRL adds)")
+    p.add_argument("--readout", choices=("c", "y"), default=D.READOUT,
+                   help="what a fresh model's readout reads: the state c (default) or the events y")
+    p.add_argument("--taps", type=int, default=D.TAPS,
+                   help=f"recent inputs a fresh model's readout also reads (default {D.TAPS})")
+    p.add_argument("--readout-rule", choices=("rls", "gradient"), default=D.READOUT_RULE,
+                   help="how the readout learns: rls (default, recursive least squares) or gradient (SGD)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default="runs/latest", help="run directory (default runs/latest)")
     p.add_argument("--checkpoint-every", type=_positive_int, metavar="STEPS",

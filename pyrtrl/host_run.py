@@ -47,6 +47,7 @@ from .gradients import ENGINES
 from .learner import OnlineLearner
 from .model import EGRU, init_egru
 from .model_file import load_model, save_model
+from . import run_defaults as D
 from .signals import check_signal_name, forecasting_stream, load_signal
 
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
@@ -170,19 +171,26 @@ class _Telemetry:
 def run_host(
     data: str = "ppg",
     steps: Optional[int] = None,
-    hidden: int = 32,
-    density: float = 0.5,
-    eps: float = 0.5,
-    shared_mask: bool = True,
-    lr: float = 3e-3,
+    hidden: int = D.HIDDEN,
+    density: float = D.DENSITY,
+    eps: float = D.EPS,
+    shared_mask: bool = D.SHARED_MASK,
+    lr: float = D.LR,
     update_every: int = 1,
     method: str = "rtrl_sparse",
     model_path: Optional[PathLike] = None,
     out_dir: PathLike = "runs/latest",
     seed: int = 0,
     progress: bool = True,
+    horizon: int = D.HORIZON,
+    readout: str = D.READOUT,
+    taps: int = D.TAPS,
+    readout_rule: str = D.READOUT_RULE,
+    train: str = D.TRAIN,
+    optimizer: str = "sgd",
+    clip: float = D.CLIP,
 ) -> Dict[str, Any]:
-    """Learn next-sample forecasting of a recorded signal online and write a run directory.
+    """Learn to forecast a recorded signal H steps ahead online and write a run directory.
 
     Parameters
     ----------
@@ -194,7 +202,7 @@ def run_host(
         The fresh model (:func:`pyrtrl.init_egru`, one input, one output); ignored when
         ``model_path`` is given, the summary then records the loaded model's values.
     lr : float
-        Adam learning rate.
+        Learning rate of the cell (and of the readout with ``readout_rule="gradient"``).
     update_every : int
         Parameters are updated after every ``update_every`` steps.
     method : {"rtrl_sparse", "rtrl_dense"}
@@ -207,6 +215,14 @@ def run_host(
         Seed of the fresh model's weights and masks.
     progress : bool
         Show a tqdm progress bar.
+    horizon : int
+        Forecast H steps ahead (see :class:`pyrtrl.OnlineLearner`); error is scored on the
+        forecasts whose truth exists.
+    readout, taps : str, int
+        The fresh model's readout (ignored with ``model_path``).
+    readout_rule, train, optimizer, clip :
+        As for :class:`pyrtrl.OnlineLearner`; by default the device's rule: SGD with the
+        gradient clipped per component for the cell, RLS for the readout.
 
     Returns
     -------
@@ -228,12 +244,13 @@ def run_host(
     update_every = _check_int("update_every", update_every, 1)
     lr = _check_float("lr", lr, 0.0)
     seed = _check_int("seed", seed, 0)
+    horizon = _check_int("horizon", horizon, 1)
     if model_path is None:
         hidden = _check_int("hidden", hidden, 1)
         density = _check_float("density", density, 0.0, 1.0)
         eps = _check_float("eps", eps, 0.0)
         model = init_egru(hidden, 1, 1, density=density, shared_mask=bool(shared_mask), eps=eps,
-                          seed=seed)
+                          seed=seed, readout=readout, taps=taps)
     else:
         model = load_model(model_path)
         if model.d != 1 or model.k != 1:
@@ -245,11 +262,21 @@ def run_host(
     x, target = forecasting_stream(signal)
     if steps is not None and x.shape[0] < steps:
         raise PyrtrlError(f"steps={steps} but signal {data!r} has only {x.shape[0]} forecasting steps")
+    if horizon > x.shape[0]:
+        raise PyrtrlError(f"horizon={horizon} is longer than the stream ({x.shape[0]} steps)")
+    learner = OnlineLearner(model, lr=lr, update_every=update_every, method=method,
+                            optimizer=optimizer, clip=clip,
+                            clip_mode="value" if optimizer == "sgd" else "norm",
+                            readout_rule=readout_rule, train=train, horizon=horizon)
     out = _prepare_out_dir(out_dir)
 
-    T = x.shape[0]
+    # the truth the forecast made at step t is scored on: s_{t+H} (x holds s_0..s_{T-1},
+    # target s_1..s_T); the last H - 1 steps' forecasts have none and are not scored
+    T_all = x.shape[0]
+    s_all = np.concatenate([x[:, 0], target[-1:, 0]])
+    T = T_all - horizon + 1
+    truth = s_all[horizon:horizon + T][:, None]
     save_model(os.path.join(out, "model_before.npz"), model)
-    learner = OnlineLearner(model, lr=lr, update_every=update_every, method=method)
 
     from tqdm.auto import tqdm
 
@@ -260,14 +287,17 @@ def run_host(
     tel = _Telemetry(os.path.join(out, "telemetry.csv"))
     t0 = time.perf_counter()
     try:
-        with tqdm(total=T, disable=not progress, unit="step", desc=f"learning {data}",
+        with tqdm(total=T_all, disable=not progress, unit="step", desc=f"learning {data}",
                   mininterval=0.5) as bar:
-            for t in range(T):
+            for t in range(T_all):
                 r = learner.step(x[t], target[t])
+                if t >= T:  # learning goes on; this forecast's truth is past the recording
+                    continue
                 pred = float(r.output[0])
-                xt, yt = float(x[t, 0]), float(target[t, 0])
-                sq[t] = (pred - yt) ** 2
-                naive[t] = (xt - yt) ** 2
+                xt, yt = float(x[t, 0]), float(truth[t, 0])
+                # d * d, not d ** 2: libm's pow may differ from numpy's square by one ulp
+                sq[t] = (pred - yt) * (pred - yt)
+                naive[t] = (xt - yt) * (xt - yt)
                 events[t] = r.events
                 tel.row(t, xt, yt, pred, float(sq[t]), float(naive[t]), r.events)
                 if (t + 1) % 100 == 0 or t + 1 == T:
@@ -282,9 +312,11 @@ def run_host(
     wall = time.perf_counter() - t0
 
     save_model(os.path.join(out, "model_after.npz"), learner.model)
-    summary = _summary(signal, model, learner, x, target, sq, naive, events, wall,
+    summary = _summary(signal, model, learner, x[:T], truth, sq, naive, events, wall,
                        lr=lr, update_every=update_every, method=method, seed=seed,
-                       model_path=None if model_path is None else os.fspath(model_path))
+                       model_path=None if model_path is None else os.fspath(model_path),
+                       horizon=horizon, optimizer=optimizer, clip=clip, readout_rule=readout_rule,
+                       train=train)
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
         f.write("\n")
@@ -310,7 +342,8 @@ def _summary(signal: Any, model: EGRU, learner: OnlineLearner, x: np.ndarray, ta
         "normalization": {"offset": signal.offset, "scale": signal.scale,
                           "from": "median and 5-95% range of the first 10% of the stream"},
         "inputs": ["s_t"],
-        "target": "s_{t+1}",
+        "target": f"s_{{t+{config['horizon']}}}",
+        "horizon": config["horizon"],
         "steps": T,
         "hidden": model.n,
         "density": model.density(),
@@ -318,8 +351,13 @@ def _summary(signal: Any, model: EGRU, learner: OnlineLearner, x: np.ndarray, ta
         "gamma": model.gamma,
         "shared_mask": model.shared_mask,
         "dtype": str(np.dtype(model.dtype)),
+        "readout": model.readout,
+        "taps": model.taps,
+        "readout_rule": config["readout_rule"],
+        "train": config["train"],
         "lr": config["lr"],
-        "optimizer": "adam",
+        "clip": config["clip"],
+        "optimizer": config["optimizer"],
         "update_every": config["update_every"],
         "method": config["method"],
         "seed": config["seed"],
@@ -333,7 +371,7 @@ def _summary(signal: Any, model: EGRU, learner: OnlineLearner, x: np.ndarray, ta
         "ratio_learner_over_naive_last": mse_l / mse_n if mse_n > 0 else None,
         "mse_learner_all": float(sq.mean()),
         "mse_naive_all": float(naive.mean()),
-        "baselines": baselines_summary(stream_baselines(x, target)),
+        "baselines": baselines_summary(stream_baselines(x, target, config["horizon"])),
         "fwd_activity": float(events.sum()) / (T * model.n),
         "bwd_activity": c.bwd_active / (max(c.steps, 1) * model.n),
         "macs_per_step": c.macs / max(c.steps, 1),

@@ -85,6 +85,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.all:
         return _bench_all(args)
+    if args.quality:
+        return _bench_quality(args)
     if args.work or args.check:
         raise PyrtrlError("--work and --check go with --all")
     configs = grid(args.hidden, args.density, args.eps, args.masks)
@@ -106,6 +108,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
               f"{r['macs_full'] / r['macs_sparse']:>8.1f} {r['macs_dense'] / r['macs_sparse']:>8.1f} "
               f"{r['us_dense']:>9.0f} {r['us_sparse']:>9.0f} {r['us_dense'] / r['us_sparse']:>7.2f} "
               f"{r['initial_loss']:>6.3f} {r['final_loss']:>6.3f}")
+    return 0
+
+
+def _bench_quality(args: argparse.Namespace) -> int:
+    """``pyrtrl bench --quality``: docs/quality.md, learning quality beside cost."""
+    import time
+
+    from .quality import regenerate
+
+    if args.hidden or args.density or args.eps or args.masks:
+        raise PyrtrlError("--quality measures its own grid: drop --hidden/--density/--eps/--masks")
+    out = args.out or "docs"
+    t0 = time.perf_counter()
+    files = regenerate(out, quick=args.quick, progress=not args.json and sys.stderr.isatty())
+    summary = {"out": out, "files": files, "seconds": time.perf_counter() - t0}
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"wrote {', '.join(files)} in {summary['seconds']:.0f} s")
     return 0
 
 
@@ -366,6 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the JSON list to this file; with --all, the docs "
                                  "directory to write (default docs)")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per configuration")
+    p.add_argument("--quality", action="store_true",
+                   help="learning quality beside cost on the recorded signals (docs/quality.md): "
+                        "horizons 1/8/15 against NLMS and RLS, the ablation, the frontier over "
+                        "hidden x density x eps (about 10 minutes; --quick: seconds)")
     p.add_argument("--all", action="store_true",
                    help="regenerate <out>/benchmarks.md, its figures in <out>/bench/ and "
                         "<out>/benchmarks_readme_table.md (cost surface, growth, host speed, device "

@@ -22,6 +22,23 @@ from . import protocol as P
 from .errors import PyrtrlError
 
 
+def weights_image_bytes(q) -> int:
+    """Bytes of the weights image of quantized model ``q`` (rtrl_weights_image_bytes): theta
+    (P), W_o (k x features), b_o (k), int32."""
+    return 4 * (q.P + q.k * q.features + q.k)
+
+
+def split_weights_image(q, image: bytes) -> "tuple[np.ndarray, np.ndarray, np.ndarray]":
+    """(theta, W_o (k x features), b_o) as int64 from a weights image of ``q``; one-line
+    :class:`PyrtrlError` if its size is not the model's."""
+    if len(image) != weights_image_bytes(q):
+        raise PyrtrlError(f"weights image has {len(image)} bytes, the model's has {weights_image_bytes(q)} "
+                          f"(P={q.P}, k={q.k}, features={q.features})")
+    v = np.frombuffer(image, "<i4").astype(np.int64)
+    wo_end = q.P + q.k * q.features
+    return v[:q.P], v[q.P:wo_end].reshape(q.k, q.features), v[wo_end:]
+
+
 class MemoryLink:
     """One end of an in-memory byte pipe with pyserial's read/write/timeout interface."""
 
@@ -309,10 +326,11 @@ class SimulatedDevice(threading.Thread):
         self.seq = (self.seq + 1) & 0xFFFF
 
     def hello(self) -> P.Hello:
-        q = self.learner.q
-        return P.Hello(P.VERSION, self.learner.fcfg.influence_bits, q.n, q.d, q.k, q.P,
+        q, fc = self.learner.q, self.learner.fcfg
+        return P.Hello(P.VERSION, fc.influence_bits, q.n, q.d, q.k, q.P,
                        self.learner.required_bytes, self.learner.required_bytes, 0,
-                       P.Samples.capacity(q.d, q.k), self.window, self.board, "runtime_c (cffi)")
+                       P.Samples.capacity(q.d, q.k), self.window, self.board, "runtime_c (cffi)",
+                       q.features, P.readout_flags(q.readout_c, fc.rls is not None, fc.freeze_cell))
 
     def run(self) -> None:  # thread body
         self.send(P.HELLO, self.hello().pack())
@@ -388,13 +406,11 @@ class SimulatedDevice(threading.Thread):
         elif f.type == P.LOAD_END:
             end = P.WeightsEnd.unpack(f.payload)
             image, self.load = bytes(self.load), bytearray()
-            q = c.q
-            if len(image) != end.total or P.crc32(image) != end.crc or len(image) != 4 * (q.P + q.k * q.n + q.k):
+            if len(image) != end.total or P.crc32(image) != end.crc or len(image) != weights_image_bytes(c.q):
                 self.send(P.ERROR, P.Error(f.seq, P.ERR_LOAD, "weights image size or CRC wrong").pack())
                 return
-            v = np.frombuffer(image, "<i4")
             try:
-                c.load_weights_fixed(v[:q.P], v[q.P:q.P + q.k * q.n], v[q.P + q.k * q.n:])
+                c.load_weights_fixed(*split_weights_image(c.q, image))
             except Exception as e:  # noqa: BLE001 - reported to the host as the firmware would
                 self.send(P.ERROR, P.Error(f.seq, P.ERR_LOAD, str(e)[:60]).pack())
                 return

@@ -21,14 +21,16 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from . import protocol as P
+from . import run_defaults as RD
 from .baselines import baselines_summary, forecast_baselines, stream_signal
 from .boards import get_board
 from .budget import largest_hidden
-from .device import Device, MemoryLink, SimulatedDevice
+from .device import Device, MemoryLink, SimulatedDevice, split_weights_image, weights_image_bytes
 from .errors import PyrtrlError
 from .export import export_model
 from .fixed.arith import FRAC
-from .fixed.quantize import QuantizedModel, quantize_samples
+from .fixed.model import fixed_config
+from .fixed.quantize import QuantizedModel, quantize, quantize_samples
 from .model import EGRU, init_egru
 from .model_file import load_model, save_model
 from .runtime import CLearner
@@ -41,19 +43,31 @@ TELEMETRY_COLUMNS = ("step", "x", "target", "prediction", "loss", "events", "act
 DEFAULT_BOARD = "mps2-an386"
 
 
-def default_model(board: str, seed: int = 0, influence_bits: int = 16) -> EGRU:
-    """A fresh model sized for the board: hidden = min(32, the largest that fits) at density
-    0.5 with shared masks (on the 16 KiB boards that is the largest model that fits)."""
-    n = 32 if board == "host" else min(32, largest_hidden(board, 1, 1, 0.5, True, influence_bits))
+def default_model(board: str, seed: int = 0, influence_bits: int = RD.INFLUENCE_BITS, *,
+                  readout_rule: str = RD.READOUT_RULE) -> EGRU:
+    """A fresh model sized for the board, with a learning run's defaults
+    (:mod:`pyrtrl.run_defaults`): hidden = min(HIDDEN, the largest that fits the board with
+    this readout, its taps and ``readout_rule``), DENSITY, EPS, SHARED_MASK, READOUT, TAPS
+    (on the 16 KiB boards that is the largest model that fits)."""
+    n = RD.HIDDEN if board == "host" else min(RD.HIDDEN, largest_hidden(
+        board, 1, 1, RD.DENSITY, RD.SHARED_MASK, influence_bits, taps=RD.TAPS, readout=RD.READOUT,
+        readout_rule=readout_rule))
     if n < 1:
         raise PyrtrlError(f"no model fits board {board}")
-    return init_egru(n, 1, 1, density=0.5, shared_mask=True, eps=0.5, seed=seed)
+    return init_egru(n, 1, 1, density=RD.DENSITY, shared_mask=RD.SHARED_MASK, eps=RD.EPS, seed=seed,
+                     readout=RD.READOUT, taps=RD.TAPS)
 
 
-def build_firmware(board: str, model: EGRU, out_dir: Path, lr: float, influence_bits: int) -> Path:
-    """Export the model and build the learner app for the board; returns the ELF path."""
+def build_firmware(board: str, model: EGRU, out_dir: Path, lr: float, influence_bits: int, *,
+                   readout_rule: str = "gradient", train: str = "all",
+                   rls_forgetting: float = RD.RLS_FORGETTING, rls_p0: float = RD.RLS_P0) -> Path:
+    """Export the model and build the learner app for the board; returns the ELF path.
+
+    The readout settings are :func:`pyrtrl.export.export_model`'s (defaults: SGD, all
+    trained, as there)."""
     model_dir = out_dir / "firmware_model"
-    export_model(model, board, str(model_dir), lr=lr, influence_bits=influence_bits)
+    export_model(model, board, str(model_dir), lr=lr, influence_bits=influence_bits,
+                 readout_rule=readout_rule, train=train, rls_forgetting=rls_forgetting, rls_p0=rls_p0)
     cmd = ["make", "-s", "-C", str(FIRMWARE), f"BOARD={board}", "APP=learner",
            f"MODEL_DIR={model_dir}", f"INFLUENCE_BITS={influence_bits}",
            f"BUILD={out_dir / 'firmware_build'}"]
@@ -128,14 +142,11 @@ class _Telemetry:
 
 
 def _float_model(template: EGRU, image: bytes) -> EGRU:
-    """The float model whose Q24 weights are the dumped image."""
-    from .fixed.quantize import quantize
-
+    """The float model whose Q24 weights are the dumped image (readout and taps of
+    ``template``: W_o is k x features)."""
     q = quantize(template)
-    v = np.frombuffer(image, "<i4").astype(np.int64)
-    P_, kn = q.P, q.k * q.n
-    qd = QuantizedModel(**{**q.__dict__, "theta": v[:P_], "w_o": v[P_:P_ + kn].reshape(q.k, q.n),
-                           "b_o": v[P_ + kn:]})
+    theta, w_o, b_o = split_weights_image(q, image)
+    qd = QuantizedModel(**{**q.__dict__, "theta": theta, "w_o": w_o, "b_o": b_o})
     return qd.to_float(template)
 
 
@@ -144,11 +155,13 @@ CHECKPOINT = "checkpoint.npz"
 
 def save_checkpoint(path: Path, image: bytes, step: int, model: EGRU) -> None:
     """Write a weights checkpoint (the device's weights image after ``step`` steps) atomically:
-    a temporary file in the same directory, fsync, rename."""
+    a temporary file in the same directory, fsync, rename. It holds the weights only (theta,
+    W_o of k x features, b_o); ``features`` records the readout's width."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
         np.savez(f, image=np.frombuffer(image, dtype=np.uint8), step=np.int64(step),
-                 shape=np.array([model.n, model.d, model.k], dtype=np.int64))
+                 shape=np.array([model.n, model.d, model.k], dtype=np.int64),
+                 features=np.int64(model.features))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -156,28 +169,40 @@ def save_checkpoint(path: Path, image: bytes, step: int, model: EGRU) -> None:
 
 def load_checkpoint(path: str, model: EGRU) -> tuple:
     """(image bytes, step) of a checkpoint written by :func:`save_checkpoint`, checked
-    against ``model``; one-line :class:`PyrtrlError` otherwise."""
-    from .fixed.quantize import quantize
-
+    against ``model`` (sizes, readout features, image size); one-line :class:`PyrtrlError`
+    otherwise. Checkpoints written before the readout had taps carry no ``features``: their
+    image size is checked."""
     try:
         with np.load(path, allow_pickle=False) as z:
             image, step, shape = z["image"], int(z["step"]), tuple(int(v) for v in z["shape"])
+            features = int(z["features"]) if "features" in z.files else model.features
     except (OSError, KeyError, ValueError, TypeError) as e:
         raise PyrtrlError(f"{path}: not a checkpoint ({' '.join(str(e).split()) or type(e).__name__})") from None
     q = quantize(model)
-    want = 4 * (q.P + q.k * q.n + q.k)
-    if image.dtype != np.uint8 or shape != (model.n, model.d, model.k) or image.size != want or step < 0:
-        raise PyrtrlError(f"{path}: checkpoint of a {shape} model with {image.size} bytes at step {step}, "
-                          f"expected ({model.n}, {model.d}, {model.k}) and {want} bytes")
+    want = weights_image_bytes(q)
+    if (image.dtype != np.uint8 or shape != (model.n, model.d, model.k) or features != model.features
+            or image.size != want or step < 0):
+        raise PyrtrlError(f"{path}: checkpoint of a {shape} model with {features} readout features and "
+                          f"{image.size} bytes at step {step}, expected ({model.n}, {model.d}, {model.k}), "
+                          f"{model.features} features and {want} bytes")
     return image.tobytes(), step
 
 
 def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, data: str = "ppg",
-                  steps: Optional[int] = None, out_dir: str = "runs/device", lr: float = 0.1,
-                  influence_bits: int = 16, port: Optional[str] = None, seed: int = 0,
+                  steps: Optional[int] = None, out_dir: str = "runs/device", lr: float = RD.LR,
+                  influence_bits: int = RD.INFLUENCE_BITS, port: Optional[str] = None, seed: int = 0,
                   progress: bool = True, timeout: float = 20.0, report: bool = True,
-                  checkpoint_every: Optional[int] = None, resume_from: Optional[str] = None) -> Dict[str, Any]:
+                  checkpoint_every: Optional[int] = None, resume_from: Optional[str] = None, *,
+                  readout_rule: str = RD.READOUT_RULE, train: str = RD.TRAIN,
+                  rls_forgetting: float = RD.RLS_FORGETTING,
+                  rls_p0: float = RD.RLS_P0) -> Dict[str, Any]:
     """Run the on-device learner on a recorded stream and write a run directory.
+
+    The learning settings default to :mod:`pyrtrl.run_defaults`: ``lr`` (the cell's SGD
+    step), ``readout_rule`` ("gradient": SGD, or "rls"), ``train`` ("all", or "readout": the
+    cell frozen), ``rls_forgetting`` and ``rls_p0``; the model's readout source (y or c) and
+    taps come from the model (without ``model_path``: :func:`default_model`). The firmware,
+    the simulated device and the host reference learner all use these settings.
 
     Returns the summary (also written to ``summary.json``) with at least ``board, steps,
     first_loss, final_loss, instructions_per_step, learner_ram_bytes, frames_bad,
@@ -187,7 +212,8 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     ``RUN_DIR/checkpoint.npz`` (with the step number; written atomically). ``resume_from``
     (a checkpoint file, same model): LOAD its weights into the freshly booted device (and
     check them by a dump), then stream only the steps after the checkpoint's. A resumed run
-    restarts from zero state and a zero influence matrix, so it is not bit-equal to an
+    restarts from zero state, a zero influence matrix and (RLS readout) P = p0 I, so it is
+    not bit-equal to an
     uninterrupted one; ``weights_match_host`` then compares with the host C library started
     from the same checkpoint weights. A lost link (or any failure while the device runs)
     raises one line saying how many steps reached ``telemetry.csv`` and QEMU's exit status.
@@ -198,12 +224,15 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         get_board(board)  # one-line error for an unknown board
     if influence_bits not in (16, 32):
         raise PyrtrlError(f"influence_bits must be 16 or 32, got {influence_bits}")
+    settings = dict(readout_rule=readout_rule, train=train, rls_forgetting=rls_forgetting, rls_p0=rls_p0)
+    fixed_config(lr, 1.0, 1, influence_bits, False, **settings)  # one-line error for a bad setting
     sig = load_signal(data, max_steps=None if steps is None else steps + 1, seed=seed)
     x, target = forecasting_stream(sig)
     if steps is not None:
         x, target = x[:steps], target[:steps]
     T = x.shape[0]
-    model = load_model(model_path) if model_path else default_model(board, seed, influence_bits)
+    model = (load_model(model_path) if model_path
+             else default_model(board, seed, influence_bits, readout_rule=readout_rule))
     if model.d != 1 or model.k != 1:
         raise PyrtrlError(f"the forecasting stream needs a model with 1 input and 1 output, "
                           f"got inputs={model.d} outputs={model.k}")
@@ -222,13 +251,14 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     started = time.monotonic()
     if board == "host":
         host_end, dev_end = MemoryLink.pair(timeout=0.05)
-        sim = SimulatedDevice(CLearner(model, lr=lr, influence_bits=influence_bits), dev_end)
+        sim = SimulatedDevice(CLearner(model, lr=lr, influence_bits=influence_bits, **settings), dev_end)
         sim.start()
         link = host_end
     elif port:
         import serial
 
-        export_model(model, board, str(out / "firmware_model"), lr=lr, influence_bits=influence_bits)
+        export_model(model, board, str(out / "firmware_model"), lr=lr, influence_bits=influence_bits,
+                     **settings)
         try:
             link = serial.serial_for_url(port, baudrate=115200, timeout=1.0)
         except serial.SerialException as e:
@@ -236,7 +266,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     else:
         from .qemu import Qemu
 
-        elf = build_firmware(board, model, out, lr, influence_bits)
+        elf = build_firmware(board, model, out, lr, influence_bits, **settings)
         begin, end = marker_addresses(elf, board)
         counts_path = out / "instructions.txt"
         plugin = (f"{build_plugin(out)},arg=begin={begin:#x},arg=end={end:#x},"
@@ -254,6 +284,13 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         if (hello.n, hello.d, hello.k) != (model.n, model.d, model.k):
             raise PyrtrlError(f"device runs a {hello.n}x{hello.d}x{hello.k} model, expected "
                               f"{model.n}x{model.d}x{model.k}: flash the firmware built for this model")
+        flags = P.readout_flags(model.readout == "c", readout_rule == "rls", train == "readout")
+        if ((hello.features is not None and hello.features != model.features)
+                or (hello.readout_flags is not None and hello.readout_flags != flags)):
+            raise PyrtrlError(f"device's readout has {hello.features} features (flags {hello.readout_flags}), "
+                              f"expected {model.features} (flags {flags}: readout {model.readout}, "
+                              f"{model.taps} taps, {readout_rule}, train {train}): flash the firmware "
+                              f"built for this model and these settings")
         if resume_image is not None:
             dev.load_weights(resume_image)
             resume_checked = dev.dump_weights() == resume_image
@@ -307,11 +344,10 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
             + (f"; QEMU exit status {describe_status(exit_status)}" if qemu is not None else ""))
     wall = time.monotonic() - started
 
-    ref = CLearner(model, lr=lr, influence_bits=influence_bits)
-    if resume_image is not None:  # the device restarted from the checkpoint's weights
-        v = np.frombuffer(resume_image, "<i4")
-        q = ref.q
-        ref.load_weights_fixed(v[:q.P], v[q.P:q.P + q.k * q.n], v[q.P + q.k * q.n:])
+    ref = CLearner(model, lr=lr, influence_bits=influence_bits, **settings)
+    if resume_image is not None:  # the device restarted from the checkpoint's weights (and
+        # from RLS's P = p0 I, as this fresh learner)
+        ref.load_weights_fixed(*split_weights_image(ref.q, resume_image))
     ref.run_fixed(xq[first:], tq[first:])
     s = ref.snapshot()
     match = image == P.weights_image(s.theta, s.w_o, s.b_o)
@@ -329,6 +365,9 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         "board": board, "data": data, "source": sig.source, "steps": T,
         "hidden": model.n, "density": round(model.density(), 4), "shared_mask": model.shared_mask,
         "influence_bits": influence_bits, "lr": lr,
+        "eps": float(model.eps), "readout": model.readout, "taps": model.taps,
+        "features": model.features, "readout_rule": readout_rule, "train": train,
+        "rls_forgetting": rls_forgetting, "rls_p0": rls_p0,
         "first_loss": float(loss[:head].mean()), "final_loss": float(loss[-head:].mean()),
         # exact guest instructions per learning step (TCG plugin) under QEMU; on a real
         # board the device's own tick counter (cycles at its clock) instead

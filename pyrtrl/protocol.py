@@ -216,18 +216,36 @@ class Hello:
     window: int  # steps per STEP_STATS frame
     board: str
     library: str
+    # optional tail after the strings (devices that predate it send none: None here)
+    features: Optional[int] = None  # columns of W_o: n + taps * d (sizes the weights image)
+    readout_flags: Optional[int] = None  # READOUT_C | READOUT_RLS | FREEZE_CELL
+
+    _TAIL: ClassVar[struct.Struct] = struct.Struct("<HB")
+    READOUT_C: ClassVar[int] = 1  # the readout reads the state c (else the events y)
+    READOUT_RLS: ClassVar[int] = 2  # the readout learns by RLS (else SGD)
+    FREEZE_CELL: ClassVar[int] = 4  # only the readout learns
 
     def pack(self) -> bytes:
-        return self._S.pack(self.protocol, self.influence_bits, self.n, self.d, self.k,
+        head = self._S.pack(self.protocol, self.influence_bits, self.n, self.d, self.k,
                             self.params, self.learner_ram, self.ram_used, self.clock_hz,
                             self.max_samples, self.window) + _pstr(self.board) + _pstr(self.library)
+        if self.features is None:
+            return head
+        return head + self._TAIL.pack(self.features, self.readout_flags or 0)
 
     @classmethod
     def unpack(cls, p: bytes) -> "Hello":
         vals = cls._S.unpack_from(p)
         board, off = _ustr(p, cls._S.size)
-        lib, _ = _ustr(p, off)
-        return cls(*vals, board, lib)
+        lib, off = _ustr(p, off)
+        tail = cls._TAIL.unpack_from(p, off) if len(p) >= off + cls._TAIL.size else (None, None)
+        return cls(*vals, board, lib, *tail)
+
+
+def readout_flags(readout_c: bool, rls: bool, freeze_cell: bool) -> int:
+    """HELLO's readout byte for a learner's settings."""
+    return ((Hello.READOUT_C if readout_c else 0) | (Hello.READOUT_RLS if rls else 0)
+            | (Hello.FREEZE_CELL if freeze_cell else 0))
 
 
 @dataclass

@@ -21,8 +21,10 @@ report.md          the table, the learners beside the baselines, and the figures
 ================== =============================================================
 
 The host float learner is :class:`pyrtrl.learner.OnlineLearner` on ``model_before.npz``
-with the device's update rule: SGD at the run's learning rate, every component of the
-gradient clipped to [-1, 1], an update after every step. It sees the float samples the
+with the device's update rule: the cell by SGD at the run's learning rate, every component
+of the gradient clipped to [-1, 1], an update after every step; the readout by the run's
+``readout_rule`` (SGD as the cell, or RLS with the run's forgetting factor and p0) and
+``train`` (summaries written before these keys existed: SGD, all trained). It sees the float samples the
 device was sent (``x``, ``target`` of the telemetry), the device their Q16 versions.
 
 Losses are 0.5 (prediction - target)^2 (what the device reports); the table's MSE is the
@@ -61,6 +63,13 @@ FLOAT_FILE = "float_learner.csv"
 FLOAT_COLUMNS = ("step", "prediction", "loss")
 #: The host float learner's settings: the device's update rule.
 FLOAT_SETTINGS = {"optimizer": "sgd", "clip": 1.0, "clip_mode": "value", "update_every": 1}
+#: The readout settings of a run summary, and their values for summaries without them.
+READOUT_SETTINGS = {"readout_rule": "gradient", "train": "all", "rls_forgetting": 0.999, "rls_p0": 1.0}
+
+
+def float_settings(summary: Dict[str, Any]) -> Dict[str, Any]:
+    """The float learner's keyword arguments (but lr) for a run: the device's rule."""
+    return dict(FLOAT_SETTINGS, **{k: summary.get(k, v) for k, v in READOUT_SETTINGS.items()})
 #: BPTT's bytes per step are measured on at most this many first steps, then multiplied.
 BPTT_PREFIX = 256
 
@@ -169,7 +178,7 @@ def float_learner(run_dir: PathLike, recompute: bool = False) -> Dict[str, np.nd
     model = load_model(model_path)
     if model.d != 1 or model.k != 1:
         raise PyrtrlError(f"{model_path}: the forecasting stream needs 1 input and 1 output")
-    learner = OnlineLearner(model, lr=float(s["lr"]), **FLOAT_SETTINGS)
+    learner = OnlineLearner(model, lr=float(s["lr"]), **float_settings(s))
     r = learner.run(tel["x"][:, None], tel["target"][:, None])
     pred = r.output[:, 0].astype(np.float64)
     loss = np.asarray(r.loss, dtype=np.float64)
@@ -242,7 +251,8 @@ def report_numbers(run_dir: PathLike, baselines: Optional[Dict[str, Any]] = None
     sq_naive = (tel["x"] - tel["target"]) ** 2
     sq_float = (fl["prediction"] - tel["target"]) ** 2
     mse_d, mse_n, mse_f = (float(a[sl].mean()) for a in (sq_dev, sq_naive, sq_float))
-    b = budget_for_model(model, int(s["influence_bits"]))
+    b = budget_for_model(model, int(s["influence_bits"]),
+                         readout_rule=s.get("readout_rule", READOUT_SETTINGS["readout_rule"]))
     dense = int(sum(dense_step_macs(model.n, model.d, b.params)))
     ins = read_instructions(out)
     board_ram = None if s["board"] == "host" else get_board(s["board"]).ram_bytes
@@ -250,7 +260,7 @@ def report_numbers(run_dir: PathLike, baselines: Optional[Dict[str, Any]] = None
     res: Dict[str, Any] = {
         "board": s["board"], "data": s["data"], "steps": T, "hidden": model.n,
         "influence_bits": int(s["influence_bits"]), "lr": float(s["lr"]),
-        "float_learner": dict(FLOAT_SETTINGS, lr=float(s["lr"])),
+        "float_learner": dict(float_settings(s), lr=float(s["lr"])),
         "last_fraction": LAST_FRACTION, "last_steps": last,
         "mse_device_last": mse_d, "mse_naive_last": mse_n, "mse_float_last": mse_f,
         "ratio_device_over_naive_last": ratio(mse_d, mse_n),
@@ -440,6 +450,17 @@ def _memory_figure(s: Dict[str, Any], num: Dict[str, Any], T: int) -> "Figure":
 
 
 # -- the report ---------------------------------------------------------------------------
+def _readout_phrase(s: Dict[str, Any]) -> str:
+    """How the run's readout reads and learns, from its summary."""
+    rule = s.get("readout_rule", READOUT_SETTINGS["readout_rule"])
+    how = (f"RLS, forgetting {float(s.get('rls_forgetting', 0.999)):g}" if rule == "rls"
+           else "SGD as the cell")
+    taps = int(s.get("taps", 0))
+    what = f"{'c' if s.get('readout') == 'c' else 'y'}" + (f" and the last {taps} inputs" if taps else "")
+    frozen = ", the cell frozen" if s.get("train", "all") == "readout" else ""
+    return f"readout of {what} by {how}{frozen}"
+
+
 def _fmt(v: Any) -> str:
     """Table format of a number (parsed back by the tests: 6 significant digits)."""
     if v is None:
@@ -514,7 +535,7 @@ def write_report(run_dir: PathLike) -> List[str]:
         f"At each of {num['steps']} steps the device receives s(t), predicts s(t+1), is scored and "
         f"learns from the true s(t+1) with sparse RTRL in fixed point (SGD lr {num['lr']:g}, each "
         f"gradient component clipped to 1, {num['influence_bits']}-bit influence matrix, "
-        f"{num['hidden']} units). The host float learner runs the same rule on the same stream from "
+        f"{num['hidden']} units; {_readout_phrase(s)}). The host float learner runs the same rule on the same stream from "
         f"the same initial model (`model_before.npz`).{verdict}",
         "",
         f"Memory: {fits}",

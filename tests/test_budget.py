@@ -1,8 +1,9 @@
 """Memory budget (pyrtrl.budget) and boards (pyrtrl.boards).
 
 The RAM total must be the C runtime's own size query (rtrl_required_bytes through CLearner)
-for every configuration, and its components must add up to it; flash must be the bytes of
-the arrays an rtrl_model_t points to.
+for every configuration (every readout: events or state, with or without input taps, SGD or
+RLS), and its components must add up to it; flash must be the bytes of the arrays an
+rtrl_model_t points to.
 """
 
 import json
@@ -15,9 +16,11 @@ from pathlib import Path
 import pytest
 
 from pyrtrl import PyrtrlError, init_egru, save_model
+from pyrtrl import run_defaults as RD
 from pyrtrl.boards import BOARDS, RESERVED_RAM, get_board
-from pyrtrl.budget import (CHUNK, CONTEXT_BYTES, FLASH_COMPONENTS, MAX_PARAMS, MAX_UNITS,
-                           RAM_COMPONENTS, budget, budget_for_model, largest_hidden)
+from pyrtrl.budget import (CHUNK, CONTEXT_BYTES, FLASH_COMPONENTS, MAX_DELAY, MAX_FEATURES, MAX_PARAMS,
+                           MAX_UNITS, RAM_COMPONENTS, budget, budget_for_model, component_help,
+                           largest_hidden, required_bytes)
 from pyrtrl.cli import main
 from pyrtrl.runtime import CLearner, _lib, c_model_arrays
 
@@ -50,6 +53,103 @@ def test_total_is_the_c_size_query(hidden, density, shared, bits):
         assert fw.total_ram == b.total_ram - (bits // 8) * hidden * (int(c.lib.RTRL_CHUNK) - CHUNK)
 
 
+@pytest.mark.parametrize("bits", [16, 32])
+@pytest.mark.parametrize("rule", ["gradient", "rls"])
+@pytest.mark.parametrize("taps", [0, 16])
+@pytest.mark.parametrize("readout", ["y", "c"])
+def test_total_is_the_c_size_query_for_every_readout(readout, taps, rule, bits):
+    """RTRL_REQUIRED_BYTES_RO: the readout's and its gradient's k x features, the input taps,
+    z, and with RLS P (features + 1)^2, Pz and gain, exactly as rtrl_required_bytes says."""
+    for hidden, d, k, density, shared, seed in ((1, 1, 1, 1.0, True, 0), (7, 3, 2, 0.5, False, 3),
+                                                (32, 1, 1, 0.2, True, 0), (45, 2, 3, 0.3, False, 1)):
+        if hidden + taps * d > MAX_FEATURES:
+            continue
+        model = init_egru(hidden, d, k, density=density, shared_mask=shared, seed=seed,
+                          readout=readout, taps=taps)
+        c = CLearner(model, influence_bits=bits, readout_rule=rule)
+        chunk = int(c.lib.RTRL_CHUNK)
+        b = budget(hidden, d, k, density, shared, influence_bits=bits, seed=seed, chunk=chunk,
+                   taps=taps, readout=readout, readout_rule=rule)
+        assert b.total_ram == c.required_bytes, (hidden, d, k)
+        assert sum(b.components.values()) == b.total_ram and tuple(b.components) == RAM_COMPONENTS
+        assert budget_for_model(model, bits, chunk=chunk, readout_rule=rule).to_dict() == b.to_dict()
+        assert b.features == c.q.features == hidden + taps * d
+        f1 = b.features + 1
+        assert b.components["rls"] == (4 * (f1 * f1 + 2 * f1) if rule == "rls" else 0)
+        assert b.components["weights"] == 4 * (b.params + k * b.features + k)
+        assert b.components["state"] == 4 * (10 * hidden + taps * d)
+        assert b.flash == sum(a.nbytes for a in c_model_arrays(c.q).values())
+        assert b.flash_components["initial_readout"] == 4 * (k * b.features + k)
+        assert b.to_dict()["readout"] == readout and b.to_dict()["taps"] == taps
+        assert b.to_dict()["readout_rule"] == rule
+        # the independent re-statement of the macro, at the firmware's chunk too
+        nnz_w, nnz_r = sum(b.nnz_w), sum(b.nnz_r)
+        assert required_bytes(hidden, d, k, nnz_w, nnz_r, b.nnz_union, bits, chunk, taps=taps,
+                              rls=rule == "rls") == c.required_bytes
+        fw = budget_for_model(model, bits, readout_rule=rule)
+        assert fw.total_ram == b.total_ram - (bits // 8) * hidden * (chunk - CHUNK)
+        # RLS adds its own component only (and may move the padding)
+        sgd = budget_for_model(model, bits, readout_rule="gradient").components
+        assert {c: v for c, v in sgd.items() if c not in ("rls", "padding")} == \
+            {c: v for c, v in fw.components.items() if c not in ("rls", "padding")}
+
+
+@pytest.mark.parametrize("horizon", [2, 3, 16])
+@pytest.mark.parametrize("taps", [0, 5])
+def test_total_is_the_c_size_query_with_a_horizon(taps, horizon):
+    """RTRL_REQUIRED_BYTES_H: the input ring (D + max(taps, 1)) x d and the forecast banks."""
+    for d, rule in ((1, "rls"), (3, "gradient")):
+        model = init_egru(12, d, 2, density=0.5, shared_mask=True, seed=1, readout="c", taps=taps)
+        c = CLearner(model, influence_bits=16, readout_rule=rule, horizon=horizon)
+        chunk = int(c.lib.RTRL_CHUNK)
+        b = budget_for_model(model, 16, chunk, readout_rule=rule, horizon=horizon)
+        assert b.total_ram == c.required_bytes and b.horizon == horizon
+        h1 = budget_for_model(model, 16, chunk, readout_rule=rule)
+        D = horizon - 1
+        assert b.components["state"] - h1.components["state"] == \
+            4 * ((D + max(taps, 1)) * d - taps * d + 10 * 12)
+        assert required_bytes(12, d, 2, sum(b.nnz_w), sum(b.nnz_r), b.nnz_union, 16, chunk, taps=taps,
+                              rls=rule == "rls", delay=D) == c.required_bytes
+    with pytest.raises(PyrtrlError, match="horizon"):
+        budget(8, 1, 1, 0.5, True, horizon=0)
+
+
+def test_run_defaults_budget():
+    """The default run's model (c readout, 16 taps, RLS) against the old readout."""
+    new = budget(RD.HIDDEN, 1, 1, RD.DENSITY, RD.SHARED_MASK, RD.INFLUENCE_BITS, taps=RD.TAPS,
+                 readout=RD.READOUT, readout_rule=RD.READOUT_RULE)
+    old = budget(RD.HIDDEN, 1, 1, RD.DENSITY, RD.SHARED_MASK, RD.INFLUENCE_BITS)
+    f = RD.HIDDEN + RD.TAPS
+    assert new.features == f and new.readout == "c"
+    assert new.components["rls"] == 4 * ((f + 1) ** 2 + 2 * (f + 1)) > 0
+    assert new.total_ram > old.total_ram + new.components["rls"]
+    # microbit: the default hidden size does not fit; the largest that does is a boundary
+    n = largest_hidden("microbit", 1, 1, RD.DENSITY, RD.SHARED_MASK, RD.INFLUENCE_BITS, taps=RD.TAPS,
+                       readout=RD.READOUT, readout_rule=RD.READOUT_RULE)
+    assert 1 <= n < RD.HIDDEN
+    kw = dict(taps=RD.TAPS, readout=RD.READOUT, readout_rule=RD.READOUT_RULE)
+    assert budget(n, 1, 1, RD.DENSITY, RD.SHARED_MASK, RD.INFLUENCE_BITS, **kw).fits("microbit")
+    assert not budget(n + 1, 1, 1, RD.DENSITY, RD.SHARED_MASK, RD.INFLUENCE_BITS, **kw).fits("microbit")
+    assert n < largest_hidden("microbit", 1, 1, RD.DENSITY, RD.SHARED_MASK, RD.INFLUENCE_BITS)
+    assert all(component_help(name) for name in RAM_COMPONENTS)
+
+
+def test_readout_limits():
+    # features = hidden + taps x inputs <= 255: budget refuses, largest_hidden stops there
+    with pytest.raises(PyrtrlError, match="readout features") as e:
+        budget(16, 2, 1, 0.5, True, taps=120)
+    assert "\n" not in str(e.value)
+    n = largest_hidden("mps2-an386", 4, 1, 0.2, True, 16, taps=60)
+    assert n == MAX_FEATURES - 60 * 4
+    assert budget(n, 4, 1, 0.2, True, 16, taps=60).features == MAX_FEATURES
+    for kw, word in ((dict(readout="z"), "readout"), (dict(readout_rule="ls"), "readout_rule"),
+                     (dict(taps=-1), "taps"), (dict(taps=1.5), "taps")):
+        with pytest.raises(PyrtrlError, match=word):
+            budget(8, 1, 1, 0.5, True, **kw)
+    with pytest.raises(PyrtrlError, match="readout_rule"):
+        budget_for_model(init_egru(4, 1, 1, seed=0), 16, readout_rule="sgd")
+
+
 def test_padding_is_counted_and_nonzero_somewhere():
     pads = {budget(n, 1, 1, 0.5, False, bits, seed=1).components["padding"]
             for n in (1, 3, 5, 7) for bits in (16, 32)}
@@ -62,7 +162,8 @@ def test_constants_match_the_runtime():
         assert lib.RTRL_CHUNK >= CHUNK  # the host binding may use wider chunks
     header = (ROOT / "runtime_c" / "include" / "rtrl.h").read_text()
     for name, value in (("RTRL_MAX_UNITS", MAX_UNITS), ("RTRL_MAX_PARAMS", MAX_PARAMS),
-                        ("RTRL_CHUNK", CHUNK)):
+                        ("RTRL_CHUNK", CHUNK), ("RTRL_MAX_FEATURES", MAX_FEATURES),
+                        ("RTRL_MAX_DELAY", MAX_DELAY)):
         assert re.search(rf"#define {name} {value}\b", header), name
 
 

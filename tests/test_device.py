@@ -76,3 +76,63 @@ def test_silent_device_times_out():
     dev = Device(a, timeout=0.3)
     with pytest.raises(pyrtrl.PyrtrlError, match="did not answer HELLO"):
         dev.hello()
+
+
+def test_rls_readout_with_taps_matches_the_host_library_and_says_so_in_hello():
+    """A c readout over 16 input taps learning by RLS: HELLO gives the readout's width and
+    flags, DUMP sends W_o as k x features, LOAD takes such an image, and the stream's weights
+    equal the host library's bit for bit."""
+    from pyrtrl import run_defaults as RD
+    from pyrtrl.device import split_weights_image, weights_image_bytes
+
+    model = pyrtrl.init_egru(10, 1, 2, density=0.3, shared_mask=True, eps=0.2, seed=5,
+                             readout="c", taps=RD.TAPS)
+    kw = dict(lr=0.03, readout_rule="rls", rls_forgetting=0.995)
+    host_end, dev_end = MemoryLink.pair(timeout=0.05)
+    sim = SimulatedDevice(CLearner(model, **kw), dev_end, window=3)
+    sim.start()
+    try:
+        dev = Device(host_end, timeout=5.0)
+        h = dev.hello()
+        assert (h.n, h.d, h.k, h.features) == (10, 1, 2, 10 + RD.TAPS)
+        assert h.readout_flags == P.Hello.READOUT_C | P.Hello.READOUT_RLS
+        x, tg = delayed_recall(300, seed=6)
+        xq = quantize_samples(x)[0].astype(np.int32)
+        tq = quantize_samples(tg)[0].astype(np.int32)
+        dev.start()
+        dev.stream(xq, tq)
+        image = dev.dump_weights()
+        ref = CLearner(model, **kw)
+        ref.run_fixed(xq, tq)
+        s = ref.snapshot()
+        assert s.w_o.shape == (2, 10 + RD.TAPS) and len(image) == weights_image_bytes(ref.q)
+        assert image == P.weights_image(s.theta, s.w_o, s.b_o)
+        theta, w_o, b_o = split_weights_image(ref.q, image)
+        np.testing.assert_array_equal(w_o, s.w_o)
+        # LOAD an image of this size; one of the old k x n size is refused
+        changed = bytearray(image)
+        changed[4 * ref.q.P] ^= 1  # W_o[0, 0]
+        dev.load_weights(bytes(changed))
+        assert dev.dump_weights() == bytes(changed)
+        short = bytes(changed[:4 * (ref.q.P + 2 * 10 + 2)])
+        with pytest.raises(pyrtrl.PyrtrlError, match="refused LOAD_END"):
+            dev.load_weights(short)
+        assert dev.dump_weights() == bytes(changed)
+        with pytest.raises(pyrtrl.PyrtrlError, match="features=26"):
+            split_weights_image(ref.q, short)
+    finally:
+        sim.stop_flag = True
+        dev_end.close()
+        host_end.close()
+        sim.join(2)
+
+
+def test_hello_readout_tail_is_optional():
+    """The readout's width and flags follow the strings; a HELLO without them (an older
+    device) still decodes, with None."""
+    h = P.Hello(1, 16, 32, 1, 1, 793, 64200, 65000, 25_000_000, 40, 4, "mps2-an386", "0.2.0", 48, 3)
+    assert P.Hello.unpack(h.pack()) == h
+    old = P.Hello(1, 16, 32, 1, 1, 793, 64200, 65000, 25_000_000, 40, 4, "mps2-an386", "0.2.0")
+    assert len(old.pack()) == len(h.pack()) - 3
+    assert P.Hello.unpack(old.pack()) == old and old.features is None
+    assert P.readout_flags(True, False, True) == P.Hello.READOUT_C | P.Hello.FREEZE_CELL

@@ -1,4 +1,5 @@
-"""Every board learns the recorded signal online under QEMU; its weights equal the host C
+"""Every board learns the recorded signal online under QEMU with the default run's model and
+settings (pyrtrl.run_defaults: c readout, 16 input taps, RLS); its weights equal the host C
 library's bit for bit; no frame is lost or damaged."""
 
 import json
@@ -11,9 +12,18 @@ import numpy as np
 import pytest
 from board_files import board_mk
 
+from pyrtrl import run_defaults as RD
 from pyrtrl.boards import board_names, get_board
+from pyrtrl.budget import largest_hidden
 from pyrtrl.cli import main
 from pyrtrl.device_run import run_on_device
+from pyrtrl.fixed import quantize, quantize_samples
+from pyrtrl.model_file import load_model
+from pyrtrl.runtime import CLearner
+from pyrtrl.signals import forecasting_stream, load_signal
+
+SETTINGS = dict(readout_rule=RD.READOUT_RULE, train=RD.TRAIN, rls_forgetting=RD.RLS_FORGETTING,
+                rls_p0=RD.RLS_P0)
 
 
 def _need(board: str) -> None:
@@ -38,13 +48,51 @@ def _stack_used(board: str, elf: Path, ram_used: int) -> int:
     return ram_used - (syms["__bss_end"] - syms["__data_start"])
 
 
+def _default_hidden(board: str) -> int:
+    return min(RD.HIDDEN, largest_hidden(board, 1, 1, RD.DENSITY, RD.SHARED_MASK, RD.INFLUENCE_BITS,
+                                         taps=RD.TAPS, readout=RD.READOUT, readout_rule=RD.READOUT_RULE))
+
+
+def _check_against_host(run_dir: Path, steps: int) -> None:
+    """The device's weights (model_after.npz, from its dump) equal a host C learner's run
+    here from model_before.npz with the run defaults: independent of the run's own check."""
+    before = load_model(run_dir / "model_before.npz")
+    assert (before.readout, before.taps) == (RD.READOUT, RD.TAPS)
+    x, target = forecasting_stream(load_signal("ppg", max_steps=steps + 1))
+    ref = CLearner(before, lr=RD.LR, influence_bits=RD.INFLUENCE_BITS, **SETTINGS)
+    ref.run_fixed(quantize_samples(x[:steps])[0].astype(np.int32),
+                  quantize_samples(target[:steps])[0].astype(np.int32))
+    s = ref.snapshot()
+    after = quantize(load_model(run_dir / "model_after.npz"))
+    assert after.w_o.shape == (1, before.n + RD.TAPS)
+    np.testing.assert_array_equal(after.theta, s.theta)
+    np.testing.assert_array_equal(after.w_o, s.w_o)
+    np.testing.assert_array_equal(after.b_o, s.b_o)
+
+
+def _learned(run_dir: Path) -> tuple:
+    """(device / naive MSE over the first 10 %, over the last 20 %) of the run."""
+    rows = np.genfromtxt(run_dir / "telemetry.csv", delimiter=",", names=True)
+    sq_dev, sq_naive = (rows["prediction"] - rows["target"]) ** 2, (rows["x"] - rows["target"]) ** 2
+    T = rows.shape[0]
+    a, b = slice(0, T // 10), slice(T - T // 5, T)
+    return sq_dev[a].mean() / sq_naive[a].mean(), sq_dev[b].mean() / sq_naive[b].mean()
+
+
 @pytest.mark.parametrize("board", board_names())
 def test_board_learns_and_matches_host(board, tmp_path):
     _need(board)
-    s = run_on_device(board, steps=2000, out_dir=str(tmp_path), progress=False, lr=0.05)
+    s = run_on_device(board, steps=2000, out_dir=str(tmp_path), progress=False, report=False)
     assert s["weights_match_host"], s
     assert s["frames_bad"] == 0 and s["seq_gaps"] == 0 and s["device_errors"] == 0
-    assert s["final_loss"] < s["first_loss"], (s["first_loss"], s["final_loss"])
+    assert s["hidden"] == _default_hidden(board)
+    assert (s["readout"], s["taps"], s["features"], s["lr"]) == (RD.READOUT, RD.TAPS, s["hidden"] + RD.TAPS, RD.LR)
+    assert {k: s[k] for k in SETTINGS} == SETTINGS
+    _check_against_host(tmp_path, 2000)
+    # it learns: the RLS readout is good within a few dozen steps, so first vs last loss says
+    # little; against the naive forecaster the end is well below half and below the start
+    first, last = _learned(tmp_path)
+    assert last < 0.5 and last < first, (first, last)
     assert s["instructions_per_step"] > 0 and s["learner_ram_bytes"] > 0
     assert s["qemu_exit_status"] == 0  # the firmware exited on EXIT, it did not fault
     rows = np.genfromtxt(tmp_path / "telemetry.csv", delimiter=",", names=True)
@@ -58,13 +106,17 @@ def test_board_learns_and_matches_host(board, tmp_path):
 
 
 def test_microbit_runs_the_largest_model_that_fits(tmp_path):
+    """The default hidden size does not fit the micro:bit's 16 KiB with the RLS readout over
+    16 taps: the run uses the largest that does, and its weights match the host's."""
     _need("microbit")
-    from pyrtrl.budget import largest_hidden
-
     s = run_on_device("microbit", steps=300, out_dir=str(tmp_path), progress=False)
-    assert s["hidden"] == largest_hidden("microbit", 1, 1, 0.5, True, 16)
+    n = largest_hidden("microbit", 1, 1, RD.DENSITY, RD.SHARED_MASK, 16, taps=RD.TAPS,
+                       readout=RD.READOUT, readout_rule=RD.READOUT_RULE)
+    assert s["hidden"] == n < RD.HIDDEN
+    assert s["readout_rule"] == "rls" and s["taps"] == RD.TAPS
     assert s["ram_used_bytes"] <= get_board("microbit").ram_bytes
     assert s["weights_match_host"]
+    _check_against_host(tmp_path, 300)
 
 
 def test_instruction_counts_repeat_exactly(tmp_path):
@@ -92,6 +144,22 @@ def test_cli_run_board_json(tmp_path, capsys):
 def test_host_board_needs_no_emulator(tmp_path):
     s = run_on_device("host", steps=300, out_dir=str(tmp_path), progress=False)
     assert s["weights_match_host"] and s["qemu_exit_status"] is None
+    assert s["hidden"] == RD.HIDDEN and s["readout_rule"] == "rls"
+    _check_against_host(tmp_path, 300)
+
+
+def test_host_board_with_other_readout_settings(tmp_path):
+    """The settings reach the simulated device and the reference alike (SGD readout, frozen
+    cell, other RLS constants); bad ones are one-line errors before anything runs."""
+    import pyrtrl
+
+    for kw in (dict(readout_rule="gradient"), dict(train="readout", rls_forgetting=0.99, rls_p0=0.5)):
+        s = run_on_device("host", steps=200, out_dir=str(tmp_path / kw.get("train", "g")), progress=False,
+                          report=False, **kw)
+        assert s["weights_match_host"] and all(s[k] == v for k, v in kw.items())
+    with pytest.raises(pyrtrl.PyrtrlError, match="readout_rule"):
+        run_on_device("host", steps=10, out_dir=str(tmp_path / "bad"), readout_rule="lms")
+    assert not (tmp_path / "bad").exists()
 
 
 def test_no_frame_lost_over_10k_steps(tmp_path):

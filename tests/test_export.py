@@ -1,4 +1,5 @@
-"""pyrtrl export: C arrays that runtime_c runs exactly like the host binding; budgets enforced."""
+"""pyrtrl export: C arrays that runtime_c runs exactly like the host binding (every readout:
+events or state, input taps, SGD or RLS, frozen cell, forecast horizon); budgets enforced."""
 
 import shutil
 import subprocess
@@ -9,6 +10,8 @@ import pytest
 
 import pyrtrl
 from pyrtrl import protocol as P
+from pyrtrl import run_defaults as RD
+from pyrtrl.budget import budget_for_model
 from pyrtrl.cli import main
 from pyrtrl.export import export_model
 from pyrtrl.fixed import quantize_samples
@@ -33,21 +36,21 @@ int main(void) {
     rtrl_view_t v;
     rtrl_get_view(&ctx, &v);
     fwrite(v.theta, 4, MODEL_P, stdout);
-    fwrite(v.w_o, 4, MODEL_K * MODEL_N, stdout);
+    if (v.features != MODEL_FEATURES || rtrl_weights_image_bytes(&ctx) != MODEL_WEIGHTS_BYTES) return 4;
+    fwrite(v.w_o, 4, MODEL_K * MODEL_FEATURES, stdout);
     fwrite(v.b_o, 4, MODEL_K, stdout);
     return 0;
 }
 """
 
 
-@pytest.mark.parametrize("shared", [True, False])
-def test_exported_model_runs_like_the_host_library(tmp_path, shared):
-    model = pyrtrl.init_egru(16, 1, 2, density=0.3, shared_mask=shared, eps=0.5, seed=2)
-    export_model(model, "lm3s6965evb", str(tmp_path), lr=0.03, influence_bits=16)
+def _run_exported(tmp_path, bits=16):
+    """Compile the harness with the export in ``tmp_path``; run it on a delayed-recall
+    stream; (its weights image, xq, tq)."""
     (tmp_path / "harness.c").write_text(HARNESS)
     exe = tmp_path / "harness"
     srcs = [str(p) for p in sorted((RT / "src").glob("*.c"))]
-    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-DRTRL_INFLUENCE_BITS=16",
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", f"-DRTRL_INFLUENCE_BITS={bits}",
                     f"-I{RT / 'include'}", f"-I{RT / 'src'}", f"-I{tmp_path}", str(tmp_path / "harness.c"),
                     str(tmp_path / "model_data.c"), *srcs, "-o", str(exe)], check=True, timeout=120)
     x, tg = delayed_recall(400, seed=3)
@@ -55,10 +58,70 @@ def test_exported_model_runs_like_the_host_library(tmp_path, shared):
     tq = quantize_samples(tg)[0].astype(np.int32)
     stream = np.concatenate([xq, tq], axis=1).astype("<i4").tobytes()
     out = subprocess.run([str(exe)], input=stream, capture_output=True, check=True, timeout=60).stdout
+    return out, xq, tq
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_exported_model_runs_like_the_host_library(tmp_path, shared):
+    model = pyrtrl.init_egru(16, 1, 2, density=0.3, shared_mask=shared, eps=0.5, seed=2)
+    export_model(model, "lm3s6965evb", str(tmp_path), lr=0.03, influence_bits=16)
+    out, xq, tq = _run_exported(tmp_path)
     ref = CLearner(model, lr=0.03, influence_bits=16)
     ref.run_fixed(xq, tq)
     s = ref.snapshot()
     assert out == P.weights_image(s.theta, s.w_o, s.b_o)
+
+
+# (readout, taps, readout_rule, train, horizon, influence bits)
+READOUTS = [("c", RD.TAPS, "rls", "all", 1, 16), ("y", 4, "rls", "all", 1, 32),
+            ("c", 3, "gradient", "all", 1, 16), ("c", 8, "rls", "readout", 1, 16),
+            ("c", 4, "rls", "all", 3, 16)]
+
+
+@pytest.mark.parametrize("readout,taps,rule,train,horizon,bits", READOUTS,
+                         ids=["-".join(map(str, r)) for r in READOUTS])
+def test_exported_readout_runs_like_the_host_library(tmp_path, readout, taps, rule, train, horizon, bits):
+    """The exported rtrl_config_t carries the readout source, taps, rule, frozen cell, RLS
+    constants and delay: compiled, the host library's weights after 400 steps, bit for bit."""
+    model = pyrtrl.init_egru(20, 1, 2, density=0.3, shared_mask=True, eps=0.2, seed=4,
+                             readout=readout, taps=taps)
+    kw = dict(readout_rule=rule, train=train, rls_forgetting=0.995, rls_p0=2.0, horizon=horizon)
+    export_model(model, "netduinoplus2", str(tmp_path), lr=0.05, influence_bits=bits, **kw)
+    h = (tmp_path / "model_data.h").read_text()
+    c = (tmp_path / "model_data.c").read_text()
+    assert f"#define MODEL_TAPS {taps}u" in h and f"#define MODEL_FEATURES {20 + taps}u" in h
+    assert f"#define MODEL_RLS {int(rule == 'rls')}u" in h and f"#define MODEL_DELAY {horizon - 1}u" in h
+    want = budget_for_model(model, bits, readout_rule=rule, horizon=horizon).total_ram
+    assert f"#define MODEL_BUFFER_BYTES {want}u" in h
+    for field in (".n = 20", ".readout_c = MODEL_READOUT_C", ".taps = MODEL_TAPS",
+                  ".readout_rls = MODEL_RLS", f".freeze_cell = {int(train == 'readout')}",
+                  ".delay = MODEL_DELAY"):
+        assert field in c, field
+    assert (".rls_p0_q = " in c) == (rule == "rls")
+    out, xq, tq = _run_exported(tmp_path, bits)
+    ref = CLearner(model, lr=0.05, influence_bits=bits, **kw)
+    ref.run_fixed(xq, tq)
+    s = ref.snapshot()
+    assert s.w_o.shape == (2, 20 + taps)
+    assert out == P.weights_image(s.theta, s.w_o, s.b_o)
+    if rule == "rls":  # the readout learned, by the rule exported (not SGD)
+        sgd = CLearner(model, lr=0.05, influence_bits=bits, **dict(kw, readout_rule="gradient"))
+        sgd.run_fixed(xq, tq)
+        g = sgd.snapshot()
+        assert out != P.weights_image(g.theta, g.w_o, g.b_o)
+
+
+def test_over_budget_rls_readout_names_the_readout(tmp_path):
+    """RLS's P is what tips this model over the micro:bit's budget: the message says so."""
+    model = pyrtrl.init_egru(16, 1, 1, density=0.2, shared_mask=True, seed=0, readout="c", taps=16)
+    export_model(model, "microbit", str(tmp_path / "sgd"), readout_rule="gradient")  # fits
+    with pytest.raises(pyrtrl.PyrtrlError) as e:
+        export_model(model, "microbit", str(tmp_path / "rls"), readout_rule="rls")
+    msg = str(e.value)
+    assert "\n" not in msg and "readout of c + 16 input taps by RLS is 14" in msg
+    assert not (tmp_path / "rls").exists()
+    with pytest.raises(pyrtrl.PyrtrlError, match="readout_rule"):
+        export_model(model, "mps2-an386", str(tmp_path / "bad"), readout_rule="ls")
 
 
 def test_over_budget_model_fails_export_with_the_numbers(tmp_path):

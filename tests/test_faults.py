@@ -14,6 +14,7 @@ import pytest
 
 import pyrtrl
 from pyrtrl import protocol as P
+from pyrtrl import run_defaults as RD
 from pyrtrl.device import Device, MemoryLink, SimulatedDevice
 from pyrtrl.fixed import quantize_samples
 from pyrtrl.runtime import CLearner
@@ -292,20 +293,23 @@ def test_link_cut_mid_run_then_resume_from_checkpoint(tmp_path, monkeypatch, cap
     x, target = forecasting_stream(load_signal("ppg", max_steps=T + 1))
     xq = quantize_samples(x[:T], "x")[0].astype(np.int32)
     tq = quantize_samples(target[:T], "target")[0].astype(np.int32)
-    ref = CLearner(model, lr=lr, influence_bits=16)
+    # `pyrtrl run` learns with the run defaults' readout rule (RLS) unless told otherwise
+    run_settings = dict(readout_rule=RD.READOUT_RULE, train=RD.TRAIN, rls_forgetting=RD.RLS_FORGETTING,
+                        rls_p0=RD.RLS_P0)
+    ref = CLearner(model, lr=lr, influence_bits=16, **run_settings)
     np.testing.assert_array_equal(loss_q, ref.run_fixed(xq[:K], tq[:K]).loss_q)
 
     # the checkpoint holds the weights after a multiple of 200 steps, exactly the host's
     image, s0 = load_checkpoint(str(run / "checkpoint.npz"), model)
     assert s0 % 200 == 0 and 200 <= s0 <= K
-    ref = CLearner(model, lr=lr, influence_bits=16)
+    ref = CLearner(model, lr=lr, influence_bits=16, **run_settings)
     ref.run_fixed(xq[:s0], tq[:s0])
     s = ref.snapshot()
     assert image == P.weights_image(s.theta, s.w_o, s.b_o)
 
     # resume: the weights loaded equal the checkpoint bit for bit (checked by a dump), the
     # run completes, and its final weights equal the host library started from the same
-    # checkpoint (fresh state and influence matrix: NOT the uninterrupted run's weights)
+    # checkpoint (fresh state, influence matrix and RLS P = p0 I: NOT the uninterrupted run's weights)
     summary = run_on_device(BOARD, model_path=str(model_path), steps=T, out_dir=str(run), lr=lr,
                             progress=False, report=False, resume_from=str(run / "checkpoint.npz"))
     assert summary["resumed_from_step"] == s0 and summary["resume_weights_verified"] is True
@@ -338,6 +342,10 @@ def test_checkpoints_on_the_host_board(tmp_path):
     with pytest.raises(pyrtrl.PyrtrlError, match="checkpoint of a"):
         run_on_device("host", model_path=str(other), steps=400, out_dir=str(tmp_path / "d"),
                       progress=False, report=False, resume_from=str(tmp_path / "a" / "checkpoint.npz"))
+    # same sizes, but a readout over input taps: W_o is k x (n + taps), the image longer
+    tapped = pyrtrl.init_egru(8, 1, 1, density=0.5, shared_mask=True, seed=2, readout="c", taps=4)
+    with pytest.raises(pyrtrl.PyrtrlError, match="8 readout features.*12 features"):
+        load_checkpoint(str(tmp_path / "a" / "checkpoint.npz"), tapped)
     with pytest.raises(pyrtrl.PyrtrlError, match="not a checkpoint"):
         run_on_device("host", model_path=str(model_path), steps=400, out_dir=str(tmp_path / "e"),
                       progress=False, report=False, resume_from=str(model_path))

@@ -2,7 +2,8 @@
 
 Runs: the C learner through cffi (``--board host``, no emulator), one QEMU board run of
 1000 steps watched live by the monitor while it writes its telemetry, and the default run
-(default board, whole PPG signal, lr 0.1) for the accuracy claim.
+(default board, whole PPG signal, pyrtrl.run_defaults: lr 0.03, c readout over 16 taps by RLS)
+for the accuracy claim.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Dict
 import numpy as np
 import pytest
 
+from pyrtrl import run_defaults as RD
 from pyrtrl.baselines import BASELINES, baselines_summary, forecast_baselines
 from pyrtrl.boards import get_board
 from pyrtrl.bptt import bptt_bytes, forward_sequence
@@ -88,7 +90,7 @@ def qemu(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
-    """``pyrtrl run`` with every default: the default board, the whole PPG signal, lr 0.1."""
+    """``pyrtrl run`` with every default: the default board, the whole PPG signal, run_defaults."""
     _need_qemu()
     out = tmp_path_factory.mktemp("default")
     summary = run_on_device(out_dir=str(out), progress=False)
@@ -105,7 +107,7 @@ def _recompute(d: Path) -> Dict[str, Any]:
     sq = lambda a: ((a - tel["target"]) ** 2)[-last:].mean()  # noqa: E731
     dev, naive, flt = sq(tel["prediction"]), sq(tel["x"]), sq(fl["prediction"])
     model = load_model(d / "model_before.npz")
-    b = budget_for_model(model, s["influence_bits"])
+    b = budget_for_model(model, s["influence_bits"], readout_rule=s["readout_rule"])
     ins = d / "instructions.txt"
     return {
         "steps": T, "last_steps": last,
@@ -235,8 +237,10 @@ def test_float_learner_is_the_device_rule_and_is_cached(host_dir: Path) -> None:
     tel = np.genfromtxt(host_dir / "telemetry.csv", delimiter=",", names=True)
     fl = np.genfromtxt(host_dir / "float_learner.csv", delimiter=",", names=True)
     s = json.loads((host_dir / "summary.json").read_text())
+    assert s["readout_rule"] == "rls"  # the run defaults: the float learner's readout is RLS too
     learner = OnlineLearner(load_model(host_dir / "model_before.npz"), lr=s["lr"], optimizer="sgd",
-                            clip=1.0, clip_mode="value", update_every=1)
+                            clip=1.0, clip_mode="value", update_every=1, readout_rule=s["readout_rule"],
+                            train=s["train"], rls_forgetting=s["rls_forgetting"], rls_p0=s["rls_p0"])
     r = learner.run(tel["x"][:, None], tel["target"][:, None])
     np.testing.assert_array_equal(fl["prediction"], r.output[:, 0])
     np.testing.assert_array_equal(fl["loss"], r.loss)
@@ -339,13 +343,13 @@ def test_monitor_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
 
 
 def test_default_run_beats_naive_and_matches_float(default_run: Dict[str, Any]) -> None:
-    """The default PPG run (whole signal, lr 0.1, SGD): the device's error over the last 20 %
+    """The default PPG run (whole signal, run_defaults): the device's error over the last 20 %
     is clearly below the naive forecaster's and within 10 % of the host float learner's."""
     d = default_run["dir"]
     rep = json.loads((d / "report.json").read_text())
     want = _recompute(d)
     assert rep["ratio_device_over_naive_last"] == pytest.approx(want["ratio_device_over_naive_last"])
-    assert rep["steps"] == 2624 and rep["lr"] == 0.1
+    assert rep["steps"] == 2624 and rep["lr"] == RD.LR
     numbers = {k: rep[k] for k in ("mse_device_last", "mse_naive_last", "mse_float_last",
                                    "ratio_device_over_naive_last", "ratio_device_over_float_last")}
     assert rep["ratio_device_over_naive_last"] <= 0.8, numbers

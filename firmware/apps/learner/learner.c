@@ -99,7 +99,7 @@ static void send_credit(uint16_t samples)
 static void send_hello(void)
 {
     extern uint8_t __data_start[], __bss_end[]; /* common/link.ld */
-    uint8_t p[64];
+    uint8_t p[80]; /* 26 fixed + 2 x (1 + 20) strings + 3 readout bytes */
     uint8_t *q = p;
     *q++ = TLM_VERSION;
     *q++ = RTRL_INFLUENCE_BITS;
@@ -123,6 +123,11 @@ static void send_hello(void)
         for (uint8_t i = 0; i < n; ++i)
             *q++ = (uint8_t)strs[s][i];
     }
+    /* the readout (after the strings: hosts that do not know it ignore it): its features
+     * (columns of w_o, which size the weights image) and what it reads and how it learns */
+    q = tlm_put_u16(q, MODEL_FEATURES);
+    *q++ = (uint8_t)(model_config.readout_c | (model_config.readout_rls << 1) |
+                     (model_config.freeze_cell << 2));
     tlm_send(&tlm, TLM_HELLO, p, (size_t)(q - p));
 }
 
@@ -220,7 +225,8 @@ static void on_dump(void)
 {
     rtrl_view_t v;
     rtrl_get_view(&learner, &v);
-    const uint32_t parts[3] = {4u * MODEL_P, 4u * MODEL_K * MODEL_N, 4u * MODEL_K};
+    /* theta (P), w_o (k x features), b_o (k): rtrl_weights_image_bytes in all */
+    const uint32_t parts[3] = {4u * v.P, 4u * MODEL_K * (uint32_t)v.features, 4u * MODEL_K};
     const uint8_t *src[3] = {(const uint8_t *)v.theta, (const uint8_t *)v.w_o, (const uint8_t *)v.b_o};
     uint8_t p[8];
     uint32_t offset = 0, crc = 0;

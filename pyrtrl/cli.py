@@ -213,7 +213,11 @@ def cmd_budget(args: argparse.Namespace) -> int:
         from .model_file import load_model
 
         model = load_model(args.model)
-        b = budget_for_model(model, args.influence_bits)
+        given = [f for f, v in (("--taps", args.taps), ("--readout", args.readout)) if v is not None]
+        if given:
+            raise PyrtrlError(f"--model gives the readout and its taps; drop {', '.join(given)}")
+        b = budget_for_model(model, args.influence_bits, readout_rule=args.readout_rule,
+                             horizon=args.horizon)
         density, shared = model.density(), model.shared_mask
     else:
         missing = [k for k, v in spec.items() if v is None]
@@ -221,14 +225,17 @@ def cmd_budget(args: argparse.Namespace) -> int:
             raise PyrtrlError(f"missing {', '.join(missing)} (or give --model)")
         density, shared = args.density, args.shared_mask
         b = budget(args.hidden, args.inputs, args.outputs, density, shared, args.influence_bits,
-                   seed=args.seed)
+                   seed=args.seed, taps=args.taps or 0, readout=args.readout or "y",
+                   readout_rule=args.readout_rule, horizon=args.horizon)
     res = b.to_dict()
     res.update(density=density, shared_mask=shared)
     if board is not None:
         res.update(board=board.name, board_ram=board.ram_bytes, reserve=board.reserved_ram,
                    fits=b.fits(board), board_flash=board.flash_bytes, flash_fits=b.flash_fits(board),
                    largest_hidden=largest_hidden(board, b.inputs, b.outputs, density, shared,
-                                                 args.influence_bits, seed=args.seed))
+                                                 args.influence_bits, seed=args.seed, taps=b.taps,
+                                                 readout=b.readout, readout_rule=b.readout_rule,
+                                                 horizon=b.horizon))
     if args.json:
         _print_json(res)
         return 0
@@ -261,7 +268,8 @@ def cmd_run_device(args: argparse.Namespace) -> int:
 
     board = args.board if args.board != "float" else DEFAULT_BOARD  # --port with float
     model_path = args.model
-    if model_path is None and (args.hidden or args.density or args.eps or args.independent_masks):
+    if model_path is None and (args.hidden or args.density or args.eps or args.independent_masks
+                               or args.readout != D.READOUT or args.taps != D.TAPS):
         # a fresh model with the sizes asked for, saved where the run directory will be
         import os
 
@@ -269,24 +277,29 @@ def cmd_run_device(args: argparse.Namespace) -> int:
         from .model_file import save_model
 
         if args.hidden is None:
-            raise PyrtrlError("give --hidden too when choosing --density, --eps or masks for a device run")
+            raise PyrtrlError("give --hidden too when choosing --density, --eps, --readout, --taps "
+                              "or masks for a device run")
         os.makedirs(args.out, exist_ok=True)
         model_path = os.path.join(args.out, "model_requested.npz")
-        save_model(model_path, init_egru(args.hidden, 1, 1, density=args.density or 0.5,
+        save_model(model_path, init_egru(args.hidden, 1, 1, density=args.density or D.DENSITY,
                                          shared_mask=not args.independent_masks,
-                                         eps=args.eps or 0.5, seed=args.seed))
+                                         eps=args.eps or D.EPS, seed=args.seed,
+                                         readout=args.readout, taps=args.taps))
     summary = run_on_device(board=board, model_path=model_path, data=args.data, steps=args.steps,
-                            out_dir=args.out, lr=0.1 if args.lr is None else args.lr,
+                            out_dir=args.out, lr=D.LR if args.lr is None else args.lr,
                             influence_bits=args.influence_bits, port=args.port, seed=args.seed,
                             progress=not args.json and sys.stderr.isatty(),
-                            checkpoint_every=args.checkpoint_every, resume_from=args.resume)
+                            checkpoint_every=args.checkpoint_every, resume_from=args.resume,
+                            readout_rule=args.readout_rule, train=args.train, horizon=args.horizon)
     if args.json:
         _print_json(summary)
     else:
         print(f"run directory: {args.out}")
-        for key in ("board", "steps", "first_loss", "final_loss", "instructions_per_step",
-                    "learner_ram_bytes", "frames_bad", "weights_match_host", "qemu_exit_status"):
-            print(f"  {key:24s} {summary[key]}")
+        for key in ("board", "horizon", "steps", "hidden", "instructions_per_step",
+                    "learner_ram_bytes", "saturations", "frames_bad", "weights_match_host",
+                    "qemu_exit_status"):
+            print(f"  {key:24s} {summary.get(key)}")
+        _print_baselines(summary, summary.get("mse_device_last"))
     return 0 if summary["weights_match_host"] and summary["frames_bad"] == 0 else 1
 
 
@@ -333,7 +346,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     paths = export_model(model, args.board, args.out, lr=args.lr, clip=args.clip,
-                         update_every=args.update_every, influence_bits=args.influence_bits)
+                         update_every=args.update_every, influence_bits=args.influence_bits,
+                         readout_rule=args.readout_rule, train=args.train, horizon=args.horizon)
     if args.json:
         _print_json({"board": args.board, "files": paths})
     else:
@@ -461,6 +475,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--influence-bits", type=int, choices=(16, 32), default=32,
                    help="influence matrix storage width (default 32)")
     p.add_argument("--seed", type=int, default=0, help="seed of the masks' draw (default 0)")
+    p.add_argument("--taps", type=int, help="input taps of the readout of a fresh model (default 0)")
+    p.add_argument("--readout", choices=("y", "c"), help="readout source of a fresh model (default y)")
+    p.add_argument("--readout-rule", choices=("gradient", "rls"), default="gradient",
+                   help="gradient (default) or rls: RLS adds its P matrix, (features+1)^2 words")
+    p.add_argument("--horizon", type=_positive_int, default=1,
+                   help="forecast horizon (default 1): H > 1 adds the forecast state and an input ring")
     p.add_argument("--board", help=f"check against this board: {', '.join(board_names())}")
     p.add_argument("--model", help="budget of this .npz model (its sizes and masks) instead; the "
                    "largest-hidden search then draws fresh masks at its overall density")
@@ -496,6 +516,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=_positive_float, default=0.03, help="learning rate (default 0.03)")
     p.add_argument("--clip", type=float, default=1.0, help="gradient clip per component (default 1)")
     p.add_argument("--update-every", type=_positive_int, default=1, help="SGD step every K samples")
+    p.add_argument("--readout-rule", choices=("gradient", "rls"), default="gradient",
+                   help="how the readout learns on the device: gradient (default, SGD) or rls")
+    p.add_argument("--train", choices=("all", "readout"), default="all",
+                   help="all (default) or readout: the cell frozen")
+    p.add_argument("--horizon", type=_positive_int, default=1,
+                   help="forecast horizon H (default 1): learning runs H-1 steps behind")
     p.add_argument("--influence-bits", type=int, choices=(16, 32), default=16,
                    help="influence matrix storage width (default 16)")
     p.add_argument("--json", action="store_true", help="print the written files as JSON")

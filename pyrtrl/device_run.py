@@ -44,14 +44,14 @@ DEFAULT_BOARD = "mps2-an386"
 
 
 def default_model(board: str, seed: int = 0, influence_bits: int = RD.INFLUENCE_BITS, *,
-                  readout_rule: str = RD.READOUT_RULE) -> EGRU:
+                  readout_rule: str = RD.READOUT_RULE, horizon: int = 1) -> EGRU:
     """A fresh model sized for the board, with a learning run's defaults
     (:mod:`pyrtrl.run_defaults`): hidden = min(HIDDEN, the largest that fits the board with
     this readout, its taps and ``readout_rule``), DENSITY, EPS, SHARED_MASK, READOUT, TAPS
     (on the 16 KiB boards that is the largest model that fits)."""
     n = RD.HIDDEN if board == "host" else min(RD.HIDDEN, largest_hidden(
         board, 1, 1, RD.DENSITY, RD.SHARED_MASK, influence_bits, taps=RD.TAPS, readout=RD.READOUT,
-        readout_rule=readout_rule))
+        readout_rule=readout_rule, horizon=horizon))
     if n < 1:
         raise PyrtrlError(f"no model fits board {board}")
     return init_egru(n, 1, 1, density=RD.DENSITY, shared_mask=RD.SHARED_MASK, eps=RD.EPS, seed=seed,
@@ -60,14 +60,16 @@ def default_model(board: str, seed: int = 0, influence_bits: int = RD.INFLUENCE_
 
 def build_firmware(board: str, model: EGRU, out_dir: Path, lr: float, influence_bits: int, *,
                    readout_rule: str = "gradient", train: str = "all",
-                   rls_forgetting: float = RD.RLS_FORGETTING, rls_p0: float = RD.RLS_P0) -> Path:
+                   rls_forgetting: float = RD.RLS_FORGETTING, rls_p0: float = RD.RLS_P0,
+                   horizon: int = 1) -> Path:
     """Export the model and build the learner app for the board; returns the ELF path.
 
     The readout settings are :func:`pyrtrl.export.export_model`'s (defaults: SGD, all
     trained, as there)."""
     model_dir = out_dir / "firmware_model"
     export_model(model, board, str(model_dir), lr=lr, influence_bits=influence_bits,
-                 readout_rule=readout_rule, train=train, rls_forgetting=rls_forgetting, rls_p0=rls_p0)
+                 readout_rule=readout_rule, train=train, rls_forgetting=rls_forgetting, rls_p0=rls_p0,
+                 horizon=horizon)
     cmd = ["make", "-s", "-C", str(FIRMWARE), f"BOARD={board}", "APP=learner",
            f"MODEL_DIR={model_dir}", f"INFLUENCE_BITS={influence_bits}",
            f"BUILD={out_dir / 'firmware_build'}"]
@@ -131,6 +133,8 @@ class _Telemetry:
     def add(self, recs: List[P.StepRecord]) -> None:
         for rec in recs:
             r = P.StepRecord(**{**rec.__dict__, "step": rec.step + self.first_step})
+            if r.step >= self.target.shape[0]:  # a forecast past the recording: no truth
+                continue
             self.w.writerow([r.step, repr(float(self.x[r.step, 0])), repr(float(self.target[r.step, 0])),
                              repr(float(r.out_q[0]) / (1 << FRAC)), repr(r.loss_q / (1 << FRAC)),
                              r.events, r.active_cols, r.macs, r.instructions, r.saturations])
@@ -139,6 +143,25 @@ class _Telemetry:
 
     def close(self) -> None:
         self.f.close()
+
+
+def _device_error(records: List[P.StepRecord], x: np.ndarray, truth: np.ndarray,
+                  first: int) -> Dict[str, Any]:
+    """The device's forecast error over the last 20 % of the forecasts this run made that
+    have a truth (the window the baselines are scored on for a whole run), and the naive
+    forecaster's (s_t for s_{t+H}) on the same steps."""
+    steps = np.array([r.step + first for r in records], dtype=np.int64)
+    keep = steps < truth.shape[0]
+    if not keep.any():
+        return {"mse_device_last": None, "mse_naive_last": None, "ratio_device_over_naive_last": None}
+    pred = np.array([r.out_q[0] for r in records], dtype=np.float64)[keep] / (1 << FRAC)
+    steps = steps[keep]
+    a = steps.size - max(1, int(steps.size * 0.2))
+    tr = truth[steps[a:], 0]
+    mse_d = float(np.mean((pred[a:] - tr) ** 2))
+    mse_n = float(np.mean((x[steps[a:], 0] - tr) ** 2))
+    return {"mse_device_last": mse_d, "mse_naive_last": mse_n,
+            "ratio_device_over_naive_last": mse_d / mse_n if mse_n > 0 else None}
 
 
 def _float_model(template: EGRU, image: bytes) -> EGRU:
@@ -195,7 +218,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
                   checkpoint_every: Optional[int] = None, resume_from: Optional[str] = None, *,
                   readout_rule: str = RD.READOUT_RULE, train: str = RD.TRAIN,
                   rls_forgetting: float = RD.RLS_FORGETTING,
-                  rls_p0: float = RD.RLS_P0) -> Dict[str, Any]:
+                  rls_p0: float = RD.RLS_P0, horizon: int = RD.HORIZON) -> Dict[str, Any]:
     """Run the on-device learner on a recorded stream and write a run directory.
 
     The learning settings default to :mod:`pyrtrl.run_defaults`: ``lr`` (the cell's SGD
@@ -203,6 +226,11 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     cell frozen), ``rls_forgetting`` and ``rls_p0``; the model's readout source (y or c) and
     taps come from the model (without ``model_path``: :func:`default_model`). The firmware,
     the simulated device and the host reference learner all use these settings.
+
+    ``horizon`` H: the device forecasts H steps ahead (learning H - 1 steps behind, in the
+    library: rtrl.h); the stream is the same for every H (x_t with target x_{t+1}) and
+    ``telemetry.csv``'s ``target`` column is the truth of each row's forecast, s_{t+H}, for
+    the steps that have one.
 
     Returns the summary (also written to ``summary.json``) with at least ``board, steps,
     first_loss, final_loss, instructions_per_step, learner_ram_bytes, frames_bad,
@@ -224,15 +252,21 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         get_board(board)  # one-line error for an unknown board
     if influence_bits not in (16, 32):
         raise PyrtrlError(f"influence_bits must be 16 or 32, got {influence_bits}")
-    settings = dict(readout_rule=readout_rule, train=train, rls_forgetting=rls_forgetting, rls_p0=rls_p0)
+    settings = dict(readout_rule=readout_rule, train=train, rls_forgetting=rls_forgetting, rls_p0=rls_p0,
+                    horizon=horizon)
     fixed_config(lr, 1.0, 1, influence_bits, False, **settings)  # one-line error for a bad setting
     sig = load_signal(data, max_steps=None if steps is None else steps + 1, seed=seed)
     x, target = forecasting_stream(sig)
     if steps is not None:
         x, target = x[:steps], target[:steps]
     T = x.shape[0]
+    if horizon > T:
+        raise PyrtrlError(f"horizon={horizon} is longer than the stream ({T} steps)")
+    # the truth of the forecast made at step t: s_{t+H}, for t <= T - H
+    truth = np.concatenate([x[:, 0], target[-1:, 0]])[horizon:, None]
     model = (load_model(model_path) if model_path
-             else default_model(board, seed, influence_bits, readout_rule=readout_rule))
+             else default_model(board, seed, influence_bits, readout_rule=readout_rule,
+                                horizon=horizon))
     if model.d != 1 or model.k != 1:
         raise PyrtrlError(f"the forecasting stream needs a model with 1 input and 1 output, "
                           f"got inputs={model.d} outputs={model.k}")
@@ -274,7 +308,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         qemu = Qemu(board, elf, timeout=timeout, extra_args=["-plugin", plugin])
         qemu.start()
         link = qemu.serial
-    tele = _Telemetry(out / "telemetry.csv", x, target, first)
+    tele = _Telemetry(out / "telemetry.csv", x, truth, first)
     exit_status: Optional[int] = None
     failure: Optional[Exception] = None
     resume_checked = None
@@ -367,7 +401,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         "influence_bits": influence_bits, "lr": lr,
         "eps": float(model.eps), "readout": model.readout, "taps": model.taps,
         "features": model.features, "readout_rule": readout_rule, "train": train,
-        "rls_forgetting": rls_forgetting, "rls_p0": rls_p0,
+        "rls_forgetting": rls_forgetting, "rls_p0": rls_p0, "horizon": horizon,
         "first_loss": float(loss[:head].mean()), "final_loss": float(loss[-head:].mean()),
         # exact guest instructions per learning step (TCG plugin) under QEMU; on a real
         # board the device's own tick counter (cycles at its clock) instead
@@ -386,7 +420,8 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         "checkpoint": str(out / CHECKPOINT) if checkpoint_every else None,
         # the online baselines on the whole stream, scored on the same last 20 % (report.json
         # recomputes them from telemetry.csv: the same numbers)
-        "baselines": baselines_summary(forecast_baselines(stream_signal(x, target), 1)),
+        "baselines": baselines_summary(forecast_baselines(stream_signal(x, target), horizon)),
+        **_device_error(records, x, truth, first),
     }
     with open(out / "summary.json", "w") as f:
         json.dump(summary, f, indent=1)

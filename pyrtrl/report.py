@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from .baselines import baseline_label, baselines_section, baselines_summary
+from .baselines import baseline_label, baselines_section, baselines_summary, stream_signal
 from .errors import PyrtrlError
 from .host_run import (LAST_FRACTION, PREDICTION_WINDOW_S, _curve_window, last_steps, read_summary,
                        running_mean, stream_baselines)
@@ -64,7 +64,8 @@ FLOAT_COLUMNS = ("step", "prediction", "loss")
 #: The host float learner's settings: the device's update rule.
 FLOAT_SETTINGS = {"optimizer": "sgd", "clip": 1.0, "clip_mode": "value", "update_every": 1}
 #: The readout settings of a run summary, and their values for summaries without them.
-READOUT_SETTINGS = {"readout_rule": "gradient", "train": "all", "rls_forgetting": 0.999, "rls_p0": 1.0}
+READOUT_SETTINGS = {"readout_rule": "gradient", "train": "all", "rls_forgetting": 0.999, "rls_p0": 1.0,
+                    "horizon": 1}
 
 
 def float_settings(summary: Dict[str, Any]) -> Dict[str, Any]:
@@ -179,9 +180,12 @@ def float_learner(run_dir: PathLike, recompute: bool = False) -> Dict[str, np.nd
     if model.d != 1 or model.k != 1:
         raise PyrtrlError(f"{model_path}: the forecasting stream needs 1 input and 1 output")
     learner = OnlineLearner(model, lr=float(s["lr"]), **float_settings(s))
-    r = learner.run(tel["x"][:, None], tel["target"][:, None])
-    pred = r.output[:, 0].astype(np.float64)
-    loss = np.asarray(r.loss, dtype=np.float64)
+    # the device's stream (x_t, target x_{t+1}) rebuilt from the telemetry, whose target
+    # column is each forecast's truth s_{t+H}; the rows are the forecasts that have one
+    sig = stream_signal(tel["x"], tel["target"], int(s.get("horizon", 1)))
+    r = learner.run(sig[:-1, None], sig[1:, None])
+    pred = r.output[:T, 0].astype(np.float64)
+    loss = np.asarray(r.loss[:T], dtype=np.float64)
     tmp = path + f".tmp-{os.getpid()}"
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f)

@@ -7,7 +7,8 @@
  *               usually succeeds and the step functions get exercised; bit 1 then corrupts
  *               one array element), clear = "raw" (every config field and every pattern
  *               array taken verbatim from the bytes: validation is what gets exercised)
- *   then        config fields, pattern arrays, u_maps, theta / w_o / b_o
+ *   then        config fields (readout, RLS and delay included), pattern arrays, u_maps,
+ *               theta / w_o (k x (n + taps d)) / b_o
  *   then        operations until the bytes run out: rtrl_step, rtrl_step_labelled,
  *               rtrl_run, rtrl_run_record (NULL / non-NULL outputs), rtrl_stage_weights
  *               (arbitrary offset, length, bytes), rtrl_commit_weights, rtrl_load_weights,
@@ -140,11 +141,19 @@ static int build_raw(src_t *s, rtrl_config_t *c, arrays_t *a, int *shared)
     c->nnz_union = u16(s);
     c->update_every = u16(s);
     c->dense_mode = u8(s);
-    c->reserved = u8(s);
+    c->readout_c = u8(s);
     c->lr_q = i32(s);
     c->clip_q = i32(s);
     c->eps_q = i32(s);
     c->goe_q = i32(s);
+    c->taps = u8(s);
+    c->readout_rls = u8(s);
+    c->freeze_cell = u8(s);
+    c->reserved = u8(s) == 0xFFu; /* rarely nonzero: every other config would be refused */
+    c->rls_lam_q = i32(s);
+    c->rls_isl_q = i32(s);
+    c->rls_p0_q = i32(s);
+    c->delay = u16(s) % 300u;
     size_t bytes = 0;
     if (rtrl_required_bytes(c, &bytes) != RTRL_OK || bytes > MAX_BUFFER)
         return 0;
@@ -234,7 +243,15 @@ static int build_structured(src_t *s, uint8_t mode, rtrl_config_t *c, arrays_t *
     }
     c->update_every = 1u + u8(s) % 4u;
     c->dense_mode = u8(s) & 1;
+    c->readout_c = u8(s) & 1;
+    c->taps = u8(s) % 5u;
+    c->readout_rls = u8(s) & 1;
+    c->freeze_cell = (u8(s) & 3) == 0;
     c->reserved = 0;
+    c->rls_lam_q = 58982 + (int32_t)(u16(s) % (65536u - 58982u + 1u));
+    c->rls_isl_q = (int32_t)((1u << 30) + (uint32_t)i32(s) % (1131823261u - (1u << 30) + 1u));
+    c->rls_p0_q = 1 + (int32_t)((uint32_t)i32(s) % (1u << 30));
+    c->delay = u8(s) % 4u;
     c->lr_q = (int32_t)u16(s) << (u8(s) % 12u);
     c->clip_q = (int32_t)u16(s) << (u8(s) % 10u);
     c->eps_q = 1 + (int32_t)(u16(s) % 65536u);
@@ -347,10 +364,11 @@ static void run_ops(src_t *s, rtrl_t *ctx, const rtrl_config_t *c, uint32_t P)
             st = rtrl_commit_weights(ctx);
             break;
         case 8: { /* rtrl_load_weights from exact-size arrays */
-            int32_t *th = xmalloc(4u * P), *wo = xmalloc(4u * k * n), *bo = xmalloc(4u * k);
+            const uint32_t m = (uint32_t)n + (uint32_t)c->taps * d; /* readout features */
+            int32_t *th = xmalloc(4u * P), *wo = xmalloc(4u * k * m), *bo = xmalloc(4u * k);
             for (uint32_t i = 0; i < P; ++i)
                 th[i] = (u8(s) & 1) ? i32(s) : (int32_t)(u16(s) % (1u << 15)) << 9;
-            for (uint32_t i = 0; i < (uint32_t)k * n; ++i)
+            for (uint32_t i = 0; i < (uint32_t)k * m; ++i)
                 wo[i] = i32(s);
             for (uint32_t i = 0; i < k; ++i)
                 bo[i] = i32(s);
@@ -404,11 +422,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     const uint32_t P = params_of(&c);
     a.theta = xmalloc(4u * P);
-    a.w_o = xmalloc(4u * c.k * c.n);
+    const uint32_t features = (uint32_t)c.n + (uint32_t)c.taps * c.d;
+    a.w_o = xmalloc(4u * c.k * features);
     a.b_o = xmalloc(4u * c.k);
     for (uint32_t i = 0; i < P; ++i) /* thresholds mostly legal: Q24 in [0, 1) */
         a.theta[i] = (u8(&s) & 7) ? (int32_t)(u16(&s) >> 1) << 9 : i32(&s);
-    for (uint32_t i = 0; i < (uint32_t)c.k * c.n; ++i)
+    for (uint32_t i = 0; i < (uint32_t)c.k * features; ++i)
         a.w_o[i] = (int32_t)(int16_t)u16(&s) * 256;
     for (uint32_t i = 0; i < c.k; ++i)
         a.b_o[i] = (int32_t)(int16_t)u16(&s) * 256;

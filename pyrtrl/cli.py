@@ -185,7 +185,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _print_baselines(summary: dict, learner_mse: "float | None") -> None:
-    """The one line a user needs: the learner's error beside every baseline's."""
+    """The one line a user needs: the learner's error beside every baseline's; then any
+    divergence or saturation, loudly."""
+    for m in (summary.get("health") or {}).get("messages", []):
+        print(f"  {summary['health']['status'].upper()}: {m}")
     b = summary.get("baselines")
     if not b or learner_mse is None:
         return

@@ -23,6 +23,7 @@ import numpy as np
 from . import protocol as P
 from . import run_defaults as RD
 from .baselines import baselines_summary, forecast_baselines, stream_signal
+from .health import assess
 from .boards import get_board
 from .budget import largest_hidden
 from .device import Device, MemoryLink, SimulatedDevice, split_weights_image, weights_image_bytes
@@ -341,7 +342,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
             tele.add(recs)
             if bar is not None:
                 bar.update(len(recs))
-                bar.set_postfix(loss=f"{recs[-1].loss_q / 65536:.3f}")
+                bar.set_postfix(loss=f"{recs[-1].loss_q / 65536:.3f}", sat=recs[-1].saturations)
 
         records: List[P.StepRecord] = []
         seg = checkpoint_every or T_run
@@ -423,6 +424,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         "baselines": baselines_summary(forecast_baselines(stream_signal(x, target), horizon)),
         **_device_error(records, x, truth, first),
     }
+    summary["health"] = assess(summary["ratio_device_over_naive_last"], summary["saturations"], T_run)
     with open(out / "summary.json", "w") as f:
         json.dump(summary, f, indent=1)
     if report:  # figures, report.md, report.json (pyrtrl.report)

@@ -40,14 +40,15 @@ from typing import IO, TYPE_CHECKING, Any, Dict, List, Optional, Union
 import numpy as np
 
 from . import __version__
+from . import run_defaults as D
 from .baselines import (baseline_label, baselines_section, baselines_summary, forecast_baselines,
                         stream_signal)
 from .errors import PyrtrlError
 from .gradients import ENGINES
+from .health import assess
 from .learner import OnlineLearner
 from .model import EGRU, init_egru
 from .model_file import load_model, save_model
-from . import run_defaults as D
 from .signals import check_signal_name, forecasting_stream, load_signal
 
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
@@ -372,6 +373,7 @@ def _summary(signal: Any, model: EGRU, learner: OnlineLearner, x: np.ndarray, ta
         "mse_learner_all": float(sq.mean()),
         "mse_naive_all": float(naive.mean()),
         "baselines": baselines_summary(stream_baselines(x, target, config["horizon"])),
+        "health": assess(mse_l / mse_n if mse_n > 0 else None),
         "fwd_activity": float(events.sum()) / (T * model.n),
         "bwd_activity": c.bwd_active / (max(c.steps, 1) * model.n),
         "macs_per_step": c.macs / max(c.steps, 1),
@@ -519,10 +521,16 @@ def write_report(run_dir: PathLike) -> List[str]:
         f"Normalized causally (offset {s['normalization']['offset']:.6g}, scale "
         f"{s['normalization']['scale']:.6g}, {s['normalization']['from']}).",
         "",
-        f"At each of {s['steps']} steps the EGRU sees s(t), predicts s(t+1), is scored and then "
-        "learns from the true s(t+1) with exact RTRL "
-        f"({s['method']}, Adam lr {s['lr']:g}, update every {s['update_every']} step(s)). "
-        "Every prediction is made before its target is used for learning.",
+        *(["Health: ok (no divergence)."] if s.get("health", {}).get("status", "ok") == "ok"
+          else [f"**{s['health']['status'].upper()}**: {m}." for m in s["health"]["messages"]]),
+        "",
+        f"At each of {s['steps']} scored steps the EGRU sees s(t), forecasts "
+        f"s(t+{int(s.get('horizon', 1))}), is scored and learns from the truth when it arrives "
+        f"with exact RTRL ({s['method']}, cell: {s.get('optimizer', 'adam')} lr {s['lr']:g}; "
+        f"readout from {s.get('readout', 'y')} with {s.get('taps', 0)} input taps by "
+        f"{s.get('readout_rule', 'gradient')}; train {s.get('train', 'all')}; update every "
+        f"{s['update_every']} step(s)). Every forecast is made before its target is used for "
+        "learning.",
         "",
         "| | |",
         "|---|---|",

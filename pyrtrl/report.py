@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from .baselines import baseline_label, baselines_section, baselines_summary, stream_signal
+from .health import assess
 from .errors import PyrtrlError
 from .host_run import (LAST_FRACTION, PREDICTION_WINDOW_S, _curve_window, last_steps, read_summary,
                        running_mean, stream_baselines)
@@ -454,6 +455,13 @@ def _memory_figure(s: Dict[str, Any], num: Dict[str, Any], T: int) -> "Figure":
 
 
 # -- the report ---------------------------------------------------------------------------
+def _health_lines(h: Dict[str, Any]) -> List[str]:
+    """The run's health at the top of the report: one line, or a warning per problem."""
+    if h["status"] == "ok":
+        return ["Health: ok (no divergence, no saturation).", ""]
+    return [f"**{h['status'].upper()}**: {m}." for m in h["messages"]] + [""]
+
+
 def _readout_phrase(s: Dict[str, Any]) -> str:
     """How the run's readout reads and learns, from its summary."""
     rule = s.get("readout_rule", READOUT_SETTINGS["readout_rule"])
@@ -536,8 +544,10 @@ def write_report(run_dir: PathLike) -> List[str]:
         "",
         f"Signal: {s.get('source', s['data'])}.",
         "",
-        f"At each of {num['steps']} steps the device receives s(t), predicts s(t+1), is scored and "
-        f"learns from the true s(t+1) with sparse RTRL in fixed point (SGD lr {num['lr']:g}, each "
+        *_health_lines(assess(rn, int(s.get("saturations") or 0), int(num["steps"]))),
+        f"At each of {num['steps']} steps the device receives s(t), forecasts "
+        f"s(t+{int(s.get('horizon', 1))}), is scored and learns from the truth when it arrives, "
+        f"with sparse RTRL in fixed point (SGD lr {num['lr']:g}, each "
         f"gradient component clipped to 1, {num['influence_bits']}-bit influence matrix, "
         f"{num['hidden']} units; {_readout_phrase(s)}). The host float learner runs the same rule on the same stream from "
         f"the same initial model (`model_before.npz`).{verdict}",

@@ -79,8 +79,12 @@ class RLSReadout:
         e = np.asarray(err, dtype=np.float64)
         params["W_o"] -= np.outer(e, g[:-1]).astype(params["W_o"].dtype)
         params["b_o"] -= (e * g[-1]).astype(params["b_o"].dtype)
-        P -= np.outer(g, Pz)
+        # the upper triangle, mirrored (as the fixed-point twin does): P stays exactly
+        # symmetric, so rounding cannot grow an antisymmetric part that forgetting amplifies
+        U = P - np.outer(g, Pz)
+        P = np.triu(U) + np.triu(U, 1).T
         # forgetting along the features whose own variance is below p0 only: P <- S P S
         # with S_ii = lam^-1/2 there and 1 elsewhere (a congruence: P stays PSD)
         s = np.where(np.diag(P) < self.p0, self.forgetting ** -0.5, 1.0)
         P *= np.outer(s, s)
+        self.P = P

@@ -444,7 +444,9 @@ def write_docs(res: Dict[str, Any], out: Path) -> None:
       f"{fmt(res['seconds'])} s ({'quick variant: reduced grids, not the published numbers' if res['quick'] else 'full run'}). "
       "Every number below comes from this one run; raw values are in "
       "[`bench/results.json`](bench/results.json). Timings are single-threaded (BLAS pinned to "
-      "one thread); MACs are counted, not timed.\n")
+      "one thread); MACs are counted, not timed. The losses here are of a synthetic "
+      "delayed-recall task; learning quality on the recorded signals, beside the same MAC "
+      "counts and online baselines, is in [`quality.md`](quality.md) (`pyrtrl bench --quality`).\n")
     a("## 1. Cost surface\n")
     kws = res["bench_kw"]
     a("For each configuration a fresh model (seed 0, 1 input, 2 outputs, delayed-recall task) "

@@ -160,6 +160,9 @@ def _bench_all(args: argparse.Namespace) -> int:
 # -- run ---------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     if args.board != "float" or args.port:
+        if args.optimizer != "sgd":
+            raise PyrtrlError("--optimizer adam is float-only (--board float): the C library and "
+                              "the boards train the cell by SGD")
         return cmd_run_device(args)
     if args.checkpoint_every is not None or args.resume is not None:
         raise PyrtrlError("--checkpoint-every and --resume are for device runs (--board B or --port)")
@@ -171,7 +174,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         shared_mask=not args.independent_masks, lr=D.LR if args.lr is None else args.lr,
         method=args.method, model_path=args.model, out_dir=args.out, seed=args.seed,
         progress=not args.json and sys.stderr.isatty(), horizon=args.horizon,
-        readout=args.readout, taps=args.taps, readout_rule=args.readout_rule, train=args.train)
+        readout=args.readout, taps=args.taps, readout_rule=args.readout_rule, train=args.train,
+        optimizer=args.optimizer)
     if args.json:
         _print_json(summary)
     else:
@@ -454,6 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"recent inputs a fresh model's readout also reads (default {D.TAPS})")
     p.add_argument("--readout-rule", choices=("rls", "gradient"), default=D.READOUT_RULE,
                    help="how the readout learns: rls (default, recursive least squares) or gradient (SGD)")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
+                   help="the cell's optimizer: sgd (default, the device's rule) or adam (--board "
+                        "float only)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default="runs/latest", help="run directory (default runs/latest)")
     p.add_argument("--checkpoint-every", type=_positive_int, metavar="STEPS",

@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .forward import StepCache, cell_step
+from .forward import StepCache, cell_step, readout_input
 from .losses import step_loss
 from .model import MASKED, PARAMS, EGRU
 
@@ -32,15 +32,10 @@ def forward_sequence(model: EGRU, x: np.ndarray, smooth: bool = False) -> List[S
 def sequence_features(model: EGRU, x: np.ndarray, caches: List[StepCache]) -> List[np.ndarray]:
     """The readout's input at every step: [y_t or c_t, x_t, x_{t-1}, ..., x_{t-taps+1}]."""
     taps, d = model.taps, model.d
-    padded = np.concatenate([np.zeros((taps, d), dtype=x.dtype), x]) if taps else x
-    out = []
-    for t, s in enumerate(caches):
-        src = s.c if model.readout == "c" else s.y
-        if taps:
-            # rows t+taps, t+taps-1, ..., t+1 of the padded stream are x_t ... x_{t-taps+1}
-            src = np.concatenate([src, padded[t + 1:t + taps + 1][::-1].ravel()])
-        out.append(src)
-    return out
+    padded = np.concatenate([np.zeros((taps, d), dtype=x.dtype), x])
+    # rows t+taps, t+taps-1, ..., t+1 of the padded stream are x_t ... x_{t-taps+1}
+    return [readout_input(model.readout, s, padded[t + 1:t + taps + 1][::-1])
+            for t, s in enumerate(caches)]
 
 
 def bptt_bytes(caches: List[StepCache]) -> int:

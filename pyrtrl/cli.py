@@ -184,11 +184,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                     "ratio_learner_over_naive_last", "fwd_activity", "macs_per_step", "wall_seconds"):
             if key in summary:
                 print(f"  {key:32s} {summary[key]}")
-        _print_baselines(summary, summary.get("mse_learner_last"))
+        _print_outcome(summary, summary.get("mse_learner_last"))
     return 0
 
 
-def _print_baselines(summary: dict, learner_mse: "float | None") -> None:
+def _print_outcome(summary: dict, learner_mse: "float | None") -> None:
     """The one line a user needs: the learner's error beside every baseline's; then any
     divergence or saturation, loudly."""
     for m in (summary.get("health") or {}).get("messages", []):
@@ -306,7 +306,7 @@ def cmd_run_device(args: argparse.Namespace) -> int:
                     "learner_ram_bytes", "saturations", "frames_bad", "weights_match_host",
                     "qemu_exit_status"):
             print(f"  {key:24s} {summary.get(key)}")
-        _print_baselines(summary, summary.get("mse_device_last"))
+        _print_outcome(summary, summary.get("mse_device_last"))
     return 0 if summary["weights_match_host"] and summary["frames_bad"] == 0 else 1
 
 

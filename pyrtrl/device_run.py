@@ -23,7 +23,6 @@ import numpy as np
 from . import protocol as P
 from . import run_defaults as RD
 from .baselines import baselines_summary, forecast_baselines, stream_signal
-from .health import assess
 from .boards import get_board
 from .budget import largest_hidden
 from .device import Device, MemoryLink, SimulatedDevice, split_weights_image, weights_image_bytes
@@ -32,6 +31,8 @@ from .export import export_model
 from .fixed.arith import FRAC
 from .fixed.model import fixed_config
 from .fixed.quantize import QuantizedModel, quantize, quantize_samples
+from .health import assess
+from .host_run import last_steps
 from .model import EGRU, init_egru
 from .model_file import load_model, save_model
 from .runtime import CLearner
@@ -157,7 +158,7 @@ def _device_error(records: List[P.StepRecord], x: np.ndarray, truth: np.ndarray,
         return {"mse_device_last": None, "mse_naive_last": None, "ratio_device_over_naive_last": None}
     pred = np.array([r.out_q[0] for r in records], dtype=np.float64)[keep] / (1 << FRAC)
     steps = steps[keep]
-    a = steps.size - max(1, int(steps.size * 0.2))
+    a = steps.size - last_steps(steps.size)
     tr = truth[steps[a:], 0]
     mse_d = float(np.mean((pred[a:] - tr) ** 2))
     mse_n = float(np.mean((x[steps[a:], 0] - tr) ** 2))

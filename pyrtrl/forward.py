@@ -99,6 +99,20 @@ def cell_step(
     return StepCache(x, y_prev, h_prev, u, r, g, q, c, o, ps, o + c * ps, y, h)
 
 
+def push_tap(line: np.ndarray, x: np.ndarray) -> None:
+    """Shift an input delay line (taps x d, newest first) by one step and put ``x`` first."""
+    if line.shape[0]:
+        line[1:] = line[:-1]
+        line[0] = x
+
+
+def readout_input(readout: str, s: StepCache, taps: np.ndarray) -> np.ndarray:
+    """The readout's input z = [y or c, taps newest first] (the one definition; the
+    fixed-point twin is :meth:`pyrtrl.fixed.FixedLearner.features`)."""
+    src = s.c if readout == "c" else s.y
+    return np.concatenate([src, taps.ravel()]) if taps.size else src
+
+
 @dataclass
 class CellDerivs:
     """Local derivatives of c_t with respect to the gates' pre-activations.

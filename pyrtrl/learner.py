@@ -15,7 +15,7 @@ from typing import Callable, Deque, Dict, Optional
 import numpy as np
 
 from .errors import PyrtrlError
-from .forward import cell_step
+from .forward import cell_step, push_tap, readout_input
 from .gradients import make_engine, readout_backward
 from .model import EGRU, MASKED
 from .optim import clip_global_norm, make_optimizer
@@ -146,12 +146,8 @@ class OnlineLearner:
         m = self.model
         s = cell_step(m.params, x, self._fy, self._fh, m.gamma, m.eps)
         self._fy, self._fh = s.y, s.h
-        if m.taps:
-            self._ftaps[1:] = self._ftaps[:-1]
-            self._ftaps[0] = x
-        src = s.c if m.readout == "c" else s.y
-        z = np.concatenate([src, self._ftaps.ravel()]) if m.taps else src
-        return m.params["W_o"] @ z + m.params["b_o"]
+        push_tap(self._ftaps, x)
+        return m.params["W_o"] @ readout_input(m.readout, s, self._ftaps) + m.params["b_o"]
 
     def reset_state(self) -> None:
         """Start a new sequence: zero the recurrent state and influence matrix, drop pending gradients."""
@@ -265,12 +261,11 @@ class OnlineLearner:
         else:
             norm = clip_global_norm(grads, self.clip)
         p = self.model.params
-        if not grads:
-            pass  # nothing learns by gradient (frozen cell, RLS readout)
-        elif np.isfinite(norm):
-            self.optimizer.update(p, grads)
-        else:  # never write NaN into the weights; the skip is counted
-            self.skipped_updates += 1
+        if grads:  # empty when nothing learns by gradient (frozen cell, RLS readout)
+            if np.isfinite(norm):
+                self.optimizer.update(p, grads)
+            else:  # never write NaN into the weights; the skip is counted
+                self.skipped_updates += 1
         for name in MASKED:
             p[name][~self.model.masks[name]] = 0
         np.clip(p["thr"], 0.0, 1.0, out=p["thr"])

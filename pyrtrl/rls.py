@@ -85,6 +85,6 @@ class RLSReadout:
         P = np.triu(U) + np.triu(U, 1).T
         # forgetting along the features whose own variance is below p0 only: P <- S P S
         # with S_ii = lam^-1/2 there and 1 elsewhere (a congruence: P stays PSD)
-        s = np.where(np.diag(P) < self.p0, self.forgetting ** -0.5, 1.0)
-        P *= np.outer(s, s)
+        S = np.where(np.diag(P) < self.p0, self.forgetting ** -0.5, 1.0)
+        P *= np.outer(S, S)
         self.P = P

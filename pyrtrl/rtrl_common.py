@@ -21,7 +21,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .forward import CellDerivs, StepCache, cell_derivs
+from .forward import CellDerivs, StepCache, cell_derivs, push_tap, readout_input
 from .model import EGRU
 from .params import ParamIndex
 
@@ -119,9 +119,7 @@ class RTRLEngine:
     def step(self, x: np.ndarray) -> StepCache:
         """Advance one step with input ``x`` (d,) and update the influence matrix."""
         s = self._forward(x)
-        if self.tap_line.shape[0]:
-            self.tap_line[1:] = self.tap_line[:-1]
-            self.tap_line[0] = x
+        push_tap(self.tap_line, x)
         der = cell_derivs(s)
         self._update_influence(s, der)
         self.counters.steps += 1
@@ -143,8 +141,7 @@ class RTRLEngine:
         s = self.last
         if s is None:
             raise RuntimeError("features() before step()")
-        src = s.c if self.model.readout == "c" else s.y
-        return np.concatenate([src, self.tap_line.ravel()]) if self.tap_line.size else src
+        return readout_input(self.model.readout, s, self.tap_line)
 
     def backprop_output(self, dy: np.ndarray) -> None:
         """Accumulate the gradient of this step's loss, given dL_t/ds_t (n,) for the

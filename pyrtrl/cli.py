@@ -158,7 +158,34 @@ def _bench_all(args: argparse.Namespace) -> int:
 
 
 # -- run ---------------------------------------------------------------------------------
+def _data_stream(args: argparse.Namespace) -> "Optional[object]":
+    """The stream of ``--data FILE`` (:func:`pyrtrl.data.load_stream`), or None for a
+    built-in ``--signal``; prints the loud clamping warning. ``--data NAME`` of a built-in
+    signal (no such file) is the older spelling of ``--signal NAME``."""
+    import os
+
+    from .signals import SIGNALS
+
+    if args.data is not None and args.data in SIGNALS and not os.path.exists(args.data):
+        args.signal, args.data = args.data, None
+    if args.data is None:
+        given = [o for o, v in (("--inputs", args.inputs), ("--targets", args.targets)) if v is not None]
+        if given:
+            raise PyrtrlError(f"{' and '.join(given)} choose columns of --data FILE")
+        args.signal = args.signal or "ppg"
+        return None
+    from .data import load_stream
+
+    stream = load_stream(args.data, args.inputs, args.targets, args.horizon, args.steps)
+    warning = stream.clamp_warning()
+    if warning:
+        print(f"pyrtrl run: WARNING: {warning}", file=sys.stderr)
+    return stream
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    stream = _data_stream(args)
+    args.stream = stream
     if args.board != "float" or args.port:
         if args.optimizer != "sgd":
             raise PyrtrlError("--optimizer adam is float-only (--board float): the C library and "
@@ -169,13 +196,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .host_run import run_host
 
     summary = run_host(
-        data=args.data, steps=args.steps, hidden=args.hidden or D.HIDDEN,
+        data=args.signal, steps=args.steps, hidden=args.hidden or D.HIDDEN,
         density=args.density or D.DENSITY, eps=args.eps or D.EPS,
         shared_mask=not args.independent_masks, lr=D.LR if args.lr is None else args.lr,
         method=args.method, model_path=args.model, out_dir=args.out, seed=args.seed,
         progress=not args.json and sys.stderr.isatty(), horizon=args.horizon,
         readout=args.readout, taps=args.taps, readout_rule=args.readout_rule, train=args.train,
-        optimizer=args.optimizer)
+        optimizer=args.optimizer, stream=stream)
     if args.json:
         _print_json(summary)
     else:
@@ -288,16 +315,18 @@ def cmd_run_device(args: argparse.Namespace) -> int:
                               "or masks for a device run")
         os.makedirs(args.out, exist_ok=True)
         model_path = os.path.join(args.out, "model_requested.npz")
-        save_model(model_path, init_egru(args.hidden, 1, 1, density=args.density or D.DENSITY,
+        d, k = (1, 1) if args.stream is None else (args.stream.d, args.stream.k)
+        save_model(model_path, init_egru(args.hidden, d, k, density=args.density or D.DENSITY,
                                          shared_mask=not args.independent_masks,
                                          eps=args.eps or D.EPS, seed=args.seed,
                                          readout=args.readout, taps=args.taps))
-    summary = run_on_device(board=board, model_path=model_path, data=args.data, steps=args.steps,
+    summary = run_on_device(board=board, model_path=model_path, data=args.signal, steps=args.steps,
                             out_dir=args.out, lr=D.LR if args.lr is None else args.lr,
                             influence_bits=args.influence_bits, port=args.port, seed=args.seed,
                             progress=not args.json and sys.stderr.isatty(),
                             checkpoint_every=args.checkpoint_every, resume_from=args.resume,
-                            readout_rule=args.readout_rule, train=args.train, horizon=args.horizon)
+                            readout_rule=args.readout_rule, train=args.train, horizon=args.horizon,
+                            stream=args.stream)
     if args.json:
         _print_json(summary)
     else:
@@ -425,6 +454,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("run", "learn a recorded signal online (host float model, C library, or a board) "
                 "and write a run directory",
                 "pyrtrl run --board mps2-an386 --steps 2000 --out runs/an386 --json", cmd_run)
+    p.epilog += ("\n  pyrtrl run --board host --data demand.csv --inputs load,temp --horizon 4"
+                 "\n  pyrtrl run --board float --data sensors.npy --inputs 0,1 --targets 2"
+                 "\n\n--data FILE learns your own data: without --targets the model forecasts its input"
+                 "\ncolumns --horizon steps ahead; with --targets it learns those columns at each step"
+                 "\n(supervised regression). Each column is normalised causally (median and robust"
+                 "\nspread of its first 10 % of rows); values that land beyond +-128 are clamped by"
+                 "\nthe fixed-point learner and counted in a warning. Boards take one input and one"
+                 "\ntarget column (--board float and host: any number).")
     p.add_argument("--board", default="mps2-an386",
                    help="a board run under QEMU (default mps2-an386): " + ", ".join(_board_names())
                         + "; host: the same C learner through cffi, no emulator; float: the host "
@@ -433,7 +470,19 @@ def build_parser() -> argparse.ArgumentParser:
                                   "learner firmware built for this model; with --board")
     p.add_argument("--influence-bits", type=int, choices=(16, 32), default=16,
                    help="influence storage width on devices (default 16)")
-    p.add_argument("--data", default="ppg", help="signal: ppg (default), ppg-long or synthetic")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--signal", default=None,
+                     help="a built-in signal: ppg (default), ppg-long or synthetic")
+    src.add_argument("--data", metavar="FILE",
+                     help="learn your own data instead: .csv with a header row, .npy (T or T x C) "
+                          "or .npz (array x, X or data; optional string array columns); every "
+                          "column normalised causally (median and spread of its first 10 %%)")
+    p.add_argument("--inputs", metavar="COLS",
+                   help="with --data: the columns fed to the model, comma-separated names or "
+                        "0-based indices (default: all)")
+    p.add_argument("--targets", metavar="COLS",
+                   help="with --data: learn these columns at each step (supervised regression, "
+                        "--horizon 1); default: forecast the inputs --horizon steps ahead")
     p.add_argument("--steps", type=_positive_int, help="stop after this many samples (default: whole signal)")
     p.add_argument("--model", help="start from this .npz model instead of a fresh one")
     p.add_argument("--hidden", type=_positive_int, default=None,

@@ -46,18 +46,20 @@ DEFAULT_BOARD = "mps2-an386"
 
 
 def default_model(board: str, seed: int = 0, influence_bits: int = RD.INFLUENCE_BITS, *,
-                  readout_rule: str = RD.READOUT_RULE, horizon: int = 1) -> EGRU:
+                  readout_rule: str = RD.READOUT_RULE, horizon: int = 1, inputs: int = 1,
+                  outputs: int = 1) -> EGRU:
     """A fresh model sized for the board, with a learning run's defaults
     (:mod:`pyrtrl.run_defaults`): hidden = min(HIDDEN, the largest that fits the board with
     this readout, its taps and ``readout_rule``), DENSITY, EPS, SHARED_MASK, READOUT, TAPS
-    (on the 16 KiB boards that is the largest model that fits)."""
+    (on the 16 KiB boards that is the largest model that fits); ``inputs`` and ``outputs``
+    inputs and outputs (a data file's columns)."""
     n = RD.HIDDEN if board == "host" else min(RD.HIDDEN, largest_hidden(
-        board, 1, 1, RD.DENSITY, RD.SHARED_MASK, influence_bits, taps=RD.TAPS, readout=RD.READOUT,
+        board, inputs, outputs, RD.DENSITY, RD.SHARED_MASK, influence_bits, taps=RD.TAPS, readout=RD.READOUT,
         readout_rule=readout_rule, horizon=horizon))
     if n < 1:
         raise PyrtrlError(f"no model fits board {board}")
-    return init_egru(n, 1, 1, density=RD.DENSITY, shared_mask=RD.SHARED_MASK, eps=RD.EPS, seed=seed,
-                     readout=RD.READOUT, taps=RD.TAPS)
+    return init_egru(n, inputs, outputs, density=RD.DENSITY, shared_mask=RD.SHARED_MASK, eps=RD.EPS,
+                     seed=seed, readout=RD.READOUT, taps=RD.TAPS)
 
 
 def build_firmware(board: str, model: EGRU, out_dir: Path, lr: float, influence_bits: int, *,
@@ -119,7 +121,8 @@ class _Telemetry:
     ``first_step + step``; rows of an earlier run before ``first_step`` are kept.
     """
 
-    def __init__(self, path: Path, x: np.ndarray, target: np.ndarray, first_step: int = 0) -> None:
+    def __init__(self, path: Path, x: np.ndarray, target: np.ndarray, first_step: int = 0,
+                 channels: Optional[Path] = None) -> None:
         kept: List[List[str]] = []
         if first_step and path.is_file():
             with open(path, newline="") as f:
@@ -131,6 +134,13 @@ class _Telemetry:
         self.x, self.target = x, target
         self.first_step = first_step
         self.count = 0  # records written by this run
+        self.cf = None  # channels.csv (several targets): every channel's truth, output, naive
+        if channels is not None:
+            from .data import channel_columns
+
+            self.cf = open(channels, "w", newline="")
+            self.cw = csv.writer(self.cf)
+            self.cw.writerow(channel_columns(target.shape[1]))
 
     def add(self, recs: List[P.StepRecord]) -> None:
         for rec in recs:
@@ -140,11 +150,19 @@ class _Telemetry:
             self.w.writerow([r.step, repr(float(self.x[r.step, 0])), repr(float(self.target[r.step, 0])),
                              repr(float(r.out_q[0]) / (1 << FRAC)), repr(r.loss_q / (1 << FRAC)),
                              r.events, r.active_cols, r.macs, r.instructions, r.saturations])
+            if self.cf is not None:
+                t = r.step
+                self.cw.writerow([t] + [repr(v) for j in range(self.target.shape[1]) for v in (
+                    float(self.target[t, j]), float(r.out_q[j]) / (1 << FRAC), float(self.x[t, j]))])
         self.count += len(recs)
         self.f.flush()
+        if self.cf is not None:
+            self.cf.flush()
 
     def close(self) -> None:
         self.f.close()
+        if self.cf is not None:
+            self.cf.close()
 
 
 def _device_error(records: List[P.StepRecord], x: np.ndarray, truth: np.ndarray,
@@ -156,14 +174,31 @@ def _device_error(records: List[P.StepRecord], x: np.ndarray, truth: np.ndarray,
     keep = steps < truth.shape[0]
     if not keep.any():
         return {"mse_device_last": None, "mse_naive_last": None, "ratio_device_over_naive_last": None}
-    pred = np.array([r.out_q[0] for r in records], dtype=np.float64)[keep] / (1 << FRAC)
+    k = truth.shape[1]
+    pred = np.array([list(r.out_q[:k]) for r in records], dtype=np.float64)[keep] / (1 << FRAC)
     steps = steps[keep]
     a = steps.size - last_steps(steps.size)
-    tr = truth[steps[a:], 0]
+    tr = truth[steps[a:]]
+    # the mean over target channels; x holds each channel's naive forecast (a data file's
+    # stream) or s_t (the built-in signals' one channel)
     mse_d = float(np.mean((pred[a:] - tr) ** 2))
-    mse_n = float(np.mean((x[steps[a:], 0] - tr) ** 2))
+    mse_n = float(np.mean((x[steps[a:], :k] - tr) ** 2))
     return {"mse_device_last": mse_d, "mse_naive_last": mse_n,
             "ratio_device_over_naive_last": mse_d / mse_n if mse_n > 0 else None}
+
+
+def _baselines(stream: Optional[Any], x: np.ndarray, target: np.ndarray, horizon: int) -> Dict[str, Any]:
+    """The online baselines' summary: on the signal, or per target channel of a data file's
+    stream (:func:`pyrtrl.data.stream_baselines`)."""
+    if stream is None:
+        return baselines_summary(forecast_baselines(stream_signal(x, target), horizon))
+    from .data import stream_baselines
+
+    res = stream_baselines(stream)
+    out = baselines_summary(res)
+    if "channels" in res:
+        out["channels"] = res["channels"]
+    return out
 
 
 def _float_model(template: EGRU, image: bytes) -> EGRU:
@@ -220,7 +255,8 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
                   checkpoint_every: Optional[int] = None, resume_from: Optional[str] = None, *,
                   readout_rule: str = RD.READOUT_RULE, train: str = RD.TRAIN,
                   rls_forgetting: float = RD.RLS_FORGETTING,
-                  rls_p0: float = RD.RLS_P0, horizon: int = RD.HORIZON) -> Dict[str, Any]:
+                  rls_p0: float = RD.RLS_P0, horizon: int = RD.HORIZON,
+                  stream: Optional[Any] = None) -> Dict[str, Any]:
     """Run the on-device learner on a recorded stream and write a run directory.
 
     The learning settings default to :mod:`pyrtrl.run_defaults`: ``lr`` (the cell's SGD
@@ -247,6 +283,13 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     uninterrupted one; ``weights_match_host`` then compares with the host C library started
     from the same checkpoint weights. A lost link (or any failure while the device runs)
     raises one line saying how many steps reached ``telemetry.csv`` and QEMU's exit status.
+
+    ``stream`` (:class:`pyrtrl.data.DataStream`, already cut to ``steps``): learn a data
+    file's stream instead of the signal ``data``, with ``horizon`` the stream's; a fresh
+    model then has the stream's inputs and outputs. ``telemetry.csv``'s ``x`` is the naive
+    forecast of target channel 0 (the input itself when forecasting one column), the
+    stream is saved as ``stream.npz`` for the report, and with several targets every
+    channel goes to ``channels.csv``.
     """
     if checkpoint_every is not None and checkpoint_every < 1:
         raise PyrtrlError(f"checkpoint_every must be at least 1, got {checkpoint_every}")
@@ -257,27 +300,49 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     settings = dict(readout_rule=readout_rule, train=train, rls_forgetting=rls_forgetting, rls_p0=rls_p0,
                     horizon=horizon)
     fixed_config(lr, 1.0, 1, influence_bits, False, **settings)  # one-line error for a bad setting
-    sig = load_signal(data, max_steps=None if steps is None else steps + 1, seed=seed)
-    x, target = forecasting_stream(sig)
-    if steps is not None:
-        x, target = x[:steps], target[:steps]
+    if stream is None:
+        sig = load_signal(data, max_steps=None if steps is None else steps + 1, seed=seed)
+        x, target = forecasting_stream(sig)
+        if steps is not None:
+            x, target = x[:steps], target[:steps]
+        source: str = sig.source
+    else:
+        horizon = stream.horizon
+        x, target = stream.x, stream.target
+        data, source = stream.name, stream.source
+        if steps is not None and x.shape[0] != steps:
+            raise PyrtrlError(f"steps={steps} but the stream of {stream.path} has {x.shape[0]} steps")
     T = x.shape[0]
     if horizon > T:
         raise PyrtrlError(f"horizon={horizon} is longer than the stream ({T} steps)")
-    # the truth of the forecast made at step t: s_{t+H}, for t <= T - H
-    truth = np.concatenate([x[:, 0], target[-1:, 0]])[horizon:, None]
+    if stream is None:
+        # the truth of the forecast made at step t: s_{t+H}, for t <= T - H
+        truth = np.concatenate([x[:, 0], target[-1:, 0]])[horizon:, None]
+        naive_x = x
+    else:
+        truth = stream.truth
+        # each row's naive forecast of every target channel (rows past the truth: unused)
+        naive_x = np.vstack([stream.naive, np.zeros((T - stream.naive.shape[0], stream.k))])
+    d, k = x.shape[1], target.shape[1]
     model = (load_model(model_path) if model_path
              else default_model(board, seed, influence_bits, readout_rule=readout_rule,
-                                horizon=horizon))
-    if model.d != 1 or model.k != 1:
-        raise PyrtrlError(f"the forecasting stream needs a model with 1 input and 1 output, "
-                          f"got inputs={model.d} outputs={model.k}")
+                                horizon=horizon, inputs=d, outputs=k))
+    if model.d != d or model.k != k:
+        raise PyrtrlError(f"the stream has {d} input(s) and {k} target(s) but the model "
+                          f"inputs={model.d} outputs={model.k}")
     resume_image, first = (None, 0) if resume_from is None else load_checkpoint(resume_from, model)
     if first >= T:
         raise PyrtrlError(f"{resume_from}: the checkpoint is at step {first}, the stream has only {T} steps")
     out = Path(out_dir).resolve()  # make runs in firmware/: paths must be absolute
     out.mkdir(parents=True, exist_ok=True)
     save_model(out / "model_before.npz", model)
+    for stale in ("stream.npz", "channels.csv"):
+        if (out / stale).is_file() and not resume_from:
+            (out / stale).unlink()
+    if stream is not None:
+        from .data import save_stream
+
+        save_stream(out, stream)
     xq = quantize_samples(x, "x")[0].astype(np.int32)
     tq = quantize_samples(target, "target")[0].astype(np.int32)
     T_run = T - first  # steps this run streams
@@ -310,7 +375,8 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         qemu = Qemu(board, elf, timeout=timeout, extra_args=["-plugin", plugin])
         qemu.start()
         link = qemu.serial
-    tele = _Telemetry(out / "telemetry.csv", x, truth, first)
+    tele = _Telemetry(out / "telemetry.csv", naive_x, truth, first,
+                      channels=out / "channels.csv" if k > 1 else None)
     exit_status: Optional[int] = None
     failure: Optional[Exception] = None
     resume_checked = None
@@ -398,7 +464,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
             raise PyrtrlError(f"instruction counter saw {counts.size} steps, expected {T_run}")
         instructions = counts
     summary: Dict[str, Any] = {
-        "board": board, "data": data, "source": sig.source, "steps": T,
+        "board": board, "data": data, "source": source, "steps": T,
         "hidden": model.n, "density": round(model.density(), 4), "shared_mask": model.shared_mask,
         "influence_bits": influence_bits, "lr": lr,
         "eps": float(model.eps), "readout": model.readout, "taps": model.taps,
@@ -422,9 +488,14 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         "checkpoint": str(out / CHECKPOINT) if checkpoint_every else None,
         # the online baselines on the whole stream, scored on the same last 20 % (report.json
         # recomputes them from telemetry.csv: the same numbers)
-        "baselines": baselines_summary(forecast_baselines(stream_signal(x, target), horizon)),
-        **_device_error(records, x, truth, first),
+        "baselines": _baselines(stream, x, target, horizon),
+        **_device_error(records, naive_x, truth, first),
     }
+    if stream is not None:
+        info = stream.summary()
+        summary.update(data_file=info, normalization=info["normalization"],
+                       inputs=list(stream.inputs), targets=list(stream.targets),
+                       clamp_warning=stream.clamp_warning())
     summary["health"] = assess(summary["ratio_device_over_naive_last"], summary["saturations"], T_run)
     with open(out / "summary.json", "w") as f:
         json.dump(summary, f, indent=1)

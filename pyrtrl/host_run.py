@@ -54,6 +54,8 @@ from .signals import check_signal_name, forecasting_stream, load_signal
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
     from matplotlib.figure import Figure
 
+    from .data import DataStream
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: Telemetry columns, in file order.
@@ -66,6 +68,7 @@ LAST_FRACTION = 0.2
 RUN_FILES: tuple[str, ...] = (
     "model_before.npz", "telemetry.csv", "model_after.npz", "summary.json", "report.md",
     "learning_curve.png", "prediction_start.png", "prediction_end.png", "events.png",
+    "stream.npz", "channels.csv",
 )
 #: Figure names of :func:`report_figures`; each is saved as ``<name>.png``.
 FIGURES: tuple[str, ...] = ("learning_curve", "prediction_start", "prediction_end", "events")
@@ -96,9 +99,58 @@ def stream_baselines(x: np.ndarray, target: np.ndarray, horizon: int = 1) -> Dic
     return forecast_baselines(stream_signal(x, target, horizon), horizon, LAST_FRACTION)
 
 
-def _curve_window(steps: int, rate_hz: float) -> int:
-    """Running-mean window: ~10 s of signal, but at most a fifth of a short run."""
-    return max(1, min(int(round(RUNNING_MEAN_S * rate_hz)), steps // 5))
+#: Steps standing in for :data:`RUNNING_MEAN_S` and :data:`PREDICTION_WINDOW_S` for data
+#: files, which have no sample rate.
+RUNNING_MEAN_STEPS = 300
+PREDICTION_WINDOW_STEPS = 240
+#: Target channels shown by the prediction figures of a run with several.
+MAX_CHANNEL_PANELS = 4
+
+
+def _curve_window(steps: int, rate_hz: Optional[float]) -> int:
+    """Running-mean window: ~10 s of signal (300 steps without a rate), but at most a fifth
+    of a short run."""
+    span = RUNNING_MEAN_STEPS if rate_hz is None else int(round(RUNNING_MEAN_S * rate_hz))
+    return max(1, min(span, steps // 5))
+
+
+def run_channels(run_dir: PathLike, tel: Dict[str, np.ndarray], baselines: bool = True) -> Dict[str, Any]:
+    """Every target channel's ``truth``, ``prediction`` and ``naive`` (T x k) of a run, its
+    target ``names``, the saved ``stream`` (:func:`pyrtrl.data.load_run_stream`, None for a
+    built-in signal) and, with ``baselines``, the ``baselines``
+    (:func:`pyrtrl.data.stream_baselines` for a data file's stream; :func:`stream_baselines`
+    on the telemetry for a built-in signal, whose one channel is the telemetry's). Reads
+    host and device telemetry alike (both have ``x``, ``target``, ``prediction``)."""
+    from .data import CHANNELS_FILE, load_run_stream, run_stream_baselines
+
+    out = os.fspath(run_dir)
+    saved = load_run_stream(out)
+    s = read_summary(out)
+    T = tel["step"].size
+    cols = {"truth": tel["target"][:, None], "prediction": tel["prediction"][:, None],
+            "naive": tel["x"][:, None]}
+    path = os.path.join(out, CHANNELS_FILE)
+    if saved is not None and len(saved["targets"]) > 1 and os.path.isfile(path):
+        from .report import read_columns
+
+        c = read_columns(path)
+        k = len(saved["targets"])
+        for key, what in (("truth", "target"), ("prediction", "prediction"), ("naive", "naive")):
+            cols[key] = np.column_stack([c[f"{what}_{j}"][:T] for j in range(k)])
+    names = ["s"] if saved is None else saved["targets"]
+    if not baselines:
+        return dict(cols, names=names, stream=saved)
+    if saved is not None:
+        base = run_stream_baselines(saved, LAST_FRACTION)
+    else:
+        base = stream_baselines(tel["x"], tel["target"], int(s.get("horizon", 1)))
+    return dict(cols, names=names, baselines=base, stream=saved)
+
+
+def _baseline_sq(entry: Dict[str, Any], truth: np.ndarray) -> np.ndarray:
+    """A baseline's squared error per step, the mean over channels."""
+    pred = np.asarray(entry["prediction"], dtype=np.float64).reshape(truth.shape[0], -1)
+    return np.mean((pred - truth) ** 2, axis=1)
 
 
 # -- argument checks ----------------------------------------------------------------------
@@ -169,6 +221,36 @@ class _Telemetry:
         self.f.close()
 
 
+class _Channels:
+    """``channels.csv``: every target channel's truth, prediction and naive forecast per step
+    (runs with several target channels; :func:`pyrtrl.data.channel_columns`)."""
+
+    def __init__(self, path: str, k: int) -> None:
+        from .data import channel_columns
+
+        self.f: IO[str] = open(path, "w", newline="")
+        self.w = csv.writer(self.f)
+        self.w.writerow(channel_columns(k))
+
+    def row(self, step: int, truth: np.ndarray, pred: np.ndarray, naive: np.ndarray) -> None:
+        self.w.writerow([step] + [repr(float(a[j])) for j in range(truth.shape[0])
+                                  for a in (truth, pred, naive)])
+
+    def close(self) -> None:
+        self.f.close()
+
+
+class _StreamSignal:
+    """What the summary and report say about a data file's stream (a
+    :class:`pyrtrl.signals.Signal`'s fields)."""
+
+    def __init__(self, stream: "DataStream") -> None:
+        self.stream = stream
+        self.name = stream.name
+        self.source = stream.source
+        self.rate_hz = None  # a file has no sample rate: figures count steps
+
+
 def run_host(
     data: str = "ppg",
     steps: Optional[int] = None,
@@ -190,6 +272,7 @@ def run_host(
     train: str = D.TRAIN,
     optimizer: str = "sgd",
     clip: float = D.CLIP,
+    stream: Optional["DataStream"] = None,
 ) -> Dict[str, Any]:
     """Learn to forecast a recorded signal H steps ahead online and write a run directory.
 
@@ -224,6 +307,13 @@ def run_host(
     readout_rule, train, optimizer, clip :
         As for :class:`pyrtrl.OnlineLearner`; by default the device's rule: SGD with the
         gradient clipped per component for the cell, RLS for the readout.
+    stream : DataStream, optional
+        Learn this stream from a data file (:func:`pyrtrl.data.load_stream`, already cut to
+        ``steps``) instead of the signal ``data``: the fresh model has ``stream.d`` inputs
+        and ``stream.k`` outputs, ``horizon`` is the stream's. Telemetry's ``x`` is then
+        the naive forecast of target channel 0 (the input itself when forecasting one
+        column), ``loss``/``naive_loss`` are means over the target channels, and runs with
+        several targets also write ``channels.csv``.
 
     Returns
     -------
@@ -239,7 +329,10 @@ def run_host(
     # every check first: a bad argument must not cost a long run or leave a half directory
     if steps is not None:
         steps = _check_int("steps", steps, 2)
-    check_signal_name(data)
+    if stream is None:
+        check_signal_name(data)
+    else:
+        horizon = stream.horizon
     if method not in ENGINES:
         raise PyrtrlError(f"unknown method {method!r}; choose one of {', '.join(ENGINES)}")
     update_every = _check_int("update_every", update_every, 1)
@@ -250,19 +343,27 @@ def run_host(
         hidden = _check_int("hidden", hidden, 1)
         density = _check_float("density", density, 0.0, 1.0)
         eps = _check_float("eps", eps, 0.0)
-        model = init_egru(hidden, 1, 1, density=density, shared_mask=bool(shared_mask), eps=eps,
+        d, k = (1, 1) if stream is None else (stream.d, stream.k)
+        model = init_egru(hidden, d, k, density=density, shared_mask=bool(shared_mask), eps=eps,
                           seed=seed, readout=readout, taps=taps)
     else:
         model = load_model(model_path)
-        if model.d != 1 or model.k != 1:
+        d, k = (1, 1) if stream is None else (stream.d, stream.k)
+        if model.d != d or model.k != k:
             raise PyrtrlError(
                 f"{os.fspath(model_path)}: model has {model.d} input(s) and {model.k} output(s); "
-                "forecasting needs 1 and 1"
+                f"the stream has {d} and {k}"
             )
-    signal = load_signal(data, None if steps is None else steps + 1)
-    x, target = forecasting_stream(signal)
-    if steps is not None and x.shape[0] < steps:
-        raise PyrtrlError(f"steps={steps} but signal {data!r} has only {x.shape[0]} forecasting steps")
+    if stream is None:
+        signal: Any = load_signal(data, None if steps is None else steps + 1)
+        x, target = forecasting_stream(signal)
+        if steps is not None and x.shape[0] < steps:
+            raise PyrtrlError(f"steps={steps} but signal {data!r} has only {x.shape[0]} forecasting steps")
+    else:
+        signal = _StreamSignal(stream)
+        x, target = stream.x, stream.target
+        if steps is not None and x.shape[0] != steps:
+            raise PyrtrlError(f"steps={steps} but the stream of {stream.path} has {x.shape[0]} steps")
     if horizon > x.shape[0]:
         raise PyrtrlError(f"horizon={horizon} is longer than the stream ({x.shape[0]} steps)")
     learner = OnlineLearner(model, lr=lr, update_every=update_every, method=method,
@@ -274,9 +375,17 @@ def run_host(
     # the truth the forecast made at step t is scored on: s_{t+H} (x holds s_0..s_{T-1},
     # target s_1..s_T); the last H - 1 steps' forecasts have none and are not scored
     T_all = x.shape[0]
-    s_all = np.concatenate([x[:, 0], target[-1:, 0]])
     T = T_all - horizon + 1
-    truth = s_all[horizon:horizon + T][:, None]
+    if stream is None:
+        s_all = np.concatenate([x[:, 0], target[-1:, 0]])
+        truth = s_all[horizon:horizon + T][:, None]
+        naive_x = x[:T, :1]
+    else:
+        truth, naive_x = stream.truth, stream.naive
+        from .data import save_stream
+
+        save_stream(out, stream)
+    k_out = truth.shape[1]
     save_model(os.path.join(out, "model_before.npz"), model)
 
     from tqdm.auto import tqdm
@@ -286,19 +395,24 @@ def run_host(
     events = np.empty(T, dtype=np.int64)
     window = _curve_window(T, signal.rate_hz)
     tel = _Telemetry(os.path.join(out, "telemetry.csv"))
+    chan = _Channels(os.path.join(out, "channels.csv"), k_out) if k_out > 1 else None
     t0 = time.perf_counter()
     try:
-        with tqdm(total=T_all, disable=not progress, unit="step", desc=f"learning {data}",
+        with tqdm(total=T_all, disable=not progress, unit="step", desc=f"learning {signal.name}",
                   mininterval=0.5) as bar:
             for t in range(T_all):
                 r = learner.step(x[t], target[t])
                 if t >= T:  # learning goes on; this forecast's truth is past the recording
                     continue
                 pred = float(r.output[0])
-                xt, yt = float(x[t, 0]), float(truth[t, 0])
+                xt, yt = float(naive_x[t, 0]), float(truth[t, 0])
                 # d * d, not d ** 2: libm's pow may differ from numpy's square by one ulp
                 sq[t] = (pred - yt) * (pred - yt)
                 naive[t] = (xt - yt) * (xt - yt)
+                if chan is not None:  # the mean over the target channels
+                    e, en = r.output - truth[t], naive_x[t] - truth[t]
+                    sq[t], naive[t] = float(np.mean(e * e)), float(np.mean(en * en))
+                    chan.row(t, truth[t], r.output, naive_x[t])
                 events[t] = r.events
                 tel.row(t, xt, yt, pred, float(sq[t]), float(naive[t]), r.events)
                 if (t + 1) % 100 == 0 or t + 1 == T:
@@ -310,14 +424,16 @@ def run_host(
                     bar.update(t + 1 - bar.n)
     finally:
         tel.close()
+        if chan is not None:
+            chan.close()
     wall = time.perf_counter() - t0
 
     save_model(os.path.join(out, "model_after.npz"), learner.model)
-    summary = _summary(signal, model, learner, x[:T], truth, sq, naive, events, wall,
+    summary = _summary(signal, model, learner, naive_x[:T], truth, sq, naive, events, wall,
                        lr=lr, update_every=update_every, method=method, seed=seed,
                        model_path=None if model_path is None else os.fspath(model_path),
                        horizon=horizon, optimizer=optimizer, clip=clip, readout_rule=readout_rule,
-                       train=train)
+                       train=train, stream=stream)
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
         f.write("\n")
@@ -330,20 +446,36 @@ def _summary(signal: Any, model: EGRU, learner: OnlineLearner, x: np.ndarray, ta
              **config: Any) -> Dict[str, Any]:
     T = sq.size
     last = last_steps(T)
-    mean_sq = target[:, 0] ** 2  # the mean predictor: 0 in normalized units
+    mean_sq = np.mean(target * target, axis=1)  # the mean predictor: 0 in normalized units
     mse_l, mse_n, mse_m = (float(a[-last:].mean()) for a in (sq, naive, mean_sq))
+    stream = config.pop("stream", None)
+    if stream is None:
+        data_info: Dict[str, Any] = {
+            "data": signal.name, "source": signal.source, "rate_hz": signal.rate_hz,
+            "normalization": {"offset": signal.offset, "scale": signal.scale,
+                              "from": "median and 5-95% range of the first 10% of the stream"},
+            "inputs": ["s_t"], "target": f"s_{{t+{config['horizon']}}}"}
+        base = baselines_summary(stream_baselines(x, target, config["horizon"]))
+    else:
+        from .data import stream_baselines as data_baselines
+
+        info = stream.summary()
+        data_info = {"data": stream.name, "source": stream.source, "rate_hz": None,
+                     "data_file": info, "normalization": info["normalization"],
+                     "inputs": list(stream.inputs), "targets": list(stream.targets),
+                     "target": (f"{', '.join(stream.targets)} at t+{stream.horizon}"
+                                if stream.mode == "forecast" else f"{', '.join(stream.targets)} at t"),
+                     "clamp_warning": stream.clamp_warning()}
+        res = data_baselines(stream, LAST_FRACTION)
+        base = baselines_summary(res)
+        if "channels" in res:
+            base["channels"] = res["channels"]
     eng = learner.engine
     c = eng.counters
     item = np.dtype(model.dtype).itemsize
     live = getattr(eng, "L", eng.index.P)  # sparse engine: columns that ever came alive
     return {
-        "data": signal.name,
-        "source": signal.source,
-        "rate_hz": signal.rate_hz,
-        "normalization": {"offset": signal.offset, "scale": signal.scale,
-                          "from": "median and 5-95% range of the first 10% of the stream"},
-        "inputs": ["s_t"],
-        "target": f"s_{{t+{config['horizon']}}}",
+        **data_info,
         "horizon": config["horizon"],
         "steps": T,
         "hidden": model.n,
@@ -372,7 +504,7 @@ def _summary(signal: Any, model: EGRU, learner: OnlineLearner, x: np.ndarray, ta
         "ratio_learner_over_naive_last": mse_l / mse_n if mse_n > 0 else None,
         "mse_learner_all": float(sq.mean()),
         "mse_naive_all": float(naive.mean()),
-        "baselines": baselines_summary(stream_baselines(x, target, config["horizon"])),
+        "baselines": base,
         "health": assess(mse_l / mse_n if mse_n > 0 else None),
         "fwd_activity": float(events.sum()) / (T * model.n),
         "bwd_activity": c.bwd_active / (max(c.steps, 1) * model.n),
@@ -441,45 +573,55 @@ def report_figures(run_dir: PathLike) -> Dict[str, "Figure"]:
     T = tel["step"].size
     if T < 1:
         raise PyrtrlError(f"{os.fspath(run_dir)}: telemetry has no rows")
-    rate = float(s["rate_hz"])
+    rate = None if s.get("rate_hz") is None else float(s["rate_hz"])
     window = _curve_window(T, rate)
     label = f"{s['data']}, n={s['hidden']}, density={s['density']:.2f}, eps={s['eps']:g}"
     figs: Dict[str, Figure] = {}
+    ch = run_channels(run_dir, tel)
+    truth = ch["truth"]
+    k = truth.shape[1]
+    mean_over = "" if k == 1 else f" (mean over {k} channels)"
 
     fig = Figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.add_subplot()
     step = tel["step"]
     floor = 1e-12  # keep exact zeros plottable on the log axis
-    base = stream_baselines(tel["x"], tel["target"], int(s.get("horizon", 1)))
+    base = ch["baselines"]
     for values, name, style in (
         (tel["loss"], "EGRU online learner", "-"),
         (tel["naive_loss"], "naive: repeat last sample", "--"),
-        (tel["target"] ** 2, "mean predictor (0)", ":"),
-        *(((base[b]["prediction"] - tel["target"]) ** 2, baseline_label(b, base[b]), "-.")
+        (np.mean(truth ** 2, axis=1), "mean predictor (0)", ":"),
+        *((_baseline_sq(base[b], truth), baseline_label(b, base[b]), "-.")
           for b in ("nlms", "rls")),
     ):
         ax.plot(step, np.maximum(running_mean(values, window), floor), style, label=name)
     ax.axvspan(T - last_steps(T) - 0.5, T - 0.5, color="0.9", zorder=0, label="last 20 % (scored)")
     ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel(f"squared error, running mean over {window} steps")
-    ax.set_title(f"Learning curve: next-sample forecasting ({label})")
+    ax.set_ylabel(f"squared error{mean_over}, running mean over {window} steps")
+    ax.set_title(f"Learning curve: {'regression' if s.get('data_file', {}).get('mode') == 'regression' else 'forecasting'} ({label})")
     ax.legend()
     figs["learning_curve"] = fig
 
-    span = max(2, min(int(round(PREDICTION_WINDOW_S * rate)), T // 2 if T >= 4 else T))
+    span_full = PREDICTION_WINDOW_STEPS if rate is None else int(round(PREDICTION_WINDOW_S * rate))
+    span = max(2, min(span_full, T // 2 if T >= 4 else T))
+    panels = min(k, MAX_CHANNEL_PANELS)
     for key, lo, where in (("prediction_start", 0, "start"), ("prediction_end", T - span, "end")):
         sl = slice(lo, lo + span)
-        t_s = (step[sl] + 1) / rate  # the target s_{t+1} is the sample at time (t+1)/rate
-        fig = Figure(figsize=(8, 3.5), layout="constrained")
-        ax = fig.add_subplot()
-        ax.plot(t_s, tel["target"][sl], "k-", lw=1.5, label="target s(t+1)")
-        ax.plot(t_s, tel["prediction"][sl], "-", color="tab:blue", label="learner prediction")
-        ax.plot(t_s, tel["x"][sl], "--", color="tab:orange", lw=1, label="naive: s(t)")
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel("signal (normalized)")
-        ax.set_title(f"Prediction vs target at the {where} of the stream ({s['data']})")
-        ax.legend(loc="upper right")
+        # the target s_{t+1} is the sample at time (t+1)/rate
+        t_s = step[sl] + 1 if rate is None else (step[sl] + 1) / rate
+        fig = Figure(figsize=(8, 1.0 + 2.5 * panels), layout="constrained")
+        axes = fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
+        for j, ax in enumerate(axes):
+            name = "" if k == 1 else f"{ch['names'][j]}: "
+            ax.plot(t_s, truth[sl, j], "k-", lw=1.5, label=f"{name}target")
+            ax.plot(t_s, ch["prediction"][sl, j], "-", color="tab:blue", label="learner prediction")
+            ax.plot(t_s, ch["naive"][sl, j], "--", color="tab:orange", lw=1, label="naive: last value")
+            ax.set_ylabel("normalized")
+            ax.legend(loc="upper right", fontsize="small")
+        axes[-1].set_xlabel("step" if rate is None else "time (s)")
+        more = "" if k <= panels else f", first {panels} of {k} channels"
+        axes[0].set_title(f"Prediction vs target at the {where} of the stream ({s['data']}{more})")
         figs[key] = fig
 
     fig = Figure(figsize=(8, 3.5), layout="constrained")
@@ -496,6 +638,27 @@ def report_figures(run_dir: PathLike) -> Dict[str, "Figure"]:
     return figs
 
 
+def _normalization_lines(s: Dict[str, Any]) -> List[str]:
+    """The report's lines on the causal normalisation (and any clamping, loudly)."""
+    n = s["normalization"]
+    if "columns" not in n:
+        return [f"Normalized causally (offset {n['offset']:.6g}, scale {n['scale']:.6g}, {n['from']})."]
+    cols = ", ".join(f"{c} (offset {v['offset']:.6g}, scale {v['scale']:.6g})"
+                     for c, v in n["columns"].items())
+    lines = [f"Normalized causally ({n['from']}): {cols}."]
+    if s.get("clamp_warning"):
+        lines += ["", f"**WARNING**: {s['clamp_warning']}."]
+    return lines
+
+
+def _seen(s: Dict[str, Any]) -> str:
+    return "s(t)" if "data_file" not in s else ", ".join(s["inputs"]) + " at t"
+
+
+def _forecast(s: Dict[str, Any]) -> str:
+    return f"s(t+{int(s.get('horizon', 1))})" if "data_file" not in s else s["target"]
+
+
 def write_report(run_dir: PathLike) -> List[str]:
     """Save the figures as PNG and write ``report.md``; returns the files written."""
     out = os.fspath(run_dir)
@@ -508,24 +671,22 @@ def write_report(run_dir: PathLike) -> List[str]:
         written.append(path)
     ratio = s["ratio_learner_over_naive_last"]
     # runs written before the baselines existed have none in their summary
-    base = s.get("baselines") or baselines_summary(
-        stream_baselines(*(read_telemetry(out)[k] for k in ("x", "target")), int(s.get("horizon", 1))))
+    base = s.get("baselines") or baselines_summary(run_channels(out, read_telemetry(out))["baselines"])
     verdict = (
         "n/a (the naive forecaster is exact)" if ratio is None
         else f"{ratio:.3f}: the learner's error is {'below' if ratio < 1 else 'not below'} the naive forecaster's"
     )
     lines = [
-        f"# Online forecasting run: {s['data']}",
+        f"# Online {'learning' if 'data_file' in s else 'forecasting'} run: {s['data']}",
         "",
-        f"Signal: {s['source']}.",
-        f"Normalized causally (offset {s['normalization']['offset']:.6g}, scale "
-        f"{s['normalization']['scale']:.6g}, {s['normalization']['from']}).",
+        f"{'Data' if 'data_file' in s else 'Signal'}: {s['source']}.",
+        *_normalization_lines(s),
         "",
         *(["Health: ok (no divergence)."] if s.get("health", {}).get("status", "ok") == "ok"
           else [f"**{s['health']['status'].upper()}**: {m}." for m in s["health"]["messages"]]),
         "",
-        f"At each of {s['steps']} scored steps the EGRU sees s(t), forecasts "
-        f"s(t+{int(s.get('horizon', 1))}), is scored and learns from the truth when it arrives "
+        f"At each of {s['steps']} scored steps the EGRU sees {_seen(s)}, forecasts "
+        f"{_forecast(s)}, is scored and learns from the truth when it arrives "
         f"with exact RTRL ({s['method']}, cell: {s.get('optimizer', 'adam')} lr {s['lr']:g}; "
         f"readout from {s.get('readout', 'y')} with {s.get('taps', 0)} input taps by "
         f"{s.get('readout_rule', 'gradient')}; train {s.get('train', 'all')}; update every "

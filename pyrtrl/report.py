@@ -44,8 +44,9 @@ import numpy as np
 from .baselines import baseline_label, baselines_section, baselines_summary, stream_signal
 from .health import assess
 from .errors import PyrtrlError
-from .host_run import (LAST_FRACTION, PREDICTION_WINDOW_S, _curve_window, last_steps, read_summary,
-                       running_mean, stream_baselines)
+from .host_run import (LAST_FRACTION, MAX_CHANNEL_PANELS, PREDICTION_WINDOW_S, _baseline_sq,
+                       _curve_window, last_steps, read_summary, run_channels, running_mean,
+                       stream_baselines)
 
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
     from matplotlib.figure import Figure
@@ -169,6 +170,11 @@ def float_learner(run_dir: PathLike, recompute: bool = False) -> Dict[str, np.nd
     model_path = os.path.join(out, "model_before.npz")
     tel = read_device_telemetry(out)
     T = tel["step"].size
+    from .data import load_run_stream
+
+    saved = load_run_stream(out)  # a data file's stream (None: a built-in signal)
+    if saved is not None and saved["target"].shape[1] > 1:
+        recompute = True  # float_learner.csv holds one channel
     if not recompute and _newer(path, tel_path, model_path):
         try:
             cols = read_columns(path)
@@ -178,14 +184,18 @@ def float_learner(run_dir: PathLike, recompute: bool = False) -> Dict[str, np.nd
             pass  # recompute below
     s = read_summary(out)
     model = load_model(model_path)
-    if model.d != 1 or model.k != 1:
-        raise PyrtrlError(f"{model_path}: the forecasting stream needs 1 input and 1 output")
     learner = OnlineLearner(model, lr=float(s["lr"]), **float_settings(s))
-    # the device's stream (x_t, target x_{t+1}) rebuilt from the telemetry, whose target
-    # column is each forecast's truth s_{t+H}; the rows are the forecasts that have one
-    sig = stream_signal(tel["x"], tel["target"], int(s.get("horizon", 1)))
-    r = learner.run(sig[:-1, None], sig[1:, None])
-    pred = r.output[:T, 0].astype(np.float64)
+    if saved is not None:
+        r = learner.run(saved["x"], saved["target"])
+    else:
+        if model.d != 1 or model.k != 1:
+            raise PyrtrlError(f"{model_path}: the forecasting stream needs 1 input and 1 output")
+        # the device's stream (x_t, target x_{t+1}) rebuilt from the telemetry, whose target
+        # column is each forecast's truth s_{t+H}; the rows are the forecasts that have one
+        sig = stream_signal(tel["x"], tel["target"], int(s.get("horizon", 1)))
+        r = learner.run(sig[:-1, None], sig[1:, None])
+    preds = np.asarray(r.output[:T], dtype=np.float64)
+    pred = preds[:, 0]
     loss = np.asarray(r.loss[:T], dtype=np.float64)
     tmp = path + f".tmp-{os.getpid()}"
     with open(tmp, "w", newline="") as f:
@@ -194,7 +204,7 @@ def float_learner(run_dir: PathLike, recompute: bool = False) -> Dict[str, np.nd
         for t in range(T):
             w.writerow((int(tel["step"][t]), repr(float(pred[t])), repr(float(loss[t]))))
     os.replace(tmp, path)
-    return {"prediction": pred, "loss": loss}
+    return {"prediction": pred, "loss": loss, "predictions": preds}
 
 
 # -- the numbers --------------------------------------------------------------------------
@@ -229,7 +239,7 @@ def run_baselines(run_dir: PathLike) -> Dict[str, Any]:
     tel = read_device_telemetry(out)
     if tel["step"].size < 1:
         raise PyrtrlError(f"{out}: telemetry has no rows")
-    return stream_baselines(tel["x"], tel["target"], int(read_summary(out).get("horizon", 1)))
+    return run_channels(out, tel)["baselines"]
 
 
 def report_numbers(run_dir: PathLike, baselines: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
@@ -252,9 +262,13 @@ def report_numbers(run_dir: PathLike, baselines: Optional[Dict[str, Any]] = None
     model = load_model(os.path.join(out, "model_before.npz"))
     last = last_steps(T)
     sl = slice(T - last, T)
-    sq_dev = (tel["prediction"] - tel["target"]) ** 2
-    sq_naive = (tel["x"] - tel["target"]) ** 2
-    sq_float = (fl["prediction"] - tel["target"]) ** 2
+    # squared errors per step, the mean over target channels (one for the built-in signals)
+    ch = run_channels(out, tel, baselines=False)
+    truth = ch["truth"]
+    fpred = fl.get("predictions", fl["prediction"][:, None])[:, :truth.shape[1]]
+    sq_dev = np.mean((ch["prediction"] - truth) ** 2, axis=1)
+    sq_naive = np.mean((ch["naive"] - truth) ** 2, axis=1)
+    sq_float = np.mean((fpred - truth) ** 2, axis=1)
     mse_d, mse_n, mse_f = (float(a[sl].mean()) for a in (sq_dev, sq_naive, sq_float))
     b = budget_for_model(model, int(s["influence_bits"]),
                          readout_rule=s.get("readout_rule", READOUT_SETTINGS["readout_rule"]))
@@ -285,7 +299,7 @@ def report_numbers(run_dir: PathLike, baselines: Optional[Dict[str, Any]] = None
         "board_ram_bytes": board_ram,
         "params": b.params,
     }
-    res.update(bptt_memory(model, tel["x"][:, None]))
+    res.update(bptt_memory(model, tel["x"][:, None] if ch["stream"] is None else ch["stream"]["x"]))
     res["baselines"] = baselines_summary(run_baselines(out) if baselines is None else baselines)
     return res
 
@@ -327,12 +341,17 @@ def report_figures(run_dir: PathLike, numbers: Optional[Dict[str, Any]] = None,
     fig = Figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.add_subplot()
     floor = 1e-12  # exact zeros stay plottable on the log axis
-    naive_loss = 0.5 * (tel["x"] - tel["target"]) ** 2
+    ch = run_channels(out, tel, baselines=False)
+    truth = ch["truth"]
+    k = truth.shape[1]
+    fpred = fl.get("predictions", fl["prediction"][:, None])
+    # losses as the device reports them: 0.5 times the squared error summed over channels
+    naive_loss = 0.5 * k * np.mean((ch["naive"] - truth) ** 2, axis=1)
     for values, label, style in ((tel["loss"], f"device ({s['board']}, fixed point)", "-"),
                                  (fl["loss"], "host float learner (same rule)", "-"),
                                  (naive_loss, "naive: repeat last sample", "--"),
                                  # the baselines' loss on the device's scale: half the square
-                                 *((0.5 * (base[b]["prediction"] - tel["target"]) ** 2,
+                                 *((0.5 * k * _baseline_sq(base[b], truth),
                                     baseline_label(b, base[b]), "-.") for b in ("nlms", "rls"))):
         ax.plot(step, np.maximum(running_mean(values, window), floor), style, label=label)
     ax.axvspan(T - num["last_steps"] - 0.5, T - 0.5, color="0.9", zorder=0, label="last 20 % (scored)")
@@ -344,17 +363,24 @@ def report_figures(run_dir: PathLike, numbers: Optional[Dict[str, Any]] = None,
     # prediction vs target
     span = max(2, min(int(round(PREDICTION_WINDOW_S * rate)) if rate else 240,
                       T // 2 if T >= 4 else T))
+    panels = min(k, MAX_CHANNEL_PANELS)
     for key, lo, part in (("prediction_start", 0, "start"), ("prediction_end", T - span, "end")):
         sl = slice(lo, lo + span)
         t_axis = (step[sl] + 1) / rate if rate else step[sl]
-        fig = Figure(figsize=(8, 3.5), layout="constrained")
-        ax = fig.add_subplot()
-        ax.plot(t_axis, tel["target"][sl], "k-", lw=1.5, label="target s(t+1)")
-        ax.plot(t_axis, tel["prediction"][sl], "-", color="tab:blue", label="device prediction")
-        ax.plot(t_axis, fl["prediction"][sl], ":", color="tab:green", lw=1, label="host float learner")
-        ax.plot(t_axis, tel["x"][sl], "--", color="tab:orange", lw=1, label="naive: s(t)")
-        _style_axes(ax, f"Prediction vs target at the {part} of the stream ({s['board']}, {s['data']})",
-                    "time (s)" if rate else "step", "signal (normalized)", loc="upper right")
+        fig = Figure(figsize=(8, 1.0 + 2.5 * panels), layout="constrained")
+        axes = fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
+        for j, ax in enumerate(axes):
+            name = "" if k == 1 else f"{ch['names'][j]}: "
+            ax.plot(t_axis, truth[sl, j], "k-", lw=1.5, label=f"{name}target" if k > 1 else "target s(t+1)")
+            ax.plot(t_axis, ch["prediction"][sl, j], "-", color="tab:blue", label="device prediction")
+            ax.plot(t_axis, fpred[sl, j], ":", color="tab:green", lw=1, label="host float learner")
+            ax.plot(t_axis, ch["naive"][sl, j], "--", color="tab:orange", lw=1,
+                    label="naive: s(t)" if k == 1 else "naive: last value")
+            more = "" if k <= panels else f", first {panels} of {k} channels"
+            _style_axes(ax, "" if j else f"Prediction vs target at the {part} of the stream "
+                        f"({s['board']}, {s['data']}{more})",
+                        "" if j < panels - 1 else ("time (s)" if rate else "step"),
+                        "signal (normalized)", loc="upper right")
         figs[key] = fig
 
     # activity

@@ -31,6 +31,14 @@ extern "C" {
  */
 const char *rtrl_version(void);
 
+/*
+ * The vector kernel this library was compiled with, chosen from the compiler's target macros
+ * (see src/rtrl_simd.h): "avx512", "avx2", "neon" or "portable" (-DRTRL_NO_SIMD forces the
+ * last). Every kernel gives the same integers; only the speed differs. A static string,
+ * never NULL.
+ */
+const char *rtrl_kernel_name(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,8 +18,13 @@
 #include "rtrl_internal.h"
 #include "rtrl_tables.h"
 
-#ifdef __AVX512F__
+#include "rtrl_simd.h"
+#if defined(RTRL_SIMD_AVX512)
 #include "rtrl_avx512.h"
+#elif defined(RTRL_SIMD_AVX2)
+#include "rtrl_avx2.h"
+#elif defined(RTRL_SIMD_NEON)
+#include "rtrl_neon.h"
 #endif
 
 #define GSHIFT (RTRL_MFRAC - 8u) /* Q16 x Q_M -> Q24 */
@@ -67,14 +72,14 @@ static int32_t neg_log(int32_t p)
 }
 
 /* grad[c] <- sat32(grad[c] + rnd(g * row[c], GSHIFT)) for c < L; returns the clamps.
- * Branch-free over contiguous memory (vectorised by the compiler); on x86 hosts built with
- * AVX-512 the first multiple of 16 columns goes through the same arithmetic in vectors. */
-static uint64_t grad_row(int32_t *restrict grad, const rtrl_m_t *restrict row, int32_t g,
-                         uint16_t L)
+ * Branch-free over contiguous memory (vectorised by the compiler); on hosts built with a
+ * vector kernel (rtrl_simd.h) the first multiple of 16 (AVX-512) or 4 (AVX2, NEON) columns
+ * goes through the same arithmetic in vectors, int64 per product as here. */
+uint64_t rtrl_grad_row(int32_t *restrict grad, const rtrl_m_t *restrict row, int32_t g, uint16_t L)
 {
     uint64_t nsat = 0;
     uint16_t c = 0;
-#ifdef __AVX512F__
+#if defined(RTRL_SIMD_AVX512)
     const __m512i gv = _mm512_set1_epi64(g);
     const __m512i half = _mm512_set1_epi64((int64_t)1 << (GSHIFT - 1u));
     __m512i cnt = _mm512_setzero_si512();
@@ -90,6 +95,33 @@ static uint64_t grad_row(int32_t *restrict grad, const rtrl_m_t *restrict row, i
         _mm512_storeu_si512((void *)(grad + c), rtrl_v_clamp_pack(ve, vo, INT32_MIN, INT32_MAX, &cnt));
     }
     nsat = (uint64_t)_mm512_reduce_add_epi64(cnt);
+#elif defined(RTRL_SIMD_AVX2)
+    const __m256i gv = _mm256_set1_epi64x(g);
+    const __m256i half = _mm256_set1_epi64x((int64_t)1 << (GSHIFT - 1u));
+    const __m256i lo = _mm256_set1_epi64x(INT32_MIN), hi = _mm256_set1_epi64x(INT32_MAX);
+    /* the low dwords of the 4 int64 lanes, in order, into the low 128 bits */
+    const __m256i low = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    __m256i cnt = _mm256_setzero_si256();
+    for (; c + 4u <= L; c += 4u) { /* 4 columns as int64 lanes, in column order */
+        const __m256i p = _mm256_add_epi64(_mm256_mul_epi32(rtrl_v4_load_m64(row + c), gv), half);
+        const __m256i gr = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(const void *)(grad + c)));
+        const __m256i v = _mm256_add_epi64(gr, RTRL_V4_SRA64(p, GSHIFT));
+        const __m256i r = _mm256_permutevar8x32_epi32(rtrl_v4_clamp(v, v, lo, hi, lo, hi, &cnt), low);
+        _mm_storeu_si128((__m128i *)(void *)(grad + c), _mm256_castsi256_si128(r));
+    }
+    nsat = rtrl_v4_sum(cnt);
+#elif defined(RTRL_SIMD_NEON)
+    const int64x2_t half = vdupq_n_s64((int64_t)1 << (GSHIFT - 1u));
+    int64x2_t cnt = vdupq_n_s64(0);
+    for (; c + 4u <= L; c += 4u) {
+        const int32x4_t x = rtrl_n4_load_m(row + c), gr = vld1q_s32(grad + c);
+        const int64x2_t t0 = vshrq_n_s64(vaddq_s64(vmull_n_s32(vget_low_s32(x), g), half), GSHIFT);
+        const int64x2_t t1 = vshrq_n_s64(vaddq_s64(vmull_high_n_s32(x, g), half), GSHIFT);
+        const int64x2_t v0 = rtrl_n2_clamp(vaddw_s32(t0, vget_low_s32(gr)), INT32_MIN, INT32_MAX, &cnt);
+        const int64x2_t v1 = rtrl_n2_clamp(vaddw_high_s32(t1, gr), INT32_MIN, INT32_MAX, &cnt);
+        vst1q_s32(grad + c, rtrl_n4_narrow(v0, v1));
+    }
+    nsat = (uint64_t)vaddvq_s64(cnt);
 #endif
     for (; c < L; ++c) {
         int64_t v = (int64_t)grad[c] + rtrl_rnd((int64_t)g * row[c], GSHIFT);
@@ -143,7 +175,7 @@ static RTRL_NOINLINE void cell_gradient(rtrl_t *ctx, int32_t *const *now)
         const int64_t gi = ctx->ga[i];
         if (gi == 0 && !cfg->dense_mode)
             continue;
-        *sat += grad_row(ctx->grad, ctx->M + (size_t)i * P, (int32_t)gi, L);
+        *sat += rtrl_grad_row(ctx->grad, ctx->M + (size_t)i * P, (int32_t)gi, L);
         ++rows;
     }
     ctx->counters.macs += rows * L;

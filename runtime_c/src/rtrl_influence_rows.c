@@ -3,10 +3,12 @@
  *
  *     row_i <- sat(rnd(d_i * row_i + sum_e J_ie * saved_slot(e), 16))
  *
- * where saved holds the chunk of the active rows as they were before this step. Two
- * implementations give identical integers: portable C (every target; on Cortex-M the
- * product is one SMLAL), and an AVX-512 one for x86 hosts built with it (pip builds the
- * Python binding with -march=native).
+ * where saved holds the chunk of the active rows as they were before this step. The
+ * implementations give identical integers and saturation counts: portable C (every target;
+ * on Cortex-M the product is one SMLAL) and vector kernels for hosts built for them (pip
+ * builds the Python binding with -march=native; rtrl_simd.h picks one): AVX-512 (16
+ * columns per vector, RTRL_CHUNK 16 or 32), AVX2 (8 columns per vector pair) and AArch64
+ * NEON (4 columns per vector pair).
  *
  * Scaling and overflow: d, J in Q16 with |J| <= 2^24 (clamped by the caller), M in Q_M;
  * every product is int32 x int32 and the sum of at most n + 1 <= 256 of them stays below
@@ -19,9 +21,20 @@
 #error "RTRL_CHUNK must be a positive multiple of 4"
 #endif
 
-#if defined(__AVX512F__) && (RTRL_CHUNK == 16 || RTRL_CHUNK == 32)
+#include "rtrl_simd.h"
+
+#if defined(RTRL_SIMD_AVX512) && (RTRL_CHUNK == 16 || RTRL_CHUNK == 32)
 #include "rtrl_avx512.h"
 #define RTRL_ROWS_AVX512 1
+#elif defined(RTRL_SIMD_AVX2)
+#include "rtrl_avx2.h"
+#define RTRL_ROWS_AVX2 1
+#elif defined(RTRL_SIMD_NEON)
+#include "rtrl_neon.h"
+#define RTRL_ROWS_NEON 1
+#endif
+#if defined(RTRL_ROWS_AVX512) || defined(RTRL_ROWS_AVX2) || defined(RTRL_ROWS_NEON)
+#define RTRL_ROWS_VECTOR 1
 #endif
 
 #define RTRL_HALF ((int64_t)1 << (RTRL_FRAC - 1))
@@ -42,7 +55,7 @@ static inline rtrl_m_t finish1(int64_t acc, uint32_t *nsat)
     return (rtrl_m_t)v;
 }
 
-#ifndef RTRL_ROWS_AVX512
+#ifndef RTRL_ROWS_VECTOR
 /* A full chunk, four columns at a time: the four accumulators stay in registers while the
  * entries stream by (on Cortex-M4 and up: LDRSH + SMLAL per product instead of reloading
  * and storing an accumulator array). RTRL_CHUNK is a multiple of 4. */
@@ -86,6 +99,107 @@ static RTRL_NOINLINE uint64_t row_part(rtrl_m_t *restrict row, uint32_t w, int32
     }
     return nsat;
 }
+
+#ifdef RTRL_ROWS_AVX2
+/* acc_even/odd += x * j for 8 columns (x: 8 int32 lanes; j: an int32 in every 64-bit lane):
+ * VPMULDQ multiplies the low 32 bits of each 64-bit lane, sign-extended, so the even
+ * columns are x itself and the odd ones x shifted down by 32 bits. */
+#define RTRL_MAC8(E, O, X, J)                                                              \
+    do {                                                                                   \
+        const __m256i x_ = (X);                                                            \
+        (E) = _mm256_add_epi64((E), _mm256_mul_epi32(x_, (J)));                            \
+        (O) = _mm256_add_epi64((O), _mm256_mul_epi32(_mm256_srli_epi64(x_, 32), (J)));     \
+    } while (0)
+
+/* 8 finished columns: acc >> RTRL_FRAC clamped to rtrl_m_t, decided on acc before the
+ * shift (acc >> F < MIN iff acc < MIN 2^F; acc >> F > MAX iff acc > (MAX + 1) 2^F - 1). In
+ * range, the low 32 bits of the logical shift are those of the arithmetic one. The even and
+ * odd columns are interleaved back into 8 int32 lanes. */
+static inline __m256i finish8(__m256i e, __m256i o, __m256i *cnt)
+{
+    const __m256i lo = _mm256_set1_epi64x((long long)((int64_t)RTRL_M_MIN * ((int64_t)1 << RTRL_FRAC)));
+    const __m256i hi =
+        _mm256_set1_epi64x((long long)(((int64_t)RTRL_M_MAX + 1) * ((int64_t)1 << RTRL_FRAC) - 1));
+    const __m256i vmin = _mm256_set1_epi64x(RTRL_M_MIN), vmax = _mm256_set1_epi64x(RTRL_M_MAX);
+    const __m256i ce = rtrl_v4_clamp(e, _mm256_srli_epi64(e, RTRL_FRAC), lo, hi, vmin, vmax, cnt);
+    const __m256i co = rtrl_v4_clamp(o, _mm256_srli_epi64(o, RTRL_FRAC), lo, hi, vmin, vmax, cnt);
+    /* dword 2k <- even column k, dword 2k+1 <- odd column k */
+    return _mm256_blend_epi32(ce, _mm256_slli_epi64(co, 32), 0xAA);
+}
+
+/* 8 columns of one row (any chunk width, the partial chunk too): saved points at the
+ * block's first column in slot 0. */
+static inline void row_block8(rtrl_m_t *restrict row, int32_t d, const int32_t *jv_row,
+                              const uint16_t *slot, uint16_t ne, const rtrl_m_t *restrict saved,
+                              __m256i *cnt)
+{
+    const __m256i half = _mm256_set1_epi64x(RTRL_HALF);
+    __m256i e0 = half, o0 = half;
+    RTRL_MAC8(e0, o0, rtrl_v8_load_m(row), _mm256_set1_epi64x(d));
+    for (uint16_t e = 0; e < ne; ++e)
+        RTRL_MAC8(e0, o0, rtrl_v8_load_m(saved + (size_t)slot[e] * RTRL_CHUNK),
+                  _mm256_set1_epi64x(jv_row[e]));
+    rtrl_v8_store_m(row, finish8(e0, o0, cnt));
+}
+
+#if RTRL_CHUNK == 16 || RTRL_CHUNK == 32
+/* A full chunk with every accumulator named, so that they stay in registers (4 or 8 of the
+ * 16 ymm registers) and each entry's factor is broadcast once. */
+static inline void row_full_v(rtrl_m_t *restrict row, int32_t d, const int32_t *jv_row,
+                              const uint16_t *slot, uint16_t ne,
+                              const rtrl_m_t *restrict saved, __m256i *cnt)
+{
+    const __m256i half = _mm256_set1_epi64x(RTRL_HALF);
+    const __m256i dv = _mm256_set1_epi64x(d);
+    __m256i e0 = half, o0 = half, e1 = half, o1 = half;
+    RTRL_MAC8(e0, o0, rtrl_v8_load_m(row), dv);
+    RTRL_MAC8(e1, o1, rtrl_v8_load_m(row + 8), dv);
+#if RTRL_CHUNK == 32
+    __m256i e2 = half, o2 = half, e3 = half, o3 = half;
+    RTRL_MAC8(e2, o2, rtrl_v8_load_m(row + 16), dv);
+    RTRL_MAC8(e3, o3, rtrl_v8_load_m(row + 24), dv);
+#endif
+    for (uint16_t e = 0; e < ne; ++e) {
+        const __m256i jv = _mm256_set1_epi64x(jv_row[e]);
+        const rtrl_m_t *src = saved + (size_t)slot[e] * RTRL_CHUNK;
+        RTRL_MAC8(e0, o0, rtrl_v8_load_m(src), jv);
+        RTRL_MAC8(e1, o1, rtrl_v8_load_m(src + 8), jv);
+#if RTRL_CHUNK == 32
+        RTRL_MAC8(e2, o2, rtrl_v8_load_m(src + 16), jv);
+        RTRL_MAC8(e3, o3, rtrl_v8_load_m(src + 24), jv);
+#endif
+    }
+    rtrl_v8_store_m(row, finish8(e0, o0, cnt));
+    rtrl_v8_store_m(row + 8, finish8(e1, o1, cnt));
+#if RTRL_CHUNK == 32
+    rtrl_v8_store_m(row + 16, finish8(e2, o2, cnt));
+    rtrl_v8_store_m(row + 24, finish8(e3, o3, cnt));
+#endif
+}
+#endif
+#endif
+
+#ifdef RTRL_ROWS_NEON
+/* 4 columns of one row (saved points at the block's first column in slot 0): SMLAL widens
+ * each int32 x int32 product exactly into the int64 accumulators of columns 0-1 and 2-3. */
+static inline void row_block4(rtrl_m_t *restrict row, int32_t d, const int32_t *jv_row,
+                              const uint16_t *slot, uint16_t ne, const rtrl_m_t *restrict saved,
+                              int64x2_t *cnt)
+{
+    const int64x2_t half = vdupq_n_s64(RTRL_HALF);
+    const int32x4_t x = rtrl_n4_load_m(row);
+    int64x2_t a0 = vmlal_n_s32(half, vget_low_s32(x), d);
+    int64x2_t a1 = vmlal_high_n_s32(half, x, d);
+    for (uint16_t e = 0; e < ne; ++e) {
+        const int32x4_t s = rtrl_n4_load_m(saved + (size_t)slot[e] * RTRL_CHUNK);
+        a0 = vmlal_n_s32(a0, vget_low_s32(s), jv_row[e]);
+        a1 = vmlal_high_n_s32(a1, s, jv_row[e]);
+    }
+    a0 = rtrl_n2_clamp(vshrq_n_s64(a0, RTRL_FRAC), RTRL_M_MIN, RTRL_M_MAX, cnt);
+    a1 = rtrl_n2_clamp(vshrq_n_s64(a1, RTRL_FRAC), RTRL_M_MIN, RTRL_M_MAX, cnt);
+    rtrl_n4_store_m(row, rtrl_n4_narrow(a0, a1));
+}
+#endif
 
 #ifdef RTRL_ROWS_AVX512
 /* acc_even/odd += x * j for 16 columns: the products of the even and of the odd columns go
@@ -148,11 +262,42 @@ uint64_t rtrl_influence_rows(rtrl_m_t *M, size_t ld, uint16_t n, uint32_t w, con
         }
         return (uint64_t)_mm512_reduce_add_epi64(cnt);
     }
-#endif
+#elif defined(RTRL_ROWS_AVX2)
+    __m256i cnt = _mm256_setzero_si256();
     for (uint16_t i = 0; i < n; ++i) {
         rtrl_m_t *row = M + (size_t)i * ld;
         const uint16_t e0 = jrow[i], ne = (uint16_t)(jrow[i + 1u] - e0);
-#ifndef RTRL_ROWS_AVX512
+        uint32_t c = 0;
+#if RTRL_CHUNK == 16 || RTRL_CHUNK == 32
+        if (w == RTRL_CHUNK) {
+            row_full_v(row, d[i], jval + e0, jslot + e0, ne, saved, &cnt);
+            continue;
+        }
+#endif
+        for (; c + 8u <= w; c += 8u)
+            row_block8(row + c, d[i], jval + e0, jslot + e0, ne, saved + c, &cnt);
+        if (c < w)
+            nsat += row_part(row + c, w - c, d[i], jval + e0, jslot + e0, ne, saved + c);
+    }
+    return nsat + rtrl_v4_sum(cnt);
+#elif defined(RTRL_ROWS_NEON)
+    int64x2_t cnt = vdupq_n_s64(0);
+    for (uint16_t i = 0; i < n; ++i) {
+        rtrl_m_t *row = M + (size_t)i * ld;
+        const uint16_t e0 = jrow[i], ne = (uint16_t)(jrow[i + 1u] - e0);
+        uint32_t c = 0;
+        for (; c + 4u <= w; c += 4u)
+            row_block4(row + c, d[i], jval + e0, jslot + e0, ne, saved + c, &cnt);
+        if (c < w)
+            nsat += row_part(row + c, w - c, d[i], jval + e0, jslot + e0, ne, saved + c);
+    }
+    return nsat + (uint64_t)vaddvq_s64(cnt);
+#endif
+#if !defined(RTRL_ROWS_AVX2) && !defined(RTRL_ROWS_NEON) /* portable; AVX-512's partial chunk */
+    for (uint16_t i = 0; i < n; ++i) {
+        rtrl_m_t *row = M + (size_t)i * ld;
+        const uint16_t e0 = jrow[i], ne = (uint16_t)(jrow[i + 1u] - e0);
+#ifndef RTRL_ROWS_VECTOR
         if (w == RTRL_CHUNK) { /* fixed trip count: the accumulators stay in registers */
             nsat += row_full(row, d[i], jval + e0, jslot + e0, ne, saved);
             continue;
@@ -161,4 +306,5 @@ uint64_t rtrl_influence_rows(rtrl_m_t *M, size_t ld, uint16_t n, uint32_t w, con
         nsat += row_part(row, w, d[i], jval + e0, jslot + e0, ne, saved);
     }
     return nsat;
+#endif
 }

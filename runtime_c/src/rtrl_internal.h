@@ -93,6 +93,10 @@ uint64_t rtrl_influence_rows(rtrl_m_t *M, size_t ld, uint16_t n, uint32_t w, con
                              const uint16_t *jrow, const uint16_t *jslot, const int32_t *jval,
                              const rtrl_m_t *saved);
 
+/* grad[c] <- sat32(grad[c] + rnd(g row[c], RTRL_MFRAC - 8)) for c < L (a row of M into the
+ * Q24 gradient). Returns the saturated entries (rtrl_gradient.c). */
+uint64_t rtrl_grad_row(int32_t *grad, const rtrl_m_t *row, int32_t g, uint16_t L);
+
 /* Live-column groups (see rtrl.h). */
 static inline uint16_t rtrl_group_w(const rtrl_t *ctx, uint16_t k) { (void)ctx; return k; }
 static inline uint16_t rtrl_group_r(const rtrl_t *ctx, uint16_t k) { return (uint16_t)(ctx->cfg.d + k); }

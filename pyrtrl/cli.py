@@ -99,7 +99,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     head = (f"{'n':>3} {'dens':>5} {'eps':>4} {'mask':>6} {'P':>6} {'fwd':>5} {'bwd':>5} "
             f"{'full/sp':>8} {'dense/sp':>8} {'us dense':>9} {'us sparse':>9} {'t ratio':>7} "
-            f"{'loss0':>6} {'loss':>6}")
+            f"{'us C dns':>9} {'us C sp':>9} {'loss0':>6} {'loss':>6}")
+    kernels = sorted({r["c_kernel"] for r in rows})
+    print(f"C runtime kernel: {', '.join(kernels) or 'none'} (us C: runtime_c through cffi)")
     print(head)
     for r in rows:
         print(f"{r['hidden']:>3} {r['density']:>5.2f} {r['eps']:>4.1f} "
@@ -107,6 +109,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
               f"{r['fwd_activity']:>5.2f} {r['bwd_activity']:>5.2f} "
               f"{r['macs_full'] / r['macs_sparse']:>8.1f} {r['macs_dense'] / r['macs_sparse']:>8.1f} "
               f"{r['us_dense']:>9.0f} {r['us_sparse']:>9.0f} {r['us_dense'] / r['us_sparse']:>7.2f} "
+              f"{r['us_c_dense']:>9.0f} {r['us_c_sparse']:>9.0f} "
               f"{r['initial_loss']:>6.3f} {r['final_loss']:>6.3f}")
     return 0
 
@@ -460,8 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
                  "\ncolumns --horizon steps ahead; with --targets it learns those columns at each step"
                  "\n(supervised regression). Each column is normalised causally (median and robust"
                  "\nspread of its first 10 % of rows); values that land beyond +-128 are clamped by"
-                 "\nthe fixed-point learner and counted in a warning. Boards take one input and one"
-                 "\ntarget column (--board float and host: any number).")
+                 "\nthe fixed-point learner and counted in a warning. Any number of input and target"
+                 "\ncolumns on every backend (a board's firmware is built for the model's sizes).")
     p.add_argument("--board", default="mps2-an386",
                    help="a board run under QEMU (default mps2-an386): " + ", ".join(_board_names())
                         + "; host: the same C learner through cffi, no emulator; float: the host "

@@ -599,7 +599,9 @@ def report_figures(run_dir: PathLike) -> Dict[str, "Figure"]:
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel(f"squared error{mean_over}, running mean over {window} steps")
-    ax.set_title(f"Learning curve: {'regression' if s.get('data_file', {}).get('mode') == 'regression' else 'forecasting'} ({label})")
+    task = {"regression": "regression", "forecast": "forecasting"}.get(
+        s.get("data_file", {}).get("mode"), "next-sample forecasting")
+    ax.set_title(f"Learning curve: {task} ({label})")
     ax.legend()
     figs["learning_curve"] = fig
 
@@ -613,11 +615,13 @@ def report_figures(run_dir: PathLike) -> Dict[str, "Figure"]:
         fig = Figure(figsize=(8, 1.0 + 2.5 * panels), layout="constrained")
         axes = fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
         for j, ax in enumerate(axes):
-            name = "" if k == 1 else f"{ch['names'][j]}: "
-            ax.plot(t_s, truth[sl, j], "k-", lw=1.5, label=f"{name}target")
+            one = k == 1
+            ax.plot(t_s, truth[sl, j], "k-", lw=1.5,
+                    label="target s(t+1)" if one else f"{ch['names'][j]}: target")
             ax.plot(t_s, ch["prediction"][sl, j], "-", color="tab:blue", label="learner prediction")
-            ax.plot(t_s, ch["naive"][sl, j], "--", color="tab:orange", lw=1, label="naive: last value")
-            ax.set_ylabel("normalized")
+            ax.plot(t_s, ch["naive"][sl, j], "--", color="tab:orange", lw=1,
+                    label="naive: s(t)" if one else "naive: last value")
+            ax.set_ylabel("signal (normalized)")
             ax.legend(loc="upper right", fontsize="small")
         axes[-1].set_xlabel("step" if rate is None else "time (s)")
         more = "" if k <= panels else f", first {panels} of {k} channels"

@@ -220,7 +220,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _print_outcome(summary: dict, learner_mse: "float | None") -> None:
     """The one line a user needs: the learner's error beside every baseline's; then any
-    divergence or saturation, loudly."""
+    divergence or saturation, loudly. A ``--data`` run first says its columns."""
+    f = summary.get("data_file")
+    if f:
+        print(f"  {f['mode']} of {', '.join(f['targets'])} from {', '.join(f['inputs'])} "
+              f"({f['file']}, normalised per column: {f['normalization']['from']})")
     for m in (summary.get("health") or {}).get("messages", []):
         print(f"  {summary['health']['status'].upper()}: {m}")
     b = summary.get("baselines")

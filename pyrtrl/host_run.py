@@ -660,7 +660,11 @@ def _seen(s: Dict[str, Any]) -> str:
 
 
 def _forecast(s: Dict[str, Any]) -> str:
-    return f"s(t+{int(s.get('horizon', 1))})" if "data_file" not in s else s["target"]
+    if "data_file" not in s:
+        return f"s(t+{int(s.get('horizon', 1))})"
+    f = s["data_file"]
+    when = f"t+{int(f['horizon'])}" if f["mode"] == "forecast" else "t"
+    return f"{', '.join(f['targets'])} at {when}"
 
 
 def write_report(run_dir: PathLike) -> List[str]:

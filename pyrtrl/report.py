@@ -45,7 +45,7 @@ from .baselines import baseline_label, baselines_section, baselines_summary, str
 from .health import assess
 from .errors import PyrtrlError
 from .host_run import (LAST_FRACTION, MAX_CHANNEL_PANELS, PREDICTION_WINDOW_S, _baseline_sq,
-                       _curve_window, last_steps, read_summary, run_channels, running_mean,
+                       _curve_window, _forecast, _normalization_lines, _seen, last_steps, read_summary, run_channels, running_mean,
                        stream_baselines)
 
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
@@ -568,11 +568,12 @@ def write_report(run_dir: PathLike) -> List[str]:
     lines = [
         f"# Device run: {s['board']} learns {s['data']} online",
         "",
-        f"Signal: {s.get('source', s['data'])}.",
+        f"{'Data' if 'data_file' in s else 'Signal'}: {s.get('source', s['data'])}.",
+        *(_normalization_lines(s) if "data_file" in s else []),
         "",
         *_health_lines(assess(rn, int(s.get("saturations") or 0), int(num["steps"]))),
-        f"At each of {num['steps']} steps the device receives s(t), forecasts "
-        f"s(t+{int(s.get('horizon', 1))}), is scored and learns from the truth when it arrives, "
+        f"At each of {num['steps']} steps the device receives {_seen(s)}, forecasts "
+        f"{_forecast(s)}, is scored and learns from the truth when it arrives, "
         f"with sparse RTRL in fixed point (SGD lr {num['lr']:g}, each "
         f"gradient component clipped to 1, {num['influence_bits']}-bit influence matrix, "
         f"{num['hidden']} units; {_readout_phrase(s)}). The host float learner runs the same rule on the same stream from "

@@ -42,6 +42,11 @@ typedef struct {
     int32_t rls_isl_q;
     int32_t rls_p0_q;
     uint32_t delay;
+    uint8_t adam;
+    uint8_t adam_a;
+    uint8_t adam_b;
+    uint8_t reserved2;
+    uint32_t adam_eps2_q;
     ...;
 } rtrl_config_t;
 typedef struct {
@@ -98,6 +103,7 @@ rtrl_status_t rtrl_get_counters(const rtrl_t *ctx, rtrl_counters_t *counters);
 rtrl_status_t rtrl_get_view(const rtrl_t *ctx, rtrl_view_t *view);
 const char *rtrl_status_str(rtrl_status_t status);
 const char *rtrl_version(void);
+const char *rtrl_kernel_name(void);
 """
 
 

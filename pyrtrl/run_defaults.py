@@ -27,3 +27,9 @@ RLS_FORGETTING = 0.999
 RLS_P0 = 1.0
 INFLUENCE_BITS = 16
 HORIZON = 1
+#: the cell's optimizer: per-parameter scaling (Adam) is what lets RTRL improve on a frozen
+#: cell (docs/quality.md); its betas are 1 - 2^-3 and 1 - 2^-10, the form the device computes
+OPTIMIZER = "adam"
+ADAM_BETA1 = 1 - 2.0 ** -3
+ADAM_BETA2 = 1 - 2.0 ** -10
+ADAM_EPS = 1e-6

@@ -13,6 +13,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from .errors import PyrtrlError
+from . import run_defaults as D
 from .fixed.arith import FRAC, from_fixed
 from .fixed.model import FixedConfig, FixedCounters, fixed_config
 from .fixed.quantize import QuantizedModel, quantize, quantize_samples
@@ -113,7 +114,12 @@ class CLearner:
     model : EGRU
         Quantized at construction (one-line error if not representable); not modified.
     lr, clip, update_every :
-        As for :class:`pyrtrl.OnlineLearner` with SGD and ``clip_mode="value"``.
+        As for :class:`pyrtrl.OnlineLearner` with ``clip_mode="value"``.
+    optimizer : {"sgd", "adam"}
+        The cell's (and an SGD readout's) rule: SGD, or Adam in fixed point
+        (:mod:`pyrtrl.fixed.adam`; betas 1 - 2^-s, see :class:`pyrtrl.optim.Adam`).
+    adam_beta1, adam_beta2, adam_eps : float
+        Adam's hyperparameters (the betas must be 1 - 2^-s; beta1 may be 0).
     influence_bits : {32, 16}
         Storage width of the influence matrix.
     dense : bool
@@ -129,12 +135,14 @@ class CLearner:
     def __init__(self, model: EGRU, lr: float = 0.02, clip: float = 1.0, update_every: int = 1,
                  influence_bits: int = 32, dense: bool = False, readout_rule: str = "gradient",
                  train: str = "all", rls_forgetting: float = 0.999, rls_p0: float = 1.0,
-                 horizon: int = 1) -> None:
+                 horizon: int = 1, optimizer: str = "sgd", adam_beta1: float = D.ADAM_BETA1,
+                 adam_beta2: float = D.ADAM_BETA2, adam_eps: float = D.ADAM_EPS) -> None:
         self.ffi, self.lib = _lib(influence_bits)
         self.template = model.copy()
         self.q = quantize(model)
         self.fcfg: FixedConfig = fixed_config(lr, clip, update_every, influence_bits, dense,
-                                              readout_rule, train, rls_forgetting, rls_p0, horizon)
+                                              readout_rule, train, rls_forgetting, rls_p0, horizon,
+                                              optimizer, adam_beta1, adam_beta2, adam_eps)
         ffi, lib, q = self.ffi, self.lib, self.q
         self._arrays = c_model_arrays(q)
         cfg = ffi.new("rtrl_config_t *")
@@ -154,6 +162,9 @@ class CLearner:
             cfg.readout_rls = 1
             r = self.fcfg.rls
             cfg.rls_lam_q, cfg.rls_isl_q, cfg.rls_p0_q = r.lam_q16, r.isl_q30, r.p0_q28
+        if self.fcfg.adam is not None:
+            ad = self.fcfg.adam
+            cfg.adam, cfg.adam_a, cfg.adam_b, cfg.adam_eps2_q = 1, ad.a, ad.b, ad.eps2_q48
         self.cfg = cfg
         m = ffi.new("rtrl_model_t *")
         a = self._arrays
@@ -334,3 +345,15 @@ class CRunResult(RunResult):
 def required_bytes(model: EGRU, influence_bits: int = 32) -> int:
     """The C size query for ``model`` (what :class:`CLearner` allocates)."""
     return CLearner(model, influence_bits=influence_bits).required_bytes
+
+
+#: What :func:`kernel_name` can return: the vector kernels of runtime_c/src/rtrl_simd.h.
+KERNEL_NAMES = ("avx512", "avx2", "neon", "portable")
+
+
+def kernel_name(influence_bits: int = 32) -> str:
+    """The vector kernel the installed C runtime was compiled with (``rtrl_kernel_name()``):
+    ``"avx512"``, ``"avx2"``, ``"neon"`` or ``"portable"``. The binding is built with
+    -march=native on the machine that installs it; every kernel gives the same integers."""
+    ffi, lib = _lib(influence_bits)
+    return ffi.string(lib.rtrl_kernel_name()).decode()

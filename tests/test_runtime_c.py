@@ -46,7 +46,8 @@ def assert_same(c: CLearner, f: FixedLearner, where: str):
 
 def run_both(model, cfg_kw, x, t, check_every, labels=None):
     c = CLearner(model, **cfg_kw)
-    extra = {k: cfg_kw[k] for k in ("readout_rule", "train", "rls_forgetting", "rls_p0", "horizon")
+    extra = {k: cfg_kw[k] for k in ("readout_rule", "train", "rls_forgetting", "rls_p0", "horizon",
+                                    "optimizer", "adam_beta1", "adam_beta2", "adam_eps")
              if k in cfg_kw}
     f = FixedLearner(quantize(model), fixed_config(cfg_kw["lr"], cfg_kw["clip"], cfg_kw["update_every"],
                                                   cfg_kw["influence_bits"], cfg_kw.get("dense", False),
@@ -269,6 +270,39 @@ def test_bit_exact_readouts(ro):
         assert np.abs(f.rls.P).max() <= f.rls.c.p0_q28 / 0.99 + 2
 
 
+# Adam: both readout rules, momentum on and off (beta1 = 0 is RMSprop), K > 1, a rate that
+# saturates (u and weights clamp: counters must agree), a delay, both widths
+ADAMS = [
+    dict(lr=0.01, K=1, beta1=1 - 2.0 ** -3, beta2=1 - 2.0 ** -10, rule="rls", taps=4, bits=16, h=1),
+    dict(lr=0.003, K=3, beta1=0.0, beta2=1 - 2.0 ** -7, rule="gradient", taps=0, bits=32, h=1),
+    dict(lr=0.02, K=2, beta1=1 - 2.0 ** -4, beta2=1 - 2.0 ** -10, rule="gradient", taps=2, bits=16, h=4),
+    dict(lr=100.0, K=1, beta1=1 - 2.0 ** -1, beta2=1 - 2.0 ** -16, rule="gradient", taps=0, bits=32, h=1),
+]
+
+
+@pytest.mark.parametrize("ad", ADAMS, ids=lambda a: "lr{lr}-K{K}-{rule}-t{taps}-{bits}b-h{h}".format(**a))
+def test_bit_exact_adam(ad):
+    model = pyrtrl.init_egru(20, 2, 2, density=0.3, shared_mask=True, eps=0.5, seed=5,
+                             readout="c", taps=ad["taps"])
+    x, t = stream(1200, 2, 2, seed=6, scale=2.0)
+    c, f = run_both(model, dict(lr=ad["lr"], clip=1.0, update_every=ad["K"], influence_bits=ad["bits"],
+                                readout_rule=ad["rule"], optimizer="adam", adam_beta1=ad["beta1"],
+                                adam_beta2=ad["beta2"], adam_eps=1e-5, horizon=ad["h"]),
+                    x, t, check_every=400)
+    q = quantize(model)
+    assert not np.array_equal(f.theta, q.theta)  # it learned
+    if ad["lr"] > 10:
+        assert f.counters.saturations > 0  # the clamps were exercised, and counted alike
+
+
+def test_adam_with_labels_is_bit_exact():
+    model = pyrtrl.init_egru(16, 3, 4, density=0.4, shared_mask=False, eps=0.5, seed=2)
+    x, _ = stream(800, 3, 4, seed=3)
+    labels = np.random.default_rng(4).integers(-1, 4, size=800)
+    run_both(model, dict(lr=0.01, clip=1.0, update_every=1, influence_bits=16, optimizer="adam"),
+             x, None, check_every=400, labels=labels)
+
+
 def test_rls_refuses_labels_and_changes_nothing():
     model = pyrtrl.init_egru(8, 1, 2, seed=0, readout="c", taps=2)
     c = CLearner(model, readout_rule="rls")
@@ -278,3 +312,32 @@ def test_rls_refuses_labels_and_changes_nothing():
     after = c.snapshot()
     np.testing.assert_array_equal(before.w_o, after.w_o)
     assert after.counters.steps == 0
+
+
+def test_kernel_name_is_the_native_vector_kernel():
+    """The binding says which vector kernel it was compiled with; built -march=native on an
+    x86 host whose compiler defines __AVX2__ it is a vector kernel, not the portable loops
+    (the bit-exact tests above then ran that kernel against pyrtrl.fixed)."""
+    import subprocess
+
+    from pyrtrl._build_runtime import native_flags
+    from pyrtrl.runtime import KERNEL_NAMES, kernel_name
+
+    names = {kernel_name(16), kernel_name(32)}
+    assert len(names) == 1 and names <= set(KERNEL_NAMES), names
+    flags = native_flags()
+    try:
+        macros = subprocess.run(["cc", *flags, "-dM", "-E", "-x", "c", "/dev/null"],
+                                capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        pytest.skip("cannot ask the compiler for its target macros")
+    defined = {line.split()[1] for line in macros.splitlines() if line.startswith("#define ")}
+    kernel = names.pop()
+    if "__AVX512F__" in defined:
+        assert kernel == "avx512"
+    elif "__AVX2__" in defined:
+        assert kernel == "avx2"
+    elif "__ARM_NEON" in defined and "__aarch64__" in defined:
+        assert kernel == "neon"
+    else:
+        assert kernel == "portable"

@@ -15,7 +15,8 @@ One step (``step``):
     row by row (rows with dL/dy * a != 0 for a y readout, dL/dc != 0 for a c readout), the
     threshold's immediate term (y readout), the readout gradient (SGD readout) or one RLS
     step (:mod:`pyrtrl.fixed.rls`);
- 4. every K steps, SGD: w <- w - lr * clip(G), thresholds clamped to [0, 1].
+ 4. every K steps, SGD: w <- w - lr * clip(G), or Adam on clip(G) (:mod:`pyrtrl.fixed.adam`);
+    thresholds clamped to [0, 1].
 
 With ``freeze_cell`` the cell does not learn: steps 2 and the cell's part of 3 and 4 are
 skipped (forward and readout only), the ablation that shows what RTRL adds.
@@ -29,9 +30,11 @@ from typing import Dict, Optional
 import numpy as np
 
 from ..errors import PyrtrlError
+from ..run_defaults import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
 from .arith import (FRAC, INT16_MAX, INT16_MIN, INT32_MAX, INT32_MIN, LIM24, LIM_DOUT, MFRAC,
                     ONE, WFRAC, WONE, neg_log_q, rnd, sat, sigmoid_q, softmax_q, tanh_q,
                     to_fixed)
+from .adam import AdamConstants, FixedAdam, adam_constants
 from .quantize import QuantizedModel
 from .rls import FixedRLS, RLSConstants, rls_constants
 
@@ -42,7 +45,7 @@ GATES = ("u", "r", "g")
 class FixedConfig:
     """Learning configuration, already in fixed point (see :func:`fixed_config`)."""
 
-    lr_q: int  # per update, multiplies the summed gradient: round(lr / K * 2^24)
+    lr_q: int  # per update, Q24: SGD round(lr / K * 2^24) (multiplies the summed gradient); Adam round(lr * 2^24)
     clip_q: int  # clip of the summed gradient, Q24 (0 = off): round(clip * K * 2^24)
     update_every: int
     influence_bits: int = 32
@@ -50,14 +53,20 @@ class FixedConfig:
     rls: Optional[RLSConstants] = None  # RLS readout (None: the readout learns by SGD)
     freeze_cell: bool = False  # only the readout learns
     delay: int = 0  # D = horizon - 1: learning runs D steps behind a forward-only forecast
+    adam: Optional[AdamConstants] = None  # Adam (None: SGD)
 
 
 def fixed_config(lr: float, clip: float = 1.0, update_every: int = 1, influence_bits: int = 32,
                  dense: bool = False, readout_rule: str = "gradient", train: str = "all",
-                 rls_forgetting: float = 0.999, rls_p0: float = 1.0, horizon: int = 1) -> FixedConfig:
+                 rls_forgetting: float = 0.999, rls_p0: float = 1.0, horizon: int = 1,
+                 optimizer: str = "sgd", adam_beta1: float = ADAM_BETA1,
+                 adam_beta2: float = ADAM_BETA2, adam_eps: float = ADAM_EPS) -> FixedConfig:
     """Learning rate and clip (float, per mean gradient) to their fixed-point form; the
     readout rule (``"gradient"`` or ``"rls"``) and what trains (``"all"`` or ``"readout"``)
-    as in :class:`pyrtrl.OnlineLearner`; ``horizon`` H >= 1 (delay H - 1, see rtrl.h)."""
+    as in :class:`pyrtrl.OnlineLearner`; ``horizon`` H >= 1 (delay H - 1, see rtrl.h);
+    ``optimizer`` ``"sgd"`` or ``"adam"`` (betas 1 - 2^-s, :mod:`pyrtrl.fixed.adam`)."""
+    if optimizer not in ("sgd", "adam"):
+        raise PyrtrlError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
     if int(horizon) != horizon or not (1 <= horizon <= 256):
         raise PyrtrlError(f"horizon must be an integer in [1, 256], got {horizon}")
     if readout_rule not in ("gradient", "rls"):
@@ -72,13 +81,15 @@ def fixed_config(lr: float, clip: float = 1.0, update_every: int = 1, influence_
         raise PyrtrlError(f"learning rate must be in (0, 128), got {lr}")
     if not (np.isfinite(clip) and clip >= 0):
         raise PyrtrlError(f"clip must be >= 0, got {clip}")
-    lr_q = int(to_fixed(lr / update_every, WFRAC))
+    adam = adam_constants(adam_beta1, adam_beta2, adam_eps) if optimizer == "adam" else None
+    # Adam's step does not scale with the gradient, so its rate is per update, not per sample
+    lr_q = int(to_fixed(lr if adam else lr / update_every, WFRAC))
     if lr_q < 1:
         raise PyrtrlError(f"learning rate {lr} / {update_every} is below one Q24 step (6e-8)")
     clip_q = min(int(to_fixed(clip * update_every, WFRAC)), INT32_MAX) if clip > 0 else 0
     rls = rls_constants(rls_forgetting, rls_p0) if readout_rule == "rls" else None
     return FixedConfig(lr_q, clip_q, int(update_every), influence_bits, dense, rls, train == "readout",
-                       int(horizon) - 1)
+                       int(horizon) - 1, adam)
 
 
 @dataclass
@@ -129,6 +140,9 @@ class FixedLearner:
         self.fh, self.fy = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)  # forecast state
         self.seen = 0
         self.rls = FixedRLS(q.features + 1, cfg.rls) if cfg.rls is not None else None
+        # Adam's moments: the cell's P parameters, then (SGD readout) W_o and b_o
+        self.adam = (FixedAdam(q.P + (0 if self.rls else self.w_o.size + self.b_o.size), cfg.adam)
+                     if cfg.adam is not None else None)
         self.since_update = 0
         self._param_rows = self._rows_of_params()
         #: max |value| seen per tensor (float units), filled when track_ranges is True;
@@ -390,17 +404,24 @@ class FixedLearner:
         thr = slice(self.off["thr"], self.off["thr"] + n)
         g[thr] = self._sat32(g[thr] + self.G_imm)
 
-        def step(w: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        lr_t = self.adam.rate(cfg.lr_q) if self.adam else 0
+
+        def step(w: np.ndarray, grad: np.ndarray, at: int) -> np.ndarray:
             if cfg.clip_q:
                 grad = np.clip(grad, -cfg.clip_q, cfg.clip_q)
-            return self._sat32(w - rnd(cfg.lr_q * grad, WFRAC))
+            if self.adam is None:
+                return self._sat32(w - rnd(cfg.lr_q * grad, WFRAC))
+            new, nsat = self.adam.step(w, grad, lr_t, slice(at, at + w.size))
+            self.counters.saturations += nsat
+            return new
 
+        P, nwo = self.q.P, self.w_o.size
         if not cfg.freeze_cell:
-            self.theta = step(self.theta, g)
+            self.theta = step(self.theta, g, 0)
             self.theta[thr] = np.clip(self.theta[thr], 0, WONE)
         if self.rls is None:
-            self.w_o = step(self.w_o, self.G_wo)
-            self.b_o = step(self.b_o, self.G_bo)
+            self.w_o = step(self.w_o.ravel(), self.G_wo.ravel(), P).reshape(self.w_o.shape)
+            self.b_o = step(self.b_o, self.G_bo, P + nwo)
         self.G[:] = 0
         self.G_imm[:] = 0
         self.G_wo[:] = 0

@@ -1,4 +1,4 @@
-"""Generate runtime_c's sigmoid table from :data:`pyrtrl.fixed.arith.SIG_TABLE`.
+"""Generate runtime_c's tables from :mod:`pyrtrl.fixed.arith` and :mod:`pyrtrl.fixed.adam`.
 
 ``python -m pyrtrl.fixed.tables [RUNTIME_C_DIR]`` rewrites src/rtrl_tables.{c,h}; a test
 checks the committed files equal what this produces, so C and numpy share one table.
@@ -10,6 +10,7 @@ import os
 import sys
 from typing import Dict
 
+from .adam import RSQ_BITS, RSQ_FRAC, RSQ_LO, RSQ_TABLE
 from .arith import (EXP_ENTRIES, EXP_STEP_BITS, LN2_Q, LOG2_TABLE, LOG2E_Q, POW2_TABLE, SIG_ENTRIES,
                     SIG_STEP_BITS, SIG_TABLE)
 
@@ -29,7 +30,7 @@ def c_sources() -> Dict[str, str]:
  * Do not edit: a test regenerates it and compares.
  *
  * sigma(i / 32) * 2^16 - 2^15, rounded half up, for i = 0..{SIG_ENTRIES - 1} (z in [0, 12]);
- * 2^f and log2(1 + f) for the softmax and cross-entropy.
+ * 2^f and log2(1 + f) for the softmax and cross-entropy; 1 / sqrt for Adam.
  */
 #include "rtrl_tables.h"
 
@@ -46,8 +47,13 @@ const int32_t rtrl_pow2_table[RTRL_EXP_ENTRIES] = {{
 const int32_t rtrl_log2_table[RTRL_EXP_ENTRIES] = {{
 {rows_of(LOG2_TABLE)}
 }};
+
+/* round(2^{RSQ_FRAC} / sqrt(i)), i = {RSQ_LO}..{RSQ_LO + RSQ_TABLE.size - 1} (Adam's 1 / sqrt(v)) */
+const uint16_t rtrl_rsqrt_table[RTRL_RSQ_ENTRIES] = {{
+{rows_of(RSQ_TABLE)}
+}};
 """
-    h = f"""/* rtrl_tables.h - activation and softmax tables (generated data in rtrl_tables.c). */
+    h = f"""/* rtrl_tables.h - activation, softmax and Adam tables (generated data in rtrl_tables.c). */
 #ifndef RTRL_TABLES_H
 #define RTRL_TABLES_H
 
@@ -61,9 +67,15 @@ const int32_t rtrl_log2_table[RTRL_EXP_ENTRIES] = {{
 #define RTRL_LOG2E_Q {LOG2E_Q} /* log2(e), Q16 */
 #define RTRL_LN2_Q {LN2_Q} /* ln(2), Q16 */
 
+#define RTRL_RSQ_BITS {RSQ_BITS} /* Adam: v's leading bits that index 1 / sqrt */
+#define RTRL_RSQ_LO {RSQ_LO} /* first index */
+#define RTRL_RSQ_ENTRIES {RSQ_TABLE.size}
+#define RTRL_RSQ_FRAC {RSQ_FRAC} /* fraction bits of the entries */
+
 extern const uint16_t rtrl_sigmoid_table[RTRL_SIG_ENTRIES];
 extern const int32_t rtrl_pow2_table[RTRL_EXP_ENTRIES];
 extern const int32_t rtrl_log2_table[RTRL_EXP_ENTRIES];
+extern const uint16_t rtrl_rsqrt_table[RTRL_RSQ_ENTRIES];
 
 #endif
 """

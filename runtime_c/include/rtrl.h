@@ -87,6 +87,11 @@ typedef struct {
     int32_t rls_isl_q;       /* lam^-1/2, Q30 */
     int32_t rls_p0_q;        /* initial P = p0 I; features whose P_ii is below it forget; Q28, (0, 4] */
     uint32_t delay;          /* D = forecast horizon - 1, 0..RTRL_MAX_DELAY (see rtrl_step) */
+    uint8_t adam;            /* 0: SGD; 1: Adam on the gradient-learned parameters (rtrl_adam.c) */
+    uint8_t adam_a;          /* beta1 = 1 - 2^-a, 0..16 (0: beta1 = 0, no momentum) */
+    uint8_t adam_b;          /* beta2 = 1 - 2^-b, 1..16 */
+    uint8_t reserved2;       /* 0 */
+    uint32_t adam_eps2_q;    /* floor of the second moment: eps^2 in Q48, >= 256 */
 } rtrl_config_t;
 /* Every field added after goe_q is zero in a configuration written for an older version,
  * and zero means what that version did: events readout, no taps, SGD, all trained. */
@@ -167,14 +172,18 @@ typedef struct {
     uint32_t seen;           /* samples received since the last reset (saturating) */
     int32_t *z;              /* the readout's input [y or c, taps, 1.0] (m + 1) */
     int32_t *rls_p, *rls_pz, *rls_gain; /* RLS: (m+1)^2, m+1, m+1; NULL without RLS */
+    int64_t *adam_v;         /* Adam: second moments (Q48) and first moments (Q24) of the */
+    int32_t *adam_m;         /* cell's P parameters, then W_o and b_o (SGD readout); NULL with SGD */
+    uint32_t adam_pw1, adam_pw2; /* beta1^t, beta2^t, Q30 */
+    int32_t adam_lr;         /* this update's rate with the bias correction, Q24 */
     rtrl_m_t *saved;         /* n x RTRL_CHUNK */
     rtrl_counters_t counters;
 } rtrl_t;
 
-/* Bytes of buffer needed (8-byte aligned start). Exact; equal to RTRL_REQUIRED_BYTES_H
- * (m = n + taps * d readout features; rls = 1 with an RLS readout; delay D = horizon - 1),
- * RTRL_REQUIRED_BYTES_RO (D = 0), or RTRL_REQUIRED_BYTES for the events readout without
- * taps, with SGD and D = 0. */
+/* Bytes of buffer needed (8-byte aligned start). Exact; equal to RTRL_REQUIRED_BYTES_OPT
+ * (m = n + taps * d readout features; rls = 1 with an RLS readout; delay D = horizon - 1;
+ * adam = 1 with Adam), RTRL_REQUIRED_BYTES_H (SGD), RTRL_REQUIRED_BYTES_RO (SGD, D = 0), or
+ * RTRL_REQUIRED_BYTES for the events readout without taps, with SGD and D = 0. */
 #define RTRL_ALIGN8(x) ((((size_t)(x)) + 7u) & ~(size_t)7u)
 #define RTRL_PARAMS(n, nnzw_total, nnzr_total) ((size_t)(nnzw_total) + (nnzr_total) + 5u * (n))
 /* input ring: the readout's taps, and with a delay the D older inputs the learning pass runs on */
@@ -198,6 +207,12 @@ typedef struct {
      + RTRL_ALIGN8(2u * (RTRL_GROUPS(n, d) /* group_start */                                 \
                          + 3u * (size_t)(n) + 1u /* act, cursor, jrow */                      \
                          + (size_t)(nnz_union) /* jslot */)))
+/* Adam's moments: 12 bytes for each parameter learned by gradient */
+#define RTRL_ADAM_PARAMS(n, d, k, nnzw_total, nnzr_total, taps, rls)                          \
+    (RTRL_PARAMS(n, nnzw_total, nnzr_total) + ((rls) ? 0u : (size_t)(k) * ((n) + (size_t)(taps) * (d)) + (k)))
+#define RTRL_REQUIRED_BYTES_OPT(n, d, k, nnzw_total, nnzr_total, nnz_union, taps, rls, delay, adam) \
+    (RTRL_REQUIRED_BYTES_H(n, d, k, nnzw_total, nnzr_total, nnz_union, taps, rls, delay)       \
+     + ((adam) ? RTRL_ALIGN8(12u * RTRL_ADAM_PARAMS(n, d, k, nnzw_total, nnzr_total, taps, rls)) : 0u))
 #define RTRL_REQUIRED_BYTES_RO(n, d, k, nnzw_total, nnzr_total, nnz_union, taps, rls)         \
     RTRL_REQUIRED_BYTES_H(n, d, k, nnzw_total, nnzr_total, nnz_union, taps, rls, 0u)
 #define RTRL_REQUIRED_BYTES(n, d, k, nnzw_total, nnzr_total, nnz_union)                       \

@@ -38,6 +38,11 @@ static rtrl_status_t check_config(const rtrl_config_t *cfg)
         (cfg->rls_lam_q < 58982 || cfg->rls_lam_q > RTRL_ONE || cfg->rls_isl_q < (1L << 30) ||
          cfg->rls_isl_q > 1131823261L || cfg->rls_p0_q < 1 || cfg->rls_p0_q > (1L << 30)))
         return RTRL_ERR_CONFIG;
+    /* Adam: the shifts and the floor rtrl_adam.c's bounds rest on */
+    if (cfg->adam > 1 || cfg->reserved2 != 0 ||
+        (cfg->adam && (cfg->adam_a > 16 || cfg->adam_b < 1 || cfg->adam_b > 16 ||
+                       cfg->adam_eps2_q < 256u || cfg->adam_eps2_q > (uint32_t)INT32_MAX)))
+        return RTRL_ERR_CONFIG;
     return RTRL_OK;
 }
 
@@ -50,8 +55,8 @@ rtrl_status_t rtrl_required_bytes(const rtrl_config_t *cfg, size_t *bytes)
         return st;
     uint32_t nnzw = (uint32_t)cfg->nnz_w[0] + cfg->nnz_w[1] + cfg->nnz_w[2];
     uint32_t nnzr = (uint32_t)cfg->nnz_r[0] + cfg->nnz_r[1] + cfg->nnz_r[2];
-    *bytes = RTRL_REQUIRED_BYTES_H(cfg->n, cfg->d, cfg->k, nnzw, nnzr, cfg->nnz_union, cfg->taps,
-                                   cfg->readout_rls, cfg->delay);
+    *bytes = RTRL_REQUIRED_BYTES_OPT(cfg->n, cfg->d, cfg->k, nnzw, nnzr, cfg->nnz_union, cfg->taps,
+                                     cfg->readout_rls, cfg->delay, cfg->adam);
     return RTRL_OK;
 }
 
@@ -201,17 +206,28 @@ rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_
     ctx->M = take(&cur, sizeof(rtrl_m_t) * (size_t)n * P);
     ctx->saved = take(&cur, sizeof(rtrl_m_t) * (size_t)n * RTRL_CHUNK);
     cur = start + RTRL_ALIGN8(cur - start);
+    start = cur;
     ctx->n_groups = (uint16_t)RTRL_GROUPS(n, cfg->d);
     ctx->group_start = take(&cur, 2u * ctx->n_groups);
     ctx->act = take(&cur, 2u * n);
     ctx->cursor = take(&cur, 2u * n);
     ctx->jrow = take(&cur, 2u * (n + 1u));
     ctx->jslot = take(&cur, 2u * cfg->nnz_union);
+    ctx->adam_v = NULL;
+    ctx->adam_m = NULL;
+    if (cfg->adam) {
+        const size_t na = RTRL_ADAM_PARAMS(n, cfg->d, k, 0u, P - 5u * n, cfg->taps, cfg->readout_rls);
+        cur = start + RTRL_ALIGN8(cur - start);
+        ctx->adam_v = take(&cur, 8u * na);
+        ctx->adam_m = take(&cur, 4u * na);
+    }
 
     memcpy(ctx->theta, model->theta, 4u * P);
     memcpy(ctx->w_o, model->w_o, 4u * k * m);
     memcpy(ctx->b_o, model->b_o, 4u * k);
     ctx->magic = RTRL_MAGIC;
+    if (cfg->adam) /* optimiser state, like the weights, survives rtrl_reset_state */
+        rtrl_adam_reset(ctx);
     return rtrl_reset_state(ctx);
 }
 

@@ -85,6 +85,12 @@ void rtrl_forecast(rtrl_t *ctx, const int32_t *x);
 void rtrl_rls_reset(rtrl_t *ctx);
 void rtrl_rls_update(rtrl_t *ctx, const int32_t *e);
 
+/* Adam (rtrl_adam.c): zero moments and powers; advance the powers and set ctx->adam_lr
+ * (once per update); one parameter's new value from its clipped summed gradient g. */
+void rtrl_adam_reset(rtrl_t *ctx);
+void rtrl_adam_rate(rtrl_t *ctx);
+int32_t rtrl_adam_param(rtrl_t *ctx, uint32_t i, int32_t w, int64_t g);
+
 /* One chunk of w <= RTRL_CHUNK columns of the influence matrix, all n rows (leading
  * dimension ld): row_i <- sat(rnd(d_i row_i + sum_e jval[e] saved[jslot[e]], 16)) over the
  * entries e in [jrow[i], jrow[i+1]). Returns the saturated entries

@@ -1,6 +1,6 @@
 /*
- * rtrl_update.c - the SGD step every K samples: w <- w - lr * clip(G), masks kept (pruned
- * weights have no storage), thresholds clamped to [0, 1].
+ * rtrl_update.c - the step every K samples: SGD w <- w - lr * clip(G), or Adam on clip(G)
+ * (rtrl_adam.c); masks kept (pruned weights have no storage), thresholds clamped to [0, 1].
  *
  * Scaling and overflow: lr_q (Q24) x G (Q24, int32) is one int64 product (< 2^62), rounded
  * to Q24; the result is saturated to int32 (counted). Master weights are Q7.24 so that an
@@ -11,15 +11,19 @@
 
 #include "rtrl_internal.h"
 
-static int32_t sgd(int32_t w, int64_t g, const rtrl_config_t *cfg, uint64_t *sat)
+/* Parameter i of the optimiser's order (the cell's theta, then W_o, then b_o). */
+static int32_t step(rtrl_t *ctx, uint32_t i, int32_t w, int64_t g)
 {
+    const rtrl_config_t *cfg = &ctx->cfg;
     if (cfg->clip_q) {
         if (g > cfg->clip_q)
             g = cfg->clip_q;
         else if (g < -(int64_t)cfg->clip_q)
             g = -(int64_t)cfg->clip_q;
     }
-    return rtrl_sat32((int64_t)w - rtrl_rnd((int64_t)cfg->lr_q * g, RTRL_WFRAC), sat);
+    if (cfg->adam)
+        return rtrl_adam_param(ctx, i, w, g);
+    return rtrl_sat32((int64_t)w - rtrl_rnd((int64_t)cfg->lr_q * g, RTRL_WFRAC), &ctx->counters.saturations);
 }
 
 static void update_cell(rtrl_t *ctx);
@@ -28,16 +32,17 @@ void rtrl_update(rtrl_t *ctx)
 {
     const rtrl_config_t *cfg = &ctx->cfg;
     const uint16_t n = cfg->n, k = cfg->k;
-    uint64_t *sat = &ctx->counters.saturations;
 
+    if (cfg->adam)
+        rtrl_adam_rate(ctx);
     if (!cfg->freeze_cell)
         update_cell(ctx);
     if (!cfg->readout_rls) {
         const uint32_t wo = (uint32_t)k * ctx->m;
         for (uint32_t q = 0; q < wo; ++q)
-            ctx->w_o[q] = sgd(ctx->w_o[q], ctx->grad_wo[q], cfg, sat);
+            ctx->w_o[q] = step(ctx, ctx->P + q, ctx->w_o[q], ctx->grad_wo[q]);
         for (uint16_t q = 0; q < k; ++q)
-            ctx->b_o[q] = sgd(ctx->b_o[q], ctx->grad_bo[q], cfg, sat);
+            ctx->b_o[q] = step(ctx, ctx->P + wo + q, ctx->b_o[q], ctx->grad_bo[q]);
     }
     memset(ctx->grad, 0, 4u * ctx->P);
     memset(ctx->grad_thr, 0, 4u * n);
@@ -62,19 +67,22 @@ static void update_cell(rtrl_t *ctx)
             if (col == RTRL_ABSENT) /* never alive: its gradient is exactly zero */
                 continue;
             for (int g = 0; g < 3; ++g)
-                for (uint16_t e = cp[g][k]; e < cp[g][k + 1]; ++e, ++col)
-                    ctx->theta[off[g] + e] = sgd(ctx->theta[off[g] + e], ctx->grad[col], cfg, sat);
+                for (uint16_t e = cp[g][k]; e < cp[g][k + 1]; ++e, ++col) {
+                    const uint32_t i = (uint32_t)off[g] + e;
+                    ctx->theta[i] = step(ctx, i, ctx->theta[i], ctx->grad[col]);
+                }
         }
     }
     const uint16_t b0 = ctx->group_start[rtrl_group_b(ctx)];
     if (b0 != RTRL_ABSENT)
         for (uint16_t i = 0; i < 4u * n; ++i)
-            ctx->theta[ctx->off_b + i] = sgd(ctx->theta[ctx->off_b + i], ctx->grad[b0 + i], cfg, sat);
+            ctx->theta[ctx->off_b + i] =
+                step(ctx, (uint32_t)ctx->off_b + i, ctx->theta[ctx->off_b + i], ctx->grad[b0 + i]);
     for (uint16_t j = 0; j < n; ++j) {
         const uint16_t p = (uint16_t)(ctx->off_thr + j);
         const uint16_t c = ctx->group_start[rtrl_group_t(ctx, j)];
         const int64_t g = rtrl_sat32((int64_t)(c == RTRL_ABSENT ? 0 : ctx->grad[c]) + ctx->grad_thr[j], sat);
-        int32_t t = sgd(ctx->theta[p], g, cfg, sat);
+        int32_t t = step(ctx, p, ctx->theta[p], g);
         ctx->theta[p] = t < 0 ? 0 : (t > RTRL_WONE ? RTRL_WONE : t);
     }
 }

@@ -52,6 +52,7 @@ class BenchRow:
     us_sparse: float
     us_c_sparse: float  # runtime_c through cffi (fixed point, whole window in one call)
     us_c_dense: float  # runtime_c in dense mode (sparsity exploitation off)
+    c_kernel: str  # runtime_c's compiled vector kernel: avx512, avx2, neon or portable
     influence_bytes: int  # n x P influence matrix, float64
     bptt_bytes_T1000: int  # what BPTT stores for a 1000-step sequence
     bptt_bytes_per_step: float  # the same per step of sequence (BPTT memory is linear in T)
@@ -140,7 +141,7 @@ def _time_c(model, x: np.ndarray, target: np.ndarray, warmup: int, repeats: int)
     gradient are timed.
     """
     from .fixed.quantize import quantize_samples
-    from .runtime import CLearner
+    from .runtime import CLearner, kernel_name
 
     xq = quantize_samples(x)[0].astype(np.int32)
     tq = quantize_samples(target)[0].astype(np.int32)
@@ -155,6 +156,7 @@ def _time_c(model, x: np.ndarray, target: np.ndarray, warmup: int, repeats: int)
             c.run_fixed(xq[warmup:], tq[warmup:])
             best = min(best, (time.perf_counter() - t0) / (x.shape[0] - warmup))
         out[dense] = best * 1e6
+    out["kernel"] = kernel_name(32)  # CLearner's default width, timed above
     return out
 
 
@@ -208,6 +210,7 @@ def bench_config(
         us_sparse=best["rtrl_sparse"] * 1e6,
         us_c_sparse=us_c[False],
         us_c_dense=us_c[True],
+        c_kernel=us_c["kernel"],
         influence_bytes=n * dense.index.P * 8,
         bptt_bytes_T1000=int(round(bptt_bytes(caches) / window * 1000)),
         bptt_bytes_per_step=bptt_bytes(caches) / window,

@@ -512,13 +512,15 @@ def write_docs(res: Dict[str, Any], out: Path) -> None:
       "with the sequence length (section 1).\n")
     a("![growth](bench/growth.png)\n")
     a("## 3. Host speed\n")
+    hs = res["host_speed"]
+    kernels = sorted({r.get("c_kernel", "not recorded") for r in hs["rows"]})
     a("Microseconds per step, single-threaded, same run, density 0.2, eps 0.2, shared masks: "
       "numpy dense and sparse RTRL (float64, per-step Python loop) and the C runtime through "
-      "cffi (fixed point, whole window in one call, built with -march=native: the AVX-512 "
-      "row kernel where the CPU has it; `C dense` is the same library with sparsity "
+      "cffi (fixed point, whole window in one call, built with -march=native, which picks the "
+      "vector kernel: AVX-512, AVX2, NEON or portable; this run's: "
+      f"**{', '.join(kernels)}**; `C dense` is the same library with sparsity "
       "exploitation off). Timing windows as in section 1 (the fastest of the repeats; "
       "numpy and C time the same window).\n")
-    hs = res["host_speed"]
     a(_table(["n", "numpy dense", "numpy sparse", "C dense", "C sparse", "numpy dense / C sparse",
               "numpy sparse / C sparse"],
              [[r["hidden"], r["us_dense"], r["us_sparse"], r["us_c_dense"], r["us_c_sparse"],

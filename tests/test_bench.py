@@ -8,10 +8,11 @@ import pytest
 from pyrtrl.bench import BenchRow, bench_config, grid, run_bench
 from pyrtrl.cli import main
 from pyrtrl.kernels import HAVE_C_KERNELS
+from pyrtrl.runtime import KERNEL_NAMES
 
 KEYS = {"hidden", "density", "eps", "shared_mask", "params", "fwd_activity", "bwd_activity",
         "macs_full", "macs_dense", "macs_sparse", "us_dense", "us_sparse", "influence_bytes",
-        "bptt_bytes_T1000", "final_loss", "us_c_sparse", "us_c_dense"}
+        "bptt_bytes_T1000", "final_loss", "us_c_sparse", "us_c_dense", "c_kernel"}
 
 
 def test_headline_configuration():
@@ -49,8 +50,19 @@ def test_cli_bench_quick_json(capsys):
         assert r["macs_full"] >= r["macs_dense"] > r["macs_sparse"] > 0
         assert np.isfinite(r["final_loss"])
         assert r["bptt_bytes_T1000"] == 1000 * (1 + 5 * 16) * 8
+        assert r["c_kernel"] in KERNEL_NAMES  # which runtime_c kernel was timed
 
 
 def test_run_bench_rows_are_dicts():
     rows = run_bench([(8, 1.0, 1.0, False)], quick=True, progress=False)
     assert set(rows[0]) == set(BenchRow.__dataclass_fields__)
+
+
+def test_cli_bench_text_names_the_kernel(capsys):
+    from pyrtrl.runtime import kernel_name
+
+    rc = main(["bench", "--quick", "--hidden", "8", "--density", "1", "--eps", "1", "--masks", "shared"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert f"C runtime kernel: {kernel_name(32)} " in out, out
+    assert "us C sp" in out

@@ -86,32 +86,57 @@ def test_unit_tests_pass_under_sanitizers(build_dir):
                 proc.stdout
     summary = re.findall(r"^(\d+) passed, (\d+) failed$", proc.stdout, re.M)
     assert summary == [(str(len(names) * len(WIDTHS)), "0")], proc.stdout
+    kernel = expected_kernel()  # the compiler's default target: portable on x86-64
+    for width in WIDTHS:
+        log = (build_dir / f"tests-{width}" / "test_kernels.log").read_text()
+        assert f"kernel {kernel}," in log, log
 
 
-def host_has_avx512() -> bool:
+def target_macros(*flags: str) -> set:
+    """The macros gcc defines with these flags here (empty if it cannot say)."""
     try:
-        return " avx512f " in (" " + Path("/proc/cpuinfo").read_text().replace("\n", " ") + " ")
-    except OSError:
-        return False
+        out = subprocess.run(["gcc", *flags, "-dM", "-E", "-x", "c", os.devnull],
+                             capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    return {line.split()[1] for line in out.splitlines() if line.startswith("#define ")}
+
+
+def expected_kernel(*flags: str) -> str:
+    """The kernel src/rtrl_simd.h picks with these compiler flags on this host."""
+    m = target_macros(*flags)
+    if "__AVX512F__" in m:
+        return "avx512"
+    if "__AVX2__" in m:
+        return "avx2"
+    if "__ARM_NEON" in m and "__aarch64__" in m:
+        return "neon"
+    return "portable"
 
 
 def test_unit_tests_pass_with_native_simd_kernel(build_dir):
     """The same tests built as pip builds the binding (-march=native, RTRL_CHUNK=32): on an
-    AVX-512 host this covers the vector row kernel under ASan+UBSan, and the object must
-    really contain it (VPMULDQ); elsewhere the portable kernel is tested with those flags."""
+    AVX-512, AVX2 or AArch64 host this covers that vector kernel under ASan+UBSan
+    (tests/test_kernels.c compares it with the int64 formulas, clamps counted), and on x86 the
+    objects must really contain it (VPMULDQ); elsewhere the portable kernel is tested with
+    those flags. The plain `make test` build (no -march) is the portable kernel."""
     require(HOST_TOOLS)
     proc = make(build_dir, "test-native")
     assert_ok(proc)
     names = sorted(p.stem for p in (RUNTIME / "tests").glob("test_*.c"))
     summary = re.findall(r"^(\d+) passed, (\d+) failed$", proc.stdout, re.M)
     assert summary == [(str(len(names) * len(WIDTHS)), "0")], proc.stdout
-    if host_has_avx512() and shutil.which("objdump"):
+    kernel = expected_kernel("-march=native")
+    for width in WIDTHS:
+        log = (build_dir / "native" / f"tests-{width}" / "test_kernels.log").read_text()
+        assert f"kernel {kernel}," in log, log
+    if kernel in ("avx512", "avx2") and shutil.which("objdump"):
         for width in WIDTHS:
             for src in ("rtrl_influence_rows", "rtrl_gradient"):
                 obj = build_dir / "native" / f"host-san-{width}" / f"{src}.o"
                 dis = subprocess.run(["objdump", "-d", str(obj)], capture_output=True, text=True,
                                      timeout=60, check=True).stdout
-                assert "vpmuldq" in dis, f"{obj}: AVX-512 host but the vector kernel was not built"
+                assert "vpmuldq" in dis, f"{obj}: {kernel} host but the vector kernel was not built"
 
 
 def test_host_library_symbols(build_dir):

@@ -114,6 +114,69 @@ def test_total_is_the_c_size_query_with_a_horizon(taps, horizon):
         budget(8, 1, 1, 0.5, True, horizon=0)
 
 
+@pytest.mark.parametrize("bits", [16, 32])
+@pytest.mark.parametrize("rule", ["gradient", "rls"])
+@pytest.mark.parametrize("horizon", [1, 4])
+def test_total_is_the_c_size_query_with_adam(rule, horizon, bits):
+    """RTRL_REQUIRED_BYTES_OPT: Adam adds 12 bytes (int64 v, int32 m) per parameter learned by
+    gradient: the cell's P, and the readout's k x features + k unless it learns by RLS."""
+    for hidden, d, k, density, shared, seed, readout, taps in (
+            (1, 1, 1, 1.0, True, 0, "y", 0), (7, 3, 2, 0.5, False, 3, "c", 5),
+            (32, 1, 1, 0.2, True, 0, "c", 16), (13, 2, 3, 0.3, False, 1, "y", 0)):
+        model = init_egru(hidden, d, k, density=density, shared_mask=shared, seed=seed,
+                          readout=readout, taps=taps)
+        c = CLearner(model, influence_bits=bits, readout_rule=rule, horizon=horizon, optimizer="adam")
+        chunk = int(c.lib.RTRL_CHUNK)
+        b = budget(hidden, d, k, density, shared, influence_bits=bits, seed=seed, chunk=chunk,
+                   taps=taps, readout=readout, readout_rule=rule, horizon=horizon, optimizer="adam")
+        assert b.total_ram == c.required_bytes, (hidden, d, k)
+        assert sum(b.components.values()) == b.total_ram and tuple(b.components) == RAM_COMPONENTS
+        assert b.to_dict()["optimizer"] == "adam"
+        assert budget_for_model(model, bits, chunk, readout_rule=rule, horizon=horizon,
+                                optimizer="adam").to_dict() == b.to_dict()
+        trained = b.params + (0 if rule == "rls" else k * b.features + k)
+        assert b.components["optimizer"] == 12 * trained
+        assert required_bytes(hidden, d, k, sum(b.nnz_w), sum(b.nnz_r), b.nnz_union, bits, chunk,
+                              taps=taps, rls=rule == "rls", delay=horizon - 1,
+                              adam=True) == c.required_bytes
+        # SGD: no optimizer component; everything else equal (but the padding)
+        sgd = budget_for_model(model, bits, chunk, readout_rule=rule, horizon=horizon)
+        assert sgd.components["optimizer"] == 0 and sgd.to_dict()["optimizer"] == "sgd"
+        assert sgd.total_ram == CLearner(model, influence_bits=bits, readout_rule=rule,
+                                         horizon=horizon).required_bytes
+        assert b.total_ram - sgd.total_ram == (12 * trained + 7) // 8 * 8
+        assert {n: v for n, v in sgd.components.items() if n not in ("optimizer", "padding")} == \
+            {n: v for n, v in b.components.items() if n not in ("optimizer", "padding")}
+    with pytest.raises(PyrtrlError, match="optimizer"):
+        budget(8, 1, 1, 0.5, True, optimizer="rmsprop")
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_python_figure_is_the_c_macro_with_adam(tmp_path):
+    """RTRL_REQUIRED_BYTES_OPT compiled (the firmware's chunk, CHUNK) equals required_bytes
+    and the Budget total, for Adam with RLS and SGD readouts, with and without a delay."""
+    cases = [(12, 1, 1, 0.3, True, "c", 16, "rls", 1), (12, 1, 1, 0.3, True, "c", 16, "rls", 5),
+             (9, 3, 2, 0.5, False, "y", 2, "gradient", 1), (9, 3, 2, 0.5, False, "c", 0, "gradient", 3),
+             (RD.HIDDEN, 1, 1, RD.DENSITY, RD.SHARED_MASK, RD.READOUT, RD.TAPS, RD.READOUT_RULE, 1)]
+    rows, want = [], []
+    for n, d, k, dens, shared, readout, taps, rule, horizon in cases:
+        for adam in (0, 1):
+            b = budget(n, d, k, dens, shared, 16, taps=taps, readout=readout, readout_rule=rule,
+                       horizon=horizon, optimizer="adam" if adam else "sgd")
+            rows.append(f"RTRL_REQUIRED_BYTES_OPT({n}u, {d}u, {k}u, {sum(b.nnz_w)}u, {sum(b.nnz_r)}u, "
+                        f"{b.nnz_union}u, {taps}u, {int(rule == 'rls')}u, {horizon - 1}u, {adam}u)")
+            want.append(b.total_ram)
+    src = tmp_path / "sizes.c"
+    src.write_text('#include <stdio.h>\n#include "rtrl.h"\nint main(void) {\n'
+                   + "".join(f'    printf("%zu\\n", (size_t)({r}));\n' for r in rows) + "    return 0;\n}\n")
+    exe = tmp_path / "sizes"
+    subprocess.run(["cc", "-DRTRL_INFLUENCE_BITS=16", "-I", str(ROOT / "runtime_c" / "include"),
+                    str(src), "-o", str(exe)], check=True, timeout=120)
+    got = [int(v) for v in subprocess.run([str(exe)], capture_output=True, text=True,
+                                          check=True).stdout.split()]
+    assert got == want
+
+
 def test_run_defaults_budget():
     """The default run's model (c readout, 16 taps, RLS) against the old readout."""
     new = budget(RD.HIDDEN, 1, 1, RD.DENSITY, RD.SHARED_MASK, RD.INFLUENCE_BITS, taps=RD.TAPS,

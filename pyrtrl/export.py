@@ -2,10 +2,9 @@
 
 ``pyrtrl export model.npz --board B -o DIR`` writes ``DIR/model_data.h`` and
 ``DIR/model_data.c``: the quantized model (patterns, Q24 parameters) as const arrays, the
-``rtrl_config_t`` (C99 designated initialisers: readout source, taps, readout rule and the
-RLS constants included) and ``rtrl_model_t`` that point to them, and the buffer size
-(``RTRL_REQUIRED_BYTES_RO``, or ``RTRL_REQUIRED_BYTES_H`` with a forecast horizon, checked at
-compile time). A model over
+``rtrl_config_t`` (C99 designated initialisers: readout source, taps, readout rule, the
+RLS constants and the optimizer with Adam's constants included) and ``rtrl_model_t`` that
+point to them, and the buffer size (``RTRL_REQUIRED_BYTES_OPT``, checked at compile time). A model over
 the board's RAM budget fails here, with a message naming the budget, the need and the
 largest model that would fit; the same message is compiled into the header as an ``#error``
 so that a build with an edited or stale export fails too.
@@ -22,6 +21,7 @@ from .boards import get_board
 from .budget import CHUNK, CONTEXT_BYTES, budget_for_model, largest_hidden
 from .errors import PyrtrlError
 from .fixed.model import fixed_config
+from .run_defaults import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
 from .fixed.quantize import quantize
 from .model import EGRU
 from .runtime import c_model_arrays, shares_recurrent_pattern
@@ -36,23 +36,27 @@ def _c_array(ctype: str, name: str, values: np.ndarray) -> str:
 
 
 def budget_message(model: EGRU, board_name: str, influence_bits: int,
-                   readout_rule: str = "gradient", horizon: int = 1) -> Optional[str]:
+                   readout_rule: str = "gradient", horizon: int = 1,
+                   optimizer: str = "sgd") -> Optional[str]:
     """None if the model fits the board's RAM, else the one-line reason.
 
     The budget is the board's RAM less its firmware reserve (stack, UART and protocol
     buffers, the learner's context of CONTEXT_BYTES): what `pyrtrl budget --board` says,
-    for the model's readout (y or c, its taps) learning by ``readout_rule``, at ``horizon``.
+    for the model's readout (y or c, its taps) learning by ``readout_rule``, at ``horizon``,
+    with ``optimizer`` ("adam" keeps 12 bytes of moments per gradient-learned parameter).
     """
     board = get_board(board_name)
-    b = budget_for_model(model, influence_bits, readout_rule=readout_rule, horizon=horizon)
+    b = budget_for_model(model, influence_bits, readout_rule=readout_rule, horizon=horizon,
+                         optimizer=optimizer)
     allowed = board.ram_bytes - board.reserved_ram
     if b.fits(board):
         return None
     best = largest_hidden(board, model.d, model.k, model.density(), model.shared_mask, influence_bits,
                           taps=model.taps, readout=model.readout, readout_rule=readout_rule,
-                          horizon=horizon)
-    readout = (f"readout of {model.readout} + {model.taps} input taps by "
-               f"{'RLS' if readout_rule == 'rls' else 'SGD'}"
+                          horizon=horizon, optimizer=optimizer)
+    how = ("RLS" + (", the cell by Adam" if optimizer == "adam" else "") if readout_rule == "rls"
+           else "Adam as the cell" if optimizer == "adam" else "SGD")
+    readout = (f"readout of {model.readout} + {model.taps} input taps by {how}"
                + (f", horizon {horizon}" if horizon != 1 else ""))
     return (f"model needs {b.total_ram} B of RAM for the learner's buffer but board {board.name} "
             f"allows {allowed} B ({board.ram_bytes} RAM - {board.reserved_ram} reserved for the "
@@ -64,13 +68,15 @@ def budget_message(model: EGRU, board_name: str, influence_bits: int,
 def export_model(model: EGRU, board: str, out_dir: str, lr: float = 0.03, clip: float = 1.0,
                  update_every: int = 1, influence_bits: int = 16, readout_rule: str = "gradient",
                  train: str = "all", rls_forgetting: float = 0.999, rls_p0: float = 1.0,
-                 horizon: int = 1) -> Dict[str, str]:
+                 horizon: int = 1, optimizer: str = "sgd", adam_beta1: float = ADAM_BETA1,
+                 adam_beta2: float = ADAM_BETA2, adam_eps: float = ADAM_EPS) -> Dict[str, str]:
     """Write model_data.{h,c} for ``board`` into ``out_dir``; returns name -> path.
 
     ``readout_rule`` ("gradient" or "rls"), ``train`` ("all" or "readout": the cell frozen),
-    ``rls_forgetting``, ``rls_p0`` and ``horizon`` (the config's delay is H - 1) are as for
-    :class:`pyrtrl.runtime.CLearner`; the model's readout source (y or c) and taps come from
-    ``model``.
+    ``rls_forgetting``, ``rls_p0``, ``horizon`` (the config's delay is H - 1), ``optimizer``
+    ("sgd" or "adam") and Adam's ``adam_beta1``, ``adam_beta2``, ``adam_eps`` are as for
+    :class:`pyrtrl.runtime.CLearner` (with Adam ``lr`` is the rate per update, not divided
+    by ``update_every``); the model's readout source (y or c) and taps come from ``model``.
 
     Raises
     ------
@@ -78,14 +84,15 @@ def export_model(model: EGRU, board: str, out_dir: str, lr: float = 0.03, clip: 
         The model does not fit the board, cannot be quantized, or the settings are invalid.
     """
     cfg = fixed_config(lr, clip, update_every, influence_bits, False, readout_rule, train,
-                       rls_forgetting, rls_p0, horizon)
+                       rls_forgetting, rls_p0, horizon, optimizer, adam_beta1, adam_beta2, adam_eps)
     q = quantize(model)
-    reason = budget_message(model, board, influence_bits, readout_rule, horizon)
+    reason = budget_message(model, board, influence_bits, readout_rule, horizon, optimizer)
     if reason is not None:
         raise PyrtrlError(reason)
     b = get_board(board)
     arr = c_model_arrays(q)
-    bud = budget_for_model(model, influence_bits, readout_rule=readout_rule, horizon=horizon)
+    bud = budget_for_model(model, influence_bits, readout_rule=readout_rule, horizon=horizon,
+                           optimizer=optimizer)
     shared = shares_recurrent_pattern(q)
     nnz_w = [q.patterns[f"W_{g}"].nnz for g in "urg"]
     nnz_r = [q.patterns[f"R_{g}"].nnz for g in "urg"]
@@ -106,11 +113,12 @@ def export_model(model: EGRU, board: str, out_dir: str, lr: float = 0.03, clip: 
 #define MODEL_READOUT_C {int(q.readout_c)}u /* the readout reads c (1) or the events y (0) */
 #define MODEL_RLS {int(rls is not None)}u /* the readout learns by RLS (1) or SGD (0) */
 #define MODEL_DELAY {cfg.delay}u /* forecast horizon - 1 */
+#define MODEL_ADAM {int(cfg.adam is not None)}u /* the gradient-learned parameters step by Adam (1) or SGD (0) */
 #define MODEL_NNZ_W_TOTAL {sum(nnz_w)}u
 #define MODEL_NNZ_R_TOTAL {sum(nnz_r)}u
 #define MODEL_NNZ_UNION {q.union.nnz}u
 #define MODEL_INFLUENCE_BITS {influence_bits}
-#define MODEL_BUFFER_BYTES {bud.total_ram}u /* RTRL_REQUIRED_BYTES_H with RTRL_CHUNK {CHUNK} */
+#define MODEL_BUFFER_BYTES {bud.total_ram}u /* RTRL_REQUIRED_BYTES_OPT with RTRL_CHUNK {CHUNK} */
 #define MODEL_BOARD "{b.name}"
 #define MODEL_BOARD_RAM_BYTES {b.ram_bytes}u
 #define MODEL_BOARD_RESERVED_BYTES {b.reserved_ram}u
@@ -141,10 +149,10 @@ extern const rtrl_model_t model_def;
     parts = [f"/* model_data.c - GENERATED by `pyrtrl export` for board {b.name}. Do not edit. */\n",
              '#include "model_data.h"\n\n',
              "/* the library's size macro must agree with the exporter's figure */\n",
-             "typedef char model_buffer_size_check[(RTRL_REQUIRED_BYTES_H(MODEL_N, MODEL_D, MODEL_K, "
-             "MODEL_NNZ_W_TOTAL, MODEL_NNZ_R_TOTAL, MODEL_NNZ_UNION, MODEL_TAPS, MODEL_RLS, MODEL_DELAY) "
-             "== MODEL_BUFFER_BYTES) ? 1 : -1];\n"
-             + ("" if cfg.delay else
+             "typedef char model_buffer_size_check[(RTRL_REQUIRED_BYTES_OPT(MODEL_N, MODEL_D, MODEL_K, "
+             "MODEL_NNZ_W_TOTAL, MODEL_NNZ_R_TOTAL, MODEL_NNZ_UNION, MODEL_TAPS, MODEL_RLS, MODEL_DELAY, "
+             "MODEL_ADAM) == MODEL_BUFFER_BYTES) ? 1 : -1];\n"
+             + ("" if cfg.delay or cfg.adam is not None else
                 "typedef char model_buffer_size_check_ro[(RTRL_REQUIRED_BYTES_RO(MODEL_N, MODEL_D, MODEL_K, "
                 "MODEL_NNZ_W_TOTAL, MODEL_NNZ_R_TOTAL, MODEL_NNZ_UNION, MODEL_TAPS, MODEL_RLS) "
                 "== MODEL_BUFFER_BYTES) ? 1 : -1];\n")
@@ -169,6 +177,19 @@ extern const rtrl_model_t model_def;
 """)
     else:
         rls_fields = ""
+    ad = cfg.adam
+    if ad is not None:
+        beta1 = "0" if ad.a == 0 else f"1 - 2^-{ad.a}"
+        adam_fields = (f"""    .adam = MODEL_ADAM, /* Adam: lr is the rate per update (not / K) */
+    .adam_a = {ad.a}, /* beta1 = {beta1} ({adam_beta1:g}) */
+    .adam_b = {ad.b}, /* beta2 = 1 - 2^-{ad.b} ({adam_beta2:g}) */
+    .reserved2 = 0,
+    .adam_eps2_q = {ad.eps2_q48}u, /* eps^2, eps {adam_eps:g}, Q48 */
+""")
+        lr_note = f"lr {lr:g} per update (Adam), Q24"
+    else:
+        adam_fields = "    .adam = MODEL_ADAM, /* SGD */\n"
+        lr_note = f"lr {lr:g} / K, Q24"
     parts.append(f"""
 /* designated initialisers: a field added to rtrl_config_t can never shift these; fields not
  * named are zero (the library's original behaviour) */
@@ -180,7 +201,7 @@ const rtrl_config_t model_config = {{
     .update_every = {cfg.update_every},
     .dense_mode = 0,
     .readout_c = MODEL_READOUT_C,
-    .lr_q = {cfg.lr_q}, /* lr {lr:g} / K, Q24 */
+    .lr_q = {cfg.lr_q}, /* {lr_note} */
     .clip_q = {cfg.clip_q}, /* clip {clip:g} * K, Q24 */
     .eps_q = {q.eps_q},
     .goe_q = {q.goe_q}, /* gamma / eps, Q16 */
@@ -189,7 +210,7 @@ const rtrl_config_t model_config = {{
     .freeze_cell = {int(cfg.freeze_cell)}, /* train={train} */
     .reserved = 0,
 {rls_fields}    .delay = MODEL_DELAY,
-}};
+{adam_fields}}};
 
 const rtrl_model_t model_def = {{
     .w_colptr = {{W_u_colptr, W_r_colptr, W_g_colptr}},

@@ -111,6 +111,78 @@ def test_exported_readout_runs_like_the_host_library(tmp_path, readout, taps, ru
         assert out != P.weights_image(g.theta, g.w_o, g.b_o)
 
 
+# (readout, taps, readout_rule, horizon, update_every, beta1)
+ADAM = [("c", RD.TAPS, "rls", 1, 1, RD.ADAM_BETA1), ("c", 4, "rls", 3, 1, RD.ADAM_BETA1),
+        ("y", 2, "gradient", 1, 2, RD.ADAM_BETA1), ("c", 0, "gradient", 2, 1, 0.0)]
+
+
+@pytest.mark.parametrize("readout,taps,rule,horizon,K,beta1", ADAM, ids=["-".join(map(str, r)) for r in ADAM])
+def test_exported_adam_runs_like_the_host_library(tmp_path, readout, taps, rule, horizon, K, beta1):
+    """optimizer="adam": the config carries adam, adam_a, adam_b, adam_eps2_q, the buffer holds
+    the moments (RTRL_REQUIRED_BYTES_OPT), lr is per update; compiled, the host library's
+    weights after 400 steps, bit for bit, and not SGD's."""
+    model = pyrtrl.init_egru(20, 1, 2, density=0.3, shared_mask=True, eps=0.2, seed=4,
+                             readout=readout, taps=taps)
+    kw = dict(readout_rule=rule, horizon=horizon, update_every=K, optimizer="adam", adam_beta1=beta1,
+              adam_beta2=1 - 2.0 ** -8, adam_eps=1e-5)
+    export_model(model, "netduinoplus2", str(tmp_path), lr=0.003, influence_bits=16, **kw)
+    h = (tmp_path / "model_data.h").read_text()
+    c = (tmp_path / "model_data.c").read_text()
+    assert "#define MODEL_ADAM 1u" in h
+    want = budget_for_model(model, 16, readout_rule=rule, horizon=horizon, optimizer="adam")
+    assert want.components["optimizer"] > 0
+    assert f"#define MODEL_BUFFER_BYTES {want.total_ram}u" in h
+    a = 0 if beta1 == 0 else 3
+    eps2 = round(1e-10 * 2.0 ** 48)
+    for field in (".adam = MODEL_ADAM", f".adam_a = {a},", ".adam_b = 8,", f".adam_eps2_q = {eps2}u",
+                  f".lr_q = {round(0.003 * 2 ** 24)}, /* lr 0.003 per update (Adam)",
+                  "RTRL_REQUIRED_BYTES_OPT(", "MODEL_ADAM) == MODEL_BUFFER_BYTES"):
+        assert field in c, field
+    out, xq, tq = _run_exported(tmp_path, 16)
+    ref = CLearner(model, lr=0.003, influence_bits=16, **kw)
+    assert ref.required_bytes == want.total_ram + 2 * 20 * (int(ref.lib.RTRL_CHUNK) - 16)
+    ref.run_fixed(xq, tq)
+    s = ref.snapshot()
+    assert out == P.weights_image(s.theta, s.w_o, s.b_o)
+    sgd = CLearner(model, lr=0.003, influence_bits=16, **dict(kw, optimizer="sgd"))
+    sgd.run_fixed(xq, tq)
+    g = sgd.snapshot()
+    assert out != P.weights_image(g.theta, g.w_o, g.b_o)
+
+
+def test_sgd_export_says_sgd(tmp_path):
+    """The default (SGD) export: MODEL_ADAM 0, .adam 0 and no Adam constants; lr per sample."""
+    model = pyrtrl.init_egru(8, 1, 1, density=0.5, seed=1)
+    export_model(model, "microbit", str(tmp_path), lr=0.03, update_every=2)
+    h = (tmp_path / "model_data.h").read_text()
+    c = (tmp_path / "model_data.c").read_text()
+    assert "#define MODEL_ADAM 0u" in h and ".adam = MODEL_ADAM, /* SGD */" in c
+    assert ".adam_a" not in c and ".adam_eps2_q" not in c and "lr 0.03 / K" in c
+    assert "model_buffer_size_check_ro" in c
+    assert f"#define MODEL_BUFFER_BYTES {budget_for_model(model, 16).total_ram}u" in h
+    with pytest.raises(pyrtrl.PyrtrlError, match="optimizer"):
+        export_model(model, "microbit", str(tmp_path / "bad"), optimizer="rmsprop")
+    with pytest.raises(pyrtrl.PyrtrlError, match="beta2"):
+        export_model(model, "microbit", str(tmp_path / "bad"), optimizer="adam", adam_beta2=0.99)
+
+
+def test_adam_moments_can_tip_a_model_over_budget(tmp_path):
+    """Adam's 12 bytes per parameter count toward the budget: the message names Adam."""
+    fits = [n for n in range(8, 40) if budget_for_model(
+        pyrtrl.init_egru(n, 1, 1, density=0.2, shared_mask=True, seed=0, readout="c", taps=16), 16,
+        readout_rule="rls").fits("microbit") and not budget_for_model(
+        pyrtrl.init_egru(n, 1, 1, density=0.2, shared_mask=True, seed=0, readout="c", taps=16), 16,
+        readout_rule="rls", optimizer="adam").fits("microbit")]
+    assert fits
+    model = pyrtrl.init_egru(fits[0], 1, 1, density=0.2, shared_mask=True, seed=0, readout="c", taps=16)
+    export_model(model, "microbit", str(tmp_path / "sgd"), readout_rule="rls")  # fits
+    with pytest.raises(pyrtrl.PyrtrlError) as e:
+        export_model(model, "microbit", str(tmp_path / "adam"), readout_rule="rls", optimizer="adam")
+    msg = str(e.value)
+    assert "\n" not in msg and "by RLS, the cell by Adam is" in msg
+    assert not (tmp_path / "adam").exists()
+
+
 def test_over_budget_rls_readout_names_the_readout(tmp_path):
     """RLS's P is what tips this model over the micro:bit's budget: the message says so."""
     model = pyrtrl.init_egru(16, 1, 1, density=0.2, shared_mask=True, seed=0, readout="c", taps=16)
@@ -151,6 +223,10 @@ def test_cli_export(tmp_path, capsys):
     pyrtrl.save_model(path, model)
     assert main(["export", str(path), "--board", "microbit", "-o", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "model_data.c").exists()
+    assert "#define MODEL_ADAM 0u" in (tmp_path / "out" / "model_data.h").read_text()
+    assert main(["export", str(path), "--board", "microbit", "--optimizer", "adam", "-o",
+                 str(tmp_path / "adam")]) == 0
+    assert "#define MODEL_ADAM 1u" in (tmp_path / "adam" / "model_data.h").read_text()
     big = tmp_path / "big.npz"
     pyrtrl.save_model(big, pyrtrl.init_egru(64, 1, 1, seed=0))
     assert main(["export", str(big), "--board", "microbit", "-o", str(tmp_path / "o2")]) == 2

@@ -190,9 +190,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     stream = _data_stream(args)
     args.stream = stream
     if args.board != "float" or args.port:
-        if args.optimizer != "sgd":
-            raise PyrtrlError("--optimizer adam is float-only (--board float): the C library and "
-                              "the boards train the cell by SGD")
         return cmd_run_device(args)
     if args.checkpoint_every is not None or args.resume is not None:
         raise PyrtrlError("--checkpoint-every and --resume are for device runs (--board B or --port)")
@@ -258,7 +255,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
         if given:
             raise PyrtrlError(f"--model gives the readout and its taps; drop {', '.join(given)}")
         b = budget_for_model(model, args.influence_bits, readout_rule=args.readout_rule,
-                             horizon=args.horizon)
+                             horizon=args.horizon, optimizer=args.optimizer)
         density, shared = model.density(), model.shared_mask
     else:
         missing = [k for k, v in spec.items() if v is None]
@@ -267,7 +264,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
         density, shared = args.density, args.shared_mask
         b = budget(args.hidden, args.inputs, args.outputs, density, shared, args.influence_bits,
                    seed=args.seed, taps=args.taps or 0, readout=args.readout or "y",
-                   readout_rule=args.readout_rule, horizon=args.horizon)
+                   readout_rule=args.readout_rule, horizon=args.horizon, optimizer=args.optimizer)
     res = b.to_dict()
     res.update(density=density, shared_mask=shared)
     if board is not None:
@@ -276,14 +273,16 @@ def cmd_budget(args: argparse.Namespace) -> int:
                    largest_hidden=largest_hidden(board, b.inputs, b.outputs, density, shared,
                                                  args.influence_bits, seed=args.seed, taps=b.taps,
                                                  readout=b.readout, readout_rule=b.readout_rule,
-                                                 horizon=b.horizon))
+                                                 horizon=b.horizon, optimizer=b.optimizer))
     if args.json:
         _print_json(res)
         return 0
     print(f"model: hidden={b.hidden} inputs={b.inputs} outputs={b.outputs} density={density:g} "
           f"{'shared' if shared else 'independent'} masks, {b.influence_bits}-bit influence, "
           f"P={b.params} cell parameters, {b.nnz_union} recurrent union entries")
-    print("RAM, learner buffer (RTRL_REQUIRED_BYTES):")
+    print(f"learning: readout by {'RLS' if b.readout_rule == 'rls' else 'gradient'}, "
+          f"{'Adam' if b.optimizer == 'adam' else 'SGD'} for what learns by gradient, horizon {b.horizon}")
+    print("RAM, learner buffer (RTRL_REQUIRED_BYTES_OPT):")
     for name in RAM_COMPONENTS:
         print(f"  {name:14s} {b.components[name]:>10,} B  {component_help(name)}")
     print(f"  {'total':14s} {b.total_ram:>10,} B  ({b.total_ram / 1024:.1f} KiB)")
@@ -333,7 +332,7 @@ def cmd_run_device(args: argparse.Namespace) -> int:
                             progress=not args.json and sys.stderr.isatty(),
                             checkpoint_every=args.checkpoint_every, resume_from=args.resume,
                             readout_rule=args.readout_rule, train=args.train, horizon=args.horizon,
-                            stream=args.stream)
+                            optimizer=args.optimizer, stream=args.stream)
     if args.json:
         _print_json(summary)
     else:
@@ -390,7 +389,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     paths = export_model(model, args.board, args.out, lr=args.lr, clip=args.clip,
                          update_every=args.update_every, influence_bits=args.influence_bits,
-                         readout_rule=args.readout_rule, train=args.train, horizon=args.horizon)
+                         readout_rule=args.readout_rule, train=args.train, horizon=args.horizon,
+                         optimizer=args.optimizer)
     if args.json:
         _print_json({"board": args.board, "files": paths})
     else:
@@ -501,7 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"pseudo-derivative half-width (default {D.EPS})")
     p.add_argument("--independent-masks", action="store_true", help="one mask per gate instead of shared")
     p.add_argument("--lr", type=_positive_float, default=None,
-                   help=f"learning rate of the cell's SGD (default {D.LR}), on every backend")
+                   help=f"learning rate of the cell's optimizer (default {D.LR}), on every backend; "
+                        "per update with adam")
     p.add_argument("--method", choices=("rtrl_sparse", "rtrl_dense"), default="rtrl_sparse")
     p.add_argument("--horizon", type=_positive_int, default=D.HORIZON,
                    help="forecast this many steps ahead (default 1); learning runs H-1 steps behind")
@@ -514,9 +515,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"recent inputs a fresh model's readout also reads (default {D.TAPS})")
     p.add_argument("--readout-rule", choices=("rls", "gradient"), default=D.READOUT_RULE,
                    help="how the readout learns: rls (default, recursive least squares) or gradient (SGD)")
-    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
-                   help="the cell's optimizer: sgd (default, the device's rule) or adam (--board "
-                        "float only)")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default=D.OPTIMIZER,
+                   help=f"the cell's optimizer (and a gradient readout's): sgd or adam (default "
+                        f"{D.OPTIMIZER}; betas {D.ADAM_BETA1:g}, {D.ADAM_BETA2:g}), on every backend: boards and "
+                        "the C library run Adam in fixed point, its moments take 12 bytes per "
+                        "gradient-learned parameter of RAM")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default="runs/latest", help="run directory (default runs/latest)")
     p.add_argument("--checkpoint-every", type=_positive_int, metavar="STEPS",
@@ -547,6 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="gradient (default) or rls: RLS adds its P matrix, (features+1)^2 words")
     p.add_argument("--horizon", type=_positive_int, default=1,
                    help="forecast horizon (default 1): H > 1 adds the forecast state and an input ring")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
+                   help="sgd (default) or adam: Adam adds its moments, 12 bytes per parameter "
+                        "learned by gradient (the cell's, and the readout's unless RLS)")
     p.add_argument("--board", help=f"check against this board: {', '.join(board_names())}")
     p.add_argument("--model", help="budget of this .npz model (its sizes and masks) instead; the "
                    "largest-hidden search then draws fresh masks at its overall density")
@@ -554,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("report", "write the report of a run directory (figures, report.md, report.json)",
                 "pyrtrl report runs/an386 --json", cmd_report)
     p.epilog += ("\n\nFor a device run (pyrtrl run --board B): learning curve beside the host float "
-                 "learner\n(same SGD rule, float_learner.csv) and the naive forecaster, predictions, "
+                 "learner\n(same rule: the run's optimizer, float_learner.csv) and the naive forecaster, predictions, "
                  "activity,\ncost per step vs dense RTRL, RAM by component vs the board and BPTT. "
                  "Prints report.md's\npath, or with --json the summary numbers (report.json). A "
                  "float run's report is\nregenerated as pyrtrl run --board float writes it.")
@@ -581,13 +587,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, help="directory for model_data.h and model_data.c")
     p.add_argument("--lr", type=_positive_float, default=0.03, help="learning rate (default 0.03)")
     p.add_argument("--clip", type=float, default=1.0, help="gradient clip per component (default 1)")
-    p.add_argument("--update-every", type=_positive_int, default=1, help="SGD step every K samples")
+    p.add_argument("--update-every", type=_positive_int, default=1,
+                   help="a learning step every K samples (SGD's lr is divided by K, Adam's is not)")
     p.add_argument("--readout-rule", choices=("gradient", "rls"), default="gradient",
                    help="how the readout learns on the device: gradient (default, SGD) or rls")
     p.add_argument("--train", choices=("all", "readout"), default="all",
                    help="all (default) or readout: the cell frozen")
     p.add_argument("--horizon", type=_positive_int, default=1,
                    help="forecast horizon H (default 1): learning runs H-1 steps behind")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
+                   help=f"sgd (default) or adam (fixed point, betas {D.ADAM_BETA1:g}, {D.ADAM_BETA2:g}): how the "
+                        "cell and a gradient readout learn on the device; with adam --lr is per update")
     p.add_argument("--influence-bits", type=int, choices=(16, 32), default=16,
                    help="influence matrix storage width (default 16)")
     p.add_argument("--json", action="store_true", help="print the written files as JSON")

@@ -330,7 +330,8 @@ class SimulatedDevice(threading.Thread):
         return P.Hello(P.VERSION, fc.influence_bits, q.n, q.d, q.k, q.P,
                        self.learner.required_bytes, self.learner.required_bytes, 0,
                        P.Samples.capacity(q.d, q.k), self.window, self.board, "runtime_c (cffi)",
-                       q.features, P.readout_flags(q.readout_c, fc.rls is not None, fc.freeze_cell))
+                       q.features, P.readout_flags(q.readout_c, fc.rls is not None, fc.freeze_cell,
+                                                    fc.adam is not None))
 
     def run(self) -> None:  # thread body
         self.send(P.HELLO, self.hello().pack())

@@ -47,15 +47,15 @@ DEFAULT_BOARD = "mps2-an386"
 
 def default_model(board: str, seed: int = 0, influence_bits: int = RD.INFLUENCE_BITS, *,
                   readout_rule: str = RD.READOUT_RULE, horizon: int = 1, inputs: int = 1,
-                  outputs: int = 1) -> EGRU:
+                  outputs: int = 1, optimizer: str = RD.OPTIMIZER) -> EGRU:
     """A fresh model sized for the board, with a learning run's defaults
     (:mod:`pyrtrl.run_defaults`): hidden = min(HIDDEN, the largest that fits the board with
-    this readout, its taps and ``readout_rule``), DENSITY, EPS, SHARED_MASK, READOUT, TAPS
+    this readout, its taps, ``readout_rule`` and ``optimizer``: Adam's moments count), DENSITY, EPS, SHARED_MASK, READOUT, TAPS
     (on the 16 KiB boards that is the largest model that fits); ``inputs`` and ``outputs``
     inputs and outputs (a data file's columns)."""
     n = RD.HIDDEN if board == "host" else min(RD.HIDDEN, largest_hidden(
         board, inputs, outputs, RD.DENSITY, RD.SHARED_MASK, influence_bits, taps=RD.TAPS, readout=RD.READOUT,
-        readout_rule=readout_rule, horizon=horizon))
+        readout_rule=readout_rule, horizon=horizon, optimizer=optimizer))
     if n < 1:
         raise PyrtrlError(f"no model fits board {board}")
     return init_egru(n, inputs, outputs, density=RD.DENSITY, shared_mask=RD.SHARED_MASK, eps=RD.EPS,
@@ -65,15 +65,16 @@ def default_model(board: str, seed: int = 0, influence_bits: int = RD.INFLUENCE_
 def build_firmware(board: str, model: EGRU, out_dir: Path, lr: float, influence_bits: int, *,
                    readout_rule: str = "gradient", train: str = "all",
                    rls_forgetting: float = RD.RLS_FORGETTING, rls_p0: float = RD.RLS_P0,
-                   horizon: int = 1) -> Path:
+                   horizon: int = 1, optimizer: str = RD.OPTIMIZER) -> Path:
     """Export the model and build the learner app for the board; returns the ELF path.
 
-    The readout settings are :func:`pyrtrl.export.export_model`'s (defaults: SGD, all
-    trained, as there)."""
+    The readout settings are :func:`pyrtrl.export.export_model`'s (defaults: gradient readout,
+    all trained, as there); ``optimizer`` defaults to a learning run's
+    (:data:`pyrtrl.run_defaults.OPTIMIZER`)."""
     model_dir = out_dir / "firmware_model"
     export_model(model, board, str(model_dir), lr=lr, influence_bits=influence_bits,
                  readout_rule=readout_rule, train=train, rls_forgetting=rls_forgetting, rls_p0=rls_p0,
-                 horizon=horizon)
+                 horizon=horizon, optimizer=optimizer)
     cmd = ["make", "-s", "-C", str(FIRMWARE), f"BOARD={board}", "APP=learner",
            f"MODEL_DIR={model_dir}", f"INFLUENCE_BITS={influence_bits}",
            f"BUILD={out_dir / 'firmware_build'}"]
@@ -256,12 +257,14 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
                   readout_rule: str = RD.READOUT_RULE, train: str = RD.TRAIN,
                   rls_forgetting: float = RD.RLS_FORGETTING,
                   rls_p0: float = RD.RLS_P0, horizon: int = RD.HORIZON,
-                  stream: Optional[Any] = None) -> Dict[str, Any]:
+                  stream: Optional[Any] = None, optimizer: str = RD.OPTIMIZER) -> Dict[str, Any]:
     """Run the on-device learner on a recorded stream and write a run directory.
 
-    The learning settings default to :mod:`pyrtrl.run_defaults`: ``lr`` (the cell's SGD
-    step), ``readout_rule`` ("gradient": SGD, or "rls"), ``train`` ("all", or "readout": the
-    cell frozen), ``rls_forgetting`` and ``rls_p0``; the model's readout source (y or c) and
+    The learning settings default to :mod:`pyrtrl.run_defaults`: ``optimizer`` ("sgd" or
+    "adam": Adam in fixed point, its moments in the learner's RAM), ``lr`` (the cell's step:
+    per mean gradient with SGD, per update with Adam), ``readout_rule`` ("gradient": by the
+    optimizer, or "rls"), ``train`` ("all", or "readout": the cell frozen), ``rls_forgetting``
+    and ``rls_p0``; the model's readout source (y or c) and
     taps come from the model (without ``model_path``: :func:`default_model`). The firmware,
     the simulated device and the host reference learner all use these settings.
 
@@ -298,7 +301,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     if influence_bits not in (16, 32):
         raise PyrtrlError(f"influence_bits must be 16 or 32, got {influence_bits}")
     settings = dict(readout_rule=readout_rule, train=train, rls_forgetting=rls_forgetting, rls_p0=rls_p0,
-                    horizon=horizon)
+                    horizon=horizon, optimizer=optimizer)
     fixed_config(lr, 1.0, 1, influence_bits, False, **settings)  # one-line error for a bad setting
     if stream is None:
         sig = load_signal(data, max_steps=None if steps is None else steps + 1, seed=seed)
@@ -326,7 +329,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     d, k = x.shape[1], target.shape[1]
     model = (load_model(model_path) if model_path
              else default_model(board, seed, influence_bits, readout_rule=readout_rule,
-                                horizon=horizon, inputs=d, outputs=k))
+                                horizon=horizon, inputs=d, outputs=k, optimizer=optimizer))
     if model.d != d or model.k != k:
         raise PyrtrlError(f"the stream has {d} input(s) and {k} target(s) but the model "
                           f"inputs={model.d} outputs={model.k}")
@@ -386,13 +389,14 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         if (hello.n, hello.d, hello.k) != (model.n, model.d, model.k):
             raise PyrtrlError(f"device runs a {hello.n}x{hello.d}x{hello.k} model, expected "
                               f"{model.n}x{model.d}x{model.k}: flash the firmware built for this model")
-        flags = P.readout_flags(model.readout == "c", readout_rule == "rls", train == "readout")
+        flags = P.readout_flags(model.readout == "c", readout_rule == "rls", train == "readout",
+                                optimizer == "adam")
         if ((hello.features is not None and hello.features != model.features)
                 or (hello.readout_flags is not None and hello.readout_flags != flags)):
             raise PyrtrlError(f"device's readout has {hello.features} features (flags {hello.readout_flags}), "
                               f"expected {model.features} (flags {flags}: readout {model.readout}, "
-                              f"{model.taps} taps, {readout_rule}, train {train}): flash the firmware "
-                              f"built for this model and these settings")
+                              f"{model.taps} taps, {readout_rule}, train {train}, {optimizer}): flash the "
+                              f"firmware built for this model and these settings")
         if resume_image is not None:
             dev.load_weights(resume_image)
             resume_checked = dev.dump_weights() == resume_image
@@ -470,6 +474,9 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         "eps": float(model.eps), "readout": model.readout, "taps": model.taps,
         "features": model.features, "readout_rule": readout_rule, "train": train,
         "rls_forgetting": rls_forgetting, "rls_p0": rls_p0, "horizon": horizon,
+        "optimizer": optimizer,
+        **({"adam_beta1": RD.ADAM_BETA1, "adam_beta2": RD.ADAM_BETA2, "adam_eps": RD.ADAM_EPS}
+           if optimizer == "adam" else {}),
         "first_loss": float(loss[:head].mean()), "final_loss": float(loss[-head:].mean()),
         # exact guest instructions per learning step (TCG plugin) under QEMU; on a real
         # board the device's own tick counter (cycles at its clock) instead

@@ -270,7 +270,7 @@ def run_host(
     taps: int = D.TAPS,
     readout_rule: str = D.READOUT_RULE,
     train: str = D.TRAIN,
-    optimizer: str = "sgd",
+    optimizer: str = D.OPTIMIZER,
     clip: float = D.CLIP,
     stream: Optional["DataStream"] = None,
 ) -> Dict[str, Any]:
@@ -305,8 +305,9 @@ def run_host(
     readout, taps : str, int
         The fresh model's readout (ignored with ``model_path``).
     readout_rule, train, optimizer, clip :
-        As for :class:`pyrtrl.OnlineLearner`; by default the device's rule: SGD with the
-        gradient clipped per component for the cell, RLS for the readout.
+        As for :class:`pyrtrl.OnlineLearner`; by default a device run's rule
+        (:mod:`pyrtrl.run_defaults`): the cell by ``OPTIMIZER`` (Adam: the float twin of the
+        device's) with the gradient clipped per component, RLS for the readout.
     stream : DataStream, optional
         Learn this stream from a data file (:func:`pyrtrl.data.load_stream`, already cut to
         ``steps``) instead of the signal ``data``: the fresh model has ``stream.d`` inputs
@@ -367,8 +368,7 @@ def run_host(
     if horizon > x.shape[0]:
         raise PyrtrlError(f"horizon={horizon} is longer than the stream ({x.shape[0]} steps)")
     learner = OnlineLearner(model, lr=lr, update_every=update_every, method=method,
-                            optimizer=optimizer, clip=clip,
-                            clip_mode="value" if optimizer == "sgd" else "norm",
+                            optimizer=optimizer, clip=clip, clip_mode="value",
                             readout_rule=readout_rule, train=train, horizon=horizon)
     out = _prepare_out_dir(out_dir)
 

@@ -218,12 +218,13 @@ class Hello:
     library: str
     # optional tail after the strings (devices that predate it send none: None here)
     features: Optional[int] = None  # columns of W_o: n + taps * d (sizes the weights image)
-    readout_flags: Optional[int] = None  # READOUT_C | READOUT_RLS | FREEZE_CELL
+    readout_flags: Optional[int] = None  # READOUT_C | READOUT_RLS | FREEZE_CELL | ADAM
 
     _TAIL: ClassVar[struct.Struct] = struct.Struct("<HB")
     READOUT_C: ClassVar[int] = 1  # the readout reads the state c (else the events y)
     READOUT_RLS: ClassVar[int] = 2  # the readout learns by RLS (else SGD)
     FREEZE_CELL: ClassVar[int] = 4  # only the readout learns
+    ADAM: ClassVar[int] = 8  # what learns by gradient steps by Adam (else SGD)
 
     def pack(self) -> bytes:
         head = self._S.pack(self.protocol, self.influence_bits, self.n, self.d, self.k,
@@ -242,10 +243,10 @@ class Hello:
         return cls(*vals, board, lib, *tail)
 
 
-def readout_flags(readout_c: bool, rls: bool, freeze_cell: bool) -> int:
+def readout_flags(readout_c: bool, rls: bool, freeze_cell: bool, adam: bool = False) -> int:
     """HELLO's readout byte for a learner's settings."""
     return ((Hello.READOUT_C if readout_c else 0) | (Hello.READOUT_RLS if rls else 0)
-            | (Hello.FREEZE_CELL if freeze_cell else 0))
+            | (Hello.FREEZE_CELL if freeze_cell else 0) | (Hello.ADAM if adam else 0))
 
 
 @dataclass

@@ -72,7 +72,8 @@ def evaluate(signal: str, horizon: int = 1, hidden: int = D.HIDDEN, density: flo
                       readout=D.READOUT, taps=D.TAPS)
     c = CLearner(model, lr=D.LR, clip=D.CLIP, influence_bits=D.INFLUENCE_BITS,
                  readout_rule=D.READOUT_RULE, train=train, rls_forgetting=D.RLS_FORGETTING,
-                 rls_p0=D.RLS_P0, horizon=horizon)
+                 rls_p0=D.RLS_P0, horizon=horizon, optimizer=D.OPTIMIZER, adam_beta1=D.ADAM_BETA1,
+                 adam_beta2=D.ADAM_BETA2, adam_eps=D.ADAM_EPS)
     r = c.run(x, target)
     cnt = c.counters()
     return {"signal": signal, "horizon": horizon, "hidden": hidden, "density": density, "eps": eps,

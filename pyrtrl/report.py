@@ -21,10 +21,12 @@ report.md          the table, the learners beside the baselines, and the figures
 ================== =============================================================
 
 The host float learner is :class:`pyrtrl.learner.OnlineLearner` on ``model_before.npz``
-with the device's update rule: the cell by SGD at the run's learning rate, every component
-of the gradient clipped to [-1, 1], an update after every step; the readout by the run's
-``readout_rule`` (SGD as the cell, or RLS with the run's forgetting factor and p0) and
-``train`` (summaries written before these keys existed: SGD, all trained). It sees the float samples the
+with the device's update rule: the cell by the run's ``optimizer`` (SGD, or Adam with the
+run's betas and eps: :class:`pyrtrl.optim.Adam`, the float twin of the device's) at the
+run's learning rate, every component of the gradient clipped to [-1, 1], an update after
+every step; the readout by the run's ``readout_rule`` (the cell's optimizer, or RLS with the
+run's forgetting factor and p0) and ``train`` (summaries written before these keys existed:
+SGD, all trained). It sees the float samples the
 device was sent (``x``, ``target`` of the telemetry), the device their Q16 versions.
 
 Losses are 0.5 (prediction - target)^2 (what the device reports); the table's MSE is the
@@ -63,16 +65,34 @@ FIGURES: tuple = ("learning_curve", "prediction_start", "prediction_end", "activ
 #: The host float learner's per-step results.
 FLOAT_FILE = "float_learner.csv"
 FLOAT_COLUMNS = ("step", "prediction", "loss")
-#: The host float learner's settings: the device's update rule.
-FLOAT_SETTINGS = {"optimizer": "sgd", "clip": 1.0, "clip_mode": "value", "update_every": 1}
-#: The readout settings of a run summary, and their values for summaries without them.
-READOUT_SETTINGS = {"readout_rule": "gradient", "train": "all", "rls_forgetting": 0.999, "rls_p0": 1.0,
-                    "horizon": 1}
+#: The host float learner's settings: the device's update rule (clipped per component).
+FLOAT_SETTINGS = {"clip": 1.0, "clip_mode": "value", "update_every": 1}
+#: The learning settings of a run summary, and their values for summaries without them
+#: (written before the keys existed: SGD, gradient readout, all trained).
+READOUT_SETTINGS = {"optimizer": "sgd", "readout_rule": "gradient", "train": "all",
+                    "rls_forgetting": 0.999, "rls_p0": 1.0, "horizon": 1}
 
 
 def float_settings(summary: Dict[str, Any]) -> Dict[str, Any]:
     """The float learner's keyword arguments (but lr) for a run: the device's rule."""
     return dict(FLOAT_SETTINGS, **{k: summary.get(k, v) for k, v in READOUT_SETTINGS.items()})
+
+
+def adam_settings(summary: Dict[str, Any]) -> Optional[Dict[str, float]]:
+    """Adam's betas and eps of a run that used Adam (the summary's, else the defaults of
+    :mod:`pyrtrl.run_defaults`); None for SGD."""
+    if summary.get("optimizer", READOUT_SETTINGS["optimizer"]) != "adam":
+        return None
+    from . import run_defaults as RD
+
+    return {"adam_beta1": float(summary.get("adam_beta1", RD.ADAM_BETA1)),
+            "adam_beta2": float(summary.get("adam_beta2", RD.ADAM_BETA2)),
+            "adam_eps": float(summary.get("adam_eps", RD.ADAM_EPS))}
+
+
+def optimizer_label(summary: Dict[str, Any]) -> str:
+    """How the run's cell learned: "SGD" or "Adam"."""
+    return "Adam" if summary.get("optimizer", READOUT_SETTINGS["optimizer"]) == "adam" else "SGD"
 #: BPTT's bytes per step are measured on at most this many first steps, then multiplied.
 BPTT_PREFIX = 256
 
@@ -185,6 +205,11 @@ def float_learner(run_dir: PathLike, recompute: bool = False) -> Dict[str, np.nd
     s = read_summary(out)
     model = load_model(model_path)
     learner = OnlineLearner(model, lr=float(s["lr"]), **float_settings(s))
+    ad = adam_settings(s)
+    if ad is not None:  # the run's betas and eps (OnlineLearner takes the defaults)
+        from .optim import Adam
+
+        learner.optimizer = Adam(float(s["lr"]), ad["adam_beta1"], ad["adam_beta2"], ad["adam_eps"])
     if saved is not None:
         r = learner.run(saved["x"], saved["target"])
     else:
@@ -271,7 +296,9 @@ def report_numbers(run_dir: PathLike, baselines: Optional[Dict[str, Any]] = None
     sq_float = np.mean((fpred - truth) ** 2, axis=1)
     mse_d, mse_n, mse_f = (float(a[sl].mean()) for a in (sq_dev, sq_naive, sq_float))
     b = budget_for_model(model, int(s["influence_bits"]),
-                         readout_rule=s.get("readout_rule", READOUT_SETTINGS["readout_rule"]))
+                         readout_rule=s.get("readout_rule", READOUT_SETTINGS["readout_rule"]),
+                         horizon=int(s.get("horizon", READOUT_SETTINGS["horizon"])),
+                         optimizer=s.get("optimizer", READOUT_SETTINGS["optimizer"]))
     dense = int(sum(dense_step_macs(model.n, model.d, b.params)))
     ins = read_instructions(out)
     board_ram = None if s["board"] == "host" else get_board(s["board"]).ram_bytes
@@ -279,7 +306,7 @@ def report_numbers(run_dir: PathLike, baselines: Optional[Dict[str, Any]] = None
     res: Dict[str, Any] = {
         "board": s["board"], "data": s["data"], "steps": T, "hidden": model.n,
         "influence_bits": int(s["influence_bits"]), "lr": float(s["lr"]),
-        "float_learner": dict(float_settings(s), lr=float(s["lr"])),
+        "float_learner": dict(float_settings(s), lr=float(s["lr"]), **(adam_settings(s) or {})),
         "last_fraction": LAST_FRACTION, "last_steps": last,
         "mse_device_last": mse_d, "mse_naive_last": mse_n, "mse_float_last": mse_f,
         "ratio_device_over_naive_last": ratio(mse_d, mse_n),
@@ -334,7 +361,7 @@ def report_figures(run_dir: PathLike, numbers: Optional[Dict[str, Any]] = None,
     window = _curve_window(T, rate) if rate else max(1, min(300, T // 5))
     step = tel["step"]
     n = int(s["hidden"])
-    where = f"{s['board']}, {s['data']}, n={n}, SGD lr {float(s['lr']):g}"
+    where = f"{s['board']}, {s['data']}, n={n}, {optimizer_label(s)} lr {float(s['lr']):g}"
     figs: Dict[str, Figure] = {}
 
     # learning curve
@@ -492,7 +519,7 @@ def _readout_phrase(s: Dict[str, Any]) -> str:
     """How the run's readout reads and learns, from its summary."""
     rule = s.get("readout_rule", READOUT_SETTINGS["readout_rule"])
     how = (f"RLS, forgetting {float(s.get('rls_forgetting', 0.999)):g}" if rule == "rls"
-           else "SGD as the cell")
+           else f"{optimizer_label(s)} as the cell")
     taps = int(s.get("taps", 0))
     what = f"{'c' if s.get('readout') == 'c' else 'y'}" + (f" and the last {taps} inputs" if taps else "")
     frozen = ", the cell frozen" if s.get("train", "all") == "readout" else ""
@@ -574,7 +601,7 @@ def write_report(run_dir: PathLike) -> List[str]:
         *_health_lines(assess(rn, int(s.get("saturations") or 0), int(num["steps"]))),
         f"At each of {num['steps']} steps the device receives {_seen(s)}, forecasts "
         f"{_forecast(s)}, is scored and learns from the truth when it arrives, "
-        f"with sparse RTRL in fixed point (SGD lr {num['lr']:g}, each "
+        f"with sparse RTRL in fixed point ({optimizer_label(s)} lr {num['lr']:g}, each "
         f"gradient component clipped to 1, {num['influence_bits']}-bit influence matrix, "
         f"{num['hidden']} units; {_readout_phrase(s)}). The host float learner runs the same rule on the same stream from "
         f"the same initial model (`model_before.npz`).{verdict}",

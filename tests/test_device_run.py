@@ -1,5 +1,5 @@
 """Every board learns the recorded signal online under QEMU with the default run's model and
-settings (pyrtrl.run_defaults: c readout, 16 input taps, RLS); its weights equal the host C
+settings (pyrtrl.run_defaults: c readout, 16 input taps, RLS, the cell's OPTIMIZER); its weights equal the host C
 library's bit for bit; no frame is lost or damaged."""
 
 import json
@@ -14,7 +14,7 @@ from board_files import board_mk
 
 from pyrtrl import run_defaults as RD
 from pyrtrl.boards import board_names, get_board
-from pyrtrl.budget import largest_hidden
+from pyrtrl.budget import CONTEXT_BYTES, budget_for_model, largest_hidden
 from pyrtrl.cli import main
 from pyrtrl.device_run import run_on_device
 from pyrtrl.fixed import quantize, quantize_samples
@@ -23,7 +23,7 @@ from pyrtrl.runtime import CLearner
 from pyrtrl.signals import forecasting_stream, load_signal
 
 SETTINGS = dict(readout_rule=RD.READOUT_RULE, train=RD.TRAIN, rls_forgetting=RD.RLS_FORGETTING,
-                rls_p0=RD.RLS_P0)
+                rls_p0=RD.RLS_P0, optimizer=RD.OPTIMIZER)
 
 
 def _need(board: str) -> None:
@@ -50,7 +50,8 @@ def _stack_used(board: str, elf: Path, ram_used: int) -> int:
 
 def _default_hidden(board: str) -> int:
     return min(RD.HIDDEN, largest_hidden(board, 1, 1, RD.DENSITY, RD.SHARED_MASK, RD.INFLUENCE_BITS,
-                                         taps=RD.TAPS, readout=RD.READOUT, readout_rule=RD.READOUT_RULE))
+                                         taps=RD.TAPS, readout=RD.READOUT, readout_rule=RD.READOUT_RULE,
+                                         optimizer=RD.OPTIMIZER))
 
 
 def _check_against_host(run_dir: Path, steps: int) -> None:
@@ -111,9 +112,9 @@ def test_microbit_runs_the_largest_model_that_fits(tmp_path):
     _need("microbit")
     s = run_on_device("microbit", steps=300, out_dir=str(tmp_path), progress=False)
     n = largest_hidden("microbit", 1, 1, RD.DENSITY, RD.SHARED_MASK, 16, taps=RD.TAPS,
-                       readout=RD.READOUT, readout_rule=RD.READOUT_RULE)
+                       readout=RD.READOUT, readout_rule=RD.READOUT_RULE, optimizer=RD.OPTIMIZER)
     assert s["hidden"] == n < RD.HIDDEN
-    assert s["readout_rule"] == "rls" and s["taps"] == RD.TAPS
+    assert s["readout_rule"] == "rls" and s["taps"] == RD.TAPS and s["optimizer"] == RD.OPTIMIZER
     assert s["ram_used_bytes"] <= get_board("microbit").ram_bytes
     assert s["weights_match_host"]
     _check_against_host(tmp_path, 300)
@@ -160,6 +161,43 @@ def test_host_board_with_other_readout_settings(tmp_path):
     with pytest.raises(pyrtrl.PyrtrlError, match="readout_rule"):
         run_on_device("host", steps=10, out_dir=str(tmp_path / "bad"), readout_rule="lms")
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("rule", ["rls", "gradient"])
+def test_adam_on_a_board_matches_the_host(tmp_path, rule):
+    """optimizer="adam" on mps2-an386 (the cell, and with a gradient readout the readout too):
+    the firmware says Adam in its HELLO, its weights after 300 steps equal the host C
+    library's with Adam, and differ from SGD's on the same stream."""
+    _need("mps2-an386")
+    s = run_on_device("mps2-an386", steps=300, out_dir=str(tmp_path), progress=False, report=False,
+                      optimizer="adam", readout_rule=rule)
+    assert s["optimizer"] == "adam" and s["weights_match_host"] and s["frames_bad"] == 0
+    assert (s["adam_beta1"], s["adam_beta2"], s["adam_eps"]) == (RD.ADAM_BETA1, RD.ADAM_BETA2, RD.ADAM_EPS)
+    h = (tmp_path / "firmware_model" / "model_data.h").read_text()
+    assert "#define MODEL_ADAM 1u" in h
+    before = load_model(tmp_path / "model_before.npz")
+    x, target = forecasting_stream(load_signal("ppg", max_steps=301))
+    xq, tq = (quantize_samples(a[:300])[0].astype(np.int32) for a in (x, target))
+    kw = dict(SETTINGS, readout_rule=rule)
+    after = quantize(load_model(tmp_path / "model_after.npz"))
+    for opt, same in (("adam", True), ("sgd", False)):
+        ref = CLearner(before, lr=RD.LR, influence_bits=RD.INFLUENCE_BITS, **dict(kw, optimizer=opt))
+        ref.run_fixed(xq, tq)
+        r = ref.snapshot()
+        eq = (np.array_equal(after.theta, r.theta) and np.array_equal(after.w_o, r.w_o)
+              and np.array_equal(after.b_o, r.b_o))
+        assert eq == same, opt
+    # the device's buffer holds Adam's moments: the budget's figure, plus its context
+    b = budget_for_model(before, RD.INFLUENCE_BITS, readout_rule=rule, optimizer="adam")
+    assert b.components["optimizer"] > 0
+    assert s["learner_ram_bytes"] == b.total_ram + CONTEXT_BYTES
+
+
+def test_host_board_with_sgd(tmp_path):
+    """optimizer="sgd" reaches the simulated device and the reference alike."""
+    s = run_on_device("host", steps=200, out_dir=str(tmp_path), progress=False, report=False,
+                      optimizer="sgd")
+    assert s["optimizer"] == "sgd" and "adam_beta1" not in s and s["weights_match_host"]
 
 
 def test_no_frame_lost_over_10k_steps(tmp_path):

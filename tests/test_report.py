@@ -28,6 +28,7 @@ from pyrtrl.cli import main
 from pyrtrl.device_run import DEFAULT_BOARD, run_on_device
 from pyrtrl.learner import OnlineLearner
 from pyrtrl.model_file import load_model
+from pyrtrl.optim import Adam
 from pyrtrl.monitor import read_live, render_png, run_finished
 from pyrtrl.report import FIGURES, TABLE, report_figures, write_report
 from pyrtrl.rtrl_dense import dense_step_macs
@@ -107,7 +108,8 @@ def _recompute(d: Path) -> Dict[str, Any]:
     sq = lambda a: ((a - tel["target"]) ** 2)[-last:].mean()  # noqa: E731
     dev, naive, flt = sq(tel["prediction"]), sq(tel["x"]), sq(fl["prediction"])
     model = load_model(d / "model_before.npz")
-    b = budget_for_model(model, s["influence_bits"], readout_rule=s["readout_rule"])
+    b = budget_for_model(model, s["influence_bits"], readout_rule=s["readout_rule"],
+                         horizon=s["horizon"], optimizer=s["optimizer"])
     ins = d / "instructions.txt"
     return {
         "steps": T, "last_steps": last,
@@ -238,9 +240,15 @@ def test_float_learner_is_the_device_rule_and_is_cached(host_dir: Path) -> None:
     fl = np.genfromtxt(host_dir / "float_learner.csv", delimiter=",", names=True)
     s = json.loads((host_dir / "summary.json").read_text())
     assert s["readout_rule"] == "rls"  # the run defaults: the float learner's readout is RLS too
-    learner = OnlineLearner(load_model(host_dir / "model_before.npz"), lr=s["lr"], optimizer="sgd",
+    assert s["optimizer"] == RD.OPTIMIZER  # and its cell's optimizer the device's
+    learner = OnlineLearner(load_model(host_dir / "model_before.npz"), lr=s["lr"], optimizer=s["optimizer"],
                             clip=1.0, clip_mode="value", update_every=1, readout_rule=s["readout_rule"],
                             train=s["train"], rls_forgetting=s["rls_forgetting"], rls_p0=s["rls_p0"])
+    if s["optimizer"] == "adam":
+        assert (s["adam_beta1"], s["adam_beta2"], s["adam_eps"]) == (RD.ADAM_BETA1, RD.ADAM_BETA2, RD.ADAM_EPS)
+        assert isinstance(learner.optimizer, Adam)  # with the defaults' betas: the run's
+    rep = json.loads((host_dir / "report.json").read_text())
+    assert rep["float_learner"]["optimizer"] == s["optimizer"]
     r = learner.run(tel["x"][:, None], tel["target"][:, None])
     np.testing.assert_array_equal(fl["prediction"], r.output[:, 0])
     np.testing.assert_array_equal(fl["loss"], r.loss)

@@ -127,7 +127,7 @@ static void send_hello(void)
      * (columns of w_o, which size the weights image) and what it reads and how it learns */
     q = tlm_put_u16(q, MODEL_FEATURES);
     *q++ = (uint8_t)(model_config.readout_c | (model_config.readout_rls << 1) |
-                     (model_config.freeze_cell << 2));
+                     (model_config.freeze_cell << 2) | ((model_config.adam ? 1u : 0u) << 3));
     tlm_send(&tlm, TLM_HELLO, p, (size_t)(q - p));
 }
 

@@ -7,7 +7,7 @@
  *               usually succeeds and the step functions get exercised; bit 1 then corrupts
  *               one array element), clear = "raw" (every config field and every pattern
  *               array taken verbatim from the bytes: validation is what gets exercised)
- *   then        config fields (readout, RLS and delay included), pattern arrays, u_maps,
+ *   then        config fields (readout, RLS, delay and Adam included), pattern arrays, u_maps,
  *               theta / w_o (k x (n + taps d)) / b_o
  *   then        operations until the bytes run out: rtrl_step, rtrl_step_labelled,
  *               rtrl_run, rtrl_run_record (NULL / non-NULL outputs), rtrl_stage_weights
@@ -154,6 +154,13 @@ static int build_raw(src_t *s, rtrl_config_t *c, arrays_t *a, int *shared)
     c->rls_isl_q = i32(s);
     c->rls_p0_q = i32(s);
     c->delay = u16(s) % 300u;
+    c->adam = u8(s);
+    if (c->adam < 0xF0u) /* mostly 0 / 1, sometimes out of range */
+        c->adam &= 1u;
+    c->adam_a = u8(s) % 20u; /* 17..19 refused */
+    c->adam_b = u8(s) % 20u; /* 0 and 17..19 refused */
+    c->reserved2 = u8(s) == 0xFFu;
+    c->adam_eps2_q = (u8(s) & 1) ? u32(s) : u16(s); /* below 256 or above INT32_MAX refused */
     size_t bytes = 0;
     if (rtrl_required_bytes(c, &bytes) != RTRL_OK || bytes > MAX_BUFFER)
         return 0;
@@ -256,8 +263,16 @@ static int build_structured(src_t *s, uint8_t mode, rtrl_config_t *c, arrays_t *
     c->clip_q = (int32_t)u16(s) << (u8(s) % 10u);
     c->eps_q = 1 + (int32_t)(u16(s) % 65536u);
     c->goe_q = (int32_t)u16(s) * (1 + u8(s) % 4);
+    c->adam = u8(s) & 1;
+    c->adam_a = u8(s) % 17u; /* 0: beta1 = 0 (RMSprop) */
+    c->adam_b = 1u + u8(s) % 16u;
+    c->reserved2 = 0;
+    { /* the floor of v: mostly small (v's table index shifts), sometimes up to INT32_MAX */
+        const uint8_t e = u8(s);
+        c->adam_eps2_q = (e & 3) ? 256u + u16(s) % 65536u : 256u + u32(s) % ((uint32_t)INT32_MAX - 255u);
+    }
     if (mode & 2u) { /* corrupt one element of one pattern array or one config field */
-        const uint8_t which = u8(s) % 8u, g = u8(s) % 3u;
+        const uint8_t which = u8(s) % 10u, g = u8(s) % 3u;
         const uint16_t v = u16(s);
         const uint16_t at = u16(s);
         switch (which) {
@@ -268,7 +283,14 @@ static int build_structured(src_t *s, uint8_t mode, rtrl_config_t *c, arrays_t *
         case 4: a->u_colptr[at % (n + 1u)] = v; break;
         case 5: if (c->nnz_union) a->u_rowidx[at % c->nnz_union] = v; break;
         case 6: if (!*shared && c->nnz_union) a->u_map[g][at % c->nnz_union] = v; break;
-        default: /* a smaller nnz_union (a larger one would break the arrays' documented sizes) */
+        case 8: /* an Adam field, often out of range (at picks which) */
+            c->adam = (uint8_t)(at & 1 ? 1u : v & 0xFFu);
+            if (at & 2) c->adam_a = (uint8_t)v;
+            if (at & 4) c->adam_b = (uint8_t)(v % 18u);
+            if (at & 8) c->adam_eps2_q = v;
+            if (at & 16) c->reserved2 = (uint8_t)v;
+            break;
+        case 9: c->adam_eps2_q = 0x80000000u + v; break; /* above INT32_MAX */ /* a smaller nnz_union (a larger one would break the arrays' documented sizes) */
             c->nnz_union = (uint16_t)(c->nnz_union - (c->nnz_union < v % 3u ? c->nnz_union : v % 3u));
             break;
         }

@@ -127,6 +127,33 @@ static inline __m256i finish8(__m256i e, __m256i o, __m256i *cnt)
     return _mm256_blend_epi32(ce, _mm256_slli_epi64(co, 32), 0xAA);
 }
 
+/* Saturation is rare: the clamps above (16 instructions per 8 columns) run only for rows
+ * where some accumulator is out of range. acc is in range iff acc - MIN 2^F, as an unsigned
+ * number, is below 2^(bits + F), i.e. its top 48 - bits bits are zero (an acc so large that
+ * the subtraction wraps has them set too). RTRL_INRANGE accumulates those differences. */
+#define RTRL_INRANGE(T, E, O)                                                              \
+    (T) = _mm256_or_si256(                                                                 \
+        (T), _mm256_or_si256(_mm256_sub_epi64((E), rtrl_lo_acc()), _mm256_sub_epi64((O), rtrl_lo_acc())))
+
+static inline __m256i rtrl_lo_acc(void)
+{
+    return _mm256_set1_epi64x((long long)((int64_t)RTRL_M_MIN * ((int64_t)1 << RTRL_FRAC)));
+}
+
+/* nonzero when every accumulator behind T is in range */
+static inline int in_range(__m256i t)
+{
+    const __m256i top = _mm256_set1_epi64x((long long)~(((uint64_t)1 << (RTRL_INFLUENCE_BITS + RTRL_FRAC)) - 1u));
+    return _mm256_testz_si256(t, top);
+}
+
+/* finish8 for accumulators known to be in range: acc >> F's low 32 bits are bits F..F+31
+ * of acc; the odd column's go to the high dword (bits F..F+31 of o << (32 - F)). */
+static inline __m256i finish8_fast(__m256i e, __m256i o)
+{
+    return _mm256_blend_epi32(_mm256_srli_epi64(e, RTRL_FRAC), _mm256_slli_epi64(o, 32 - RTRL_FRAC), 0xAA);
+}
+
 /* 8 columns of one row (any chunk width, the partial chunk too): saved points at the
  * block's first column in slot 0. */
 static inline void row_block8(rtrl_m_t *restrict row, int32_t d, const int32_t *jv_row,
@@ -139,7 +166,9 @@ static inline void row_block8(rtrl_m_t *restrict row, int32_t d, const int32_t *
     for (uint16_t e = 0; e < ne; ++e)
         RTRL_MAC8(e0, o0, rtrl_v8_load_m(saved + (size_t)slot[e] * RTRL_CHUNK),
                   _mm256_set1_epi64x(jv_row[e]));
-    rtrl_v8_store_m(row, finish8(e0, o0, cnt));
+    __m256i t = _mm256_setzero_si256();
+    RTRL_INRANGE(t, e0, o0);
+    rtrl_v8_store_m(row, in_range(t) ? finish8_fast(e0, o0) : finish8(e0, o0, cnt));
 }
 
 #if RTRL_CHUNK == 16 || RTRL_CHUNK == 32
@@ -168,6 +197,22 @@ static inline void row_full_v(rtrl_m_t *restrict row, int32_t d, const int32_t *
         RTRL_MAC8(e2, o2, rtrl_v8_load_m(src + 16), jv);
         RTRL_MAC8(e3, o3, rtrl_v8_load_m(src + 24), jv);
 #endif
+    }
+    __m256i t = _mm256_setzero_si256();
+    RTRL_INRANGE(t, e0, o0);
+    RTRL_INRANGE(t, e1, o1);
+#if RTRL_CHUNK == 32
+    RTRL_INRANGE(t, e2, o2);
+    RTRL_INRANGE(t, e3, o3);
+#endif
+    if (in_range(t)) {
+        rtrl_v8_store_m(row, finish8_fast(e0, o0));
+        rtrl_v8_store_m(row + 8, finish8_fast(e1, o1));
+#if RTRL_CHUNK == 32
+        rtrl_v8_store_m(row + 16, finish8_fast(e2, o2));
+        rtrl_v8_store_m(row + 24, finish8_fast(e3, o3));
+#endif
+        return;
     }
     rtrl_v8_store_m(row, finish8(e0, o0, cnt));
     rtrl_v8_store_m(row + 8, finish8(e1, o1, cnt));

@@ -68,12 +68,22 @@ static int check_rows(int trial)
         M[i] = ref[i] = m_value(mode);
     for (size_t i = 0; i < (size_t)nact * RTRL_CHUNK; ++i)
         saved[i] = m_value(mode);
-    if (mode == 3) { /* at the clamps' edges: acc = M 2^16 + 2^15 + 2 s with M extreme and
-                      * 2 s within a few units of +-2^15 */
+    if (mode == 3) {
+        /* At the clamps' edges: d = 1.0 and one entry J = 2, so acc = M 2^16 + 2^15 + 2 s.
+         * Column c has M = MAX in every row and s = 2^14 + delta in every slot (acc =
+         * (MAX + 1) 2^16 + 2 delta: clamped iff delta >= 0), or M = MIN and s = -2^14 - delta
+         * (acc = MIN 2^16 - 2 delta: clamped iff delta > 0). Mostly delta in [-3, -1], so
+         * many rows are entirely in range a few units from the edge (the vector kernels'
+         * fast path), and one column in 64 takes delta in [0, 3]. */
+        static int sign[MAX_LD];
+        for (size_t c = 0; c < ld; ++c)
+            sign[c] = (next_u64() & 1u) ? 1 : -1;
         for (size_t i = 0; i < (size_t)n * ld; ++i)
-            M[i] = ref[i] = (next_u64() & 1u) ? RTRL_M_MAX : RTRL_M_MIN;
-        for (size_t i = 0; i < (size_t)nact * RTRL_CHUNK; ++i)
-            saved[i] = (rtrl_m_t)(((next_u64() & 1u) ? 1 : -1) * ((1 << 14) + uniform(-3, 3)));
+            M[i] = ref[i] = sign[i % ld] > 0 ? RTRL_M_MAX : RTRL_M_MIN;
+        for (size_t i = 0; i < (size_t)nact * RTRL_CHUNK; ++i) {
+            const int64_t delta = (next_u64() % 64u == 0) ? uniform(0, 3) : uniform(-3, -1);
+            saved[i] = (rtrl_m_t)(sign[i % RTRL_CHUNK] * ((1 << 14) + delta));
+        }
     }
     jrow[0] = 0;
     for (uint16_t i = 0; i < n; ++i) {

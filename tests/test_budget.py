@@ -346,6 +346,25 @@ def test_cli_json_round_trip(capsys):
     assert "board" not in res and res["total_ram"] == budget(8, 2, 3, 0.5, False, 32).total_ram
 
 
+def test_cli_optimizer(capsys):
+    """--optimizer adam: Adam's moments in the components and in the largest hidden search."""
+    args = ["--hidden", "16", "--inputs", "1", "--outputs", "1", "--density", "0.2", "--shared-mask",
+            "--influence-bits", "16", "--taps", "16", "--readout", "c", "--readout-rule", "rls",
+            "--board", "microbit"]
+    sgd = _cli_json(capsys, *args)
+    adam = _cli_json(capsys, *args, "--optimizer", "adam")
+    b = budget(16, 1, 1, 0.2, True, 16, taps=16, readout="c", readout_rule="rls", optimizer="adam")
+    assert sgd["optimizer"] == "sgd" and sgd["components"]["optimizer"] == 0
+    assert adam["optimizer"] == "adam" and adam["components"] == b.components
+    assert adam["components"]["optimizer"] == 12 * b.params and adam["total_ram"] == b.total_ram
+    assert adam["largest_hidden"] == largest_hidden("microbit", 1, 1, 0.2, True, 16, taps=16, readout="c",
+                                                    readout_rule="rls", optimizer="adam")
+    assert adam["largest_hidden"] < sgd["largest_hidden"]
+    assert main(["budget", *args, "--optimizer", "adam"]) == 0
+    out = capsys.readouterr().out
+    assert "Adam" in out and "optimizer" in out
+
+
 def test_cli_model_file(capsys, tmp_path):
     model = init_egru(12, 2, 1, density=0.3, shared_mask=False, seed=5)
     path = tmp_path / "m.npz"

@@ -116,6 +116,20 @@ def test_cli_run_json_has_the_baselines(tmp_path: Path, capsys: pytest.CaptureFi
         assert {"mse_last", "ratio_to_naive_last", "chosen"} <= set(printed["baselines"][name])
 
 
+def test_cli_run_optimizer_on_every_backend(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--optimizer reaches the float learner and the C library (default: run_defaults)."""
+    from pyrtrl import run_defaults as RD
+
+    for board, opt in (("float", None), ("float", "sgd"), ("host", "adam"), ("host", "sgd")):
+        out = tmp_path / f"{board}-{opt}"
+        argv = ["run", "--board", board, "--steps", "40", "--hidden", "4", "--out", str(out), "--json"]
+        assert main(argv + ([] if opt is None else ["--optimizer", opt])) == 0
+        s = json.loads(capsys.readouterr().out)
+        assert s["optimizer"] == (opt or RD.OPTIMIZER)
+        if board == "host":
+            assert s["weights_match_host"] is True
+
+
 def test_model_after_learned_but_kept_masks(run: Dict[str, Any]) -> None:
     before = load_model(run["dir"] / "model_before.npz")
     after = load_model(run["dir"] / "model_after.npz")

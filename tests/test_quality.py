@@ -22,6 +22,11 @@ def test_quick_quality_writes_the_document(tmp_path, capsys):
         assert f"{r['signal']}/{r['horizon']}" in res["baselines"]
     assert "| ppg | 1 |" in md and "NLMS" in md and "RLS" in md
     assert all(r["macs_per_step"] > 0 for r in res["frontier"])
+    # both optimizers beside the frozen cell, with and without input taps
+    assert {r["optimizer"] for r in rows if r["train"] == "all"} == {"sgd", "adam"}
+    nt = res["no_taps"]
+    assert {(r["train"], r["optimizer"]) for r in nt} >= {("all", "sgd"), ("all", "adam")}
+    assert all(r["taps"] == 0 for r in nt) and "Without input taps" in md
 
 
 def test_sparsity_costs_fewer_macs_at_similar_error():

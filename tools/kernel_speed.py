@@ -58,7 +58,7 @@ def build_portable(bits: int, tmp: str):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bits", type=int, default=32, choices=(16, 32))
+    ap.add_argument("--bits", type=int, nargs="+", default=[32, 16], choices=(16, 32))
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--out", help="also write the results (with date, machine, command) to this "
@@ -77,10 +77,11 @@ def main(argv=None) -> int:
     from pyrtrl.tasks import delayed_recall
 
     train_steps, warmup, window = 1500, 100, 200  # bench_config's defaults
-    native_lib = runtime._lib(args.bits)
     with tempfile.TemporaryDirectory(prefix="pyrtrl-portable-") as tmp:
-        libs = {"native": native_lib, "portable": build_portable(args.bits, tmp)}
-        names = {k: ffi.string(lib.rtrl_kernel_name()).decode() for k, (ffi, lib) in libs.items()}
+        libs = {(w, bits): runtime._lib(bits) if w == "native" else build_portable(bits, tmp)
+                for bits in args.bits for w in ("native", "portable")}
+        names = {w: libs[w, args.bits[0]][0].string(libs[w, args.bits[0]][1].rtrl_kernel_name()).decode()
+                 for w in ("native", "portable")}
         real_lib = runtime._lib
         rows = []
         with threadpool_limits(limits=1):
@@ -100,13 +101,13 @@ def main(argv=None) -> int:
                 best = {}
                 snaps = {}
                 learners = {}
-                for which in libs:  # same model, one learner per build and mode
-                    runtime._lib = lambda bits, _w=which: libs[_w]
+                for (which, bits), lib in libs.items():  # same model: a learner per build, mode
+                    runtime._lib = lambda _bits, _lib=lib: _lib
                     try:
                         for dense in (False, True):
-                            learners[which, dense] = runtime.CLearner(
+                            learners[which, bits, dense] = runtime.CLearner(
                                 model, lr=1.0, clip=0.0, update_every=65535, dense=dense,
-                                influence_bits=args.bits)
+                                influence_bits=bits)
                     finally:
                         runtime._lib = real_lib
                 for _ in range(args.repeats):
@@ -118,16 +119,17 @@ def main(argv=None) -> int:
                         us = (time.perf_counter() - t0) / (window) * 1e6
                         best[key] = min(best.get(key, np.inf), us)
                         snaps[key] = c.snapshot()
-                for dense in (False, True):
-                    a, b = snaps["native", dense], snaps["portable", dense]
-                    assert np.array_equal(a.M, b.M) and np.array_equal(a.grad, b.grad), "builds differ"
-                    assert a.counters == b.counters, "counters differ"
-                rows.append(dict(
-                    hidden=n, density=density, eps=eps, shared_mask=shared, bits=args.bits,
-                    macs_sparse=macs, us_numpy_sparse=us_np,
-                    us_c_sparse={k: best[k, False] for k in libs},
-                    us_c_dense={k: best[k, True] for k in libs},
-                    kernels=names))
+                for bits in args.bits:
+                    for dense in (False, True):
+                        a, b = snaps["native", bits, dense], snaps["portable", bits, dense]
+                        assert np.array_equal(a.M, b.M) and np.array_equal(a.grad, b.grad), "builds differ"
+                        assert a.counters == b.counters, "counters differ"
+                    rows.append(dict(
+                        hidden=n, density=density, eps=eps, shared_mask=shared, bits=bits,
+                        macs_sparse=macs, us_numpy_sparse=us_np,
+                        us_c_sparse={w: best[w, bits, False] for w in ("native", "portable")},
+                        us_c_dense={w: best[w, bits, True] for w in ("native", "portable")},
+                        kernels=names))
     if args.out:
         import datetime
 
@@ -144,13 +146,13 @@ def main(argv=None) -> int:
         print()
         return 0
     print(f"kernels: native = {names['native']}, baseline = {names['portable']}; "
-          f"{args.bits}-bit influence, fastest of {args.repeats} interleaved repeats")
-    print(f"{'n':>3} {'dens':>5} {'eps':>4} {'us np sp':>9} {'us C sp port':>12} {'us C sp vec':>11} "
+          f"fastest of {args.repeats} interleaved repeats")
+    print(f"{'n':>3} {'dens':>5} {'eps':>4} {'bits':>4} {'us np sp':>9} {'us C sp port':>12} {'us C sp vec':>11} "
           f"{'sp speedup':>10} {'us C dn port':>12} {'us C dn vec':>11} {'dn speedup':>10} "
           f"{'np/C vec':>8} {'GMAC/s vec':>10}")
     for r in rows:
         sp, dn = r["us_c_sparse"], r["us_c_dense"]
-        print(f"{r['hidden']:>3} {r['density']:>5.2f} {r['eps']:>4.1f} {r['us_numpy_sparse']:>9.0f} "
+        print(f"{r['hidden']:>3} {r['density']:>5.2f} {r['eps']:>4.1f} {r['bits']:>4} {r['us_numpy_sparse']:>9.0f} "
               f"{sp['portable']:>12.1f} {sp['native']:>11.1f} {sp['portable'] / sp['native']:>10.2f} "
               f"{dn['portable']:>12.1f} {dn['native']:>11.1f} {dn['portable'] / dn['native']:>10.2f} "
               f"{r['us_numpy_sparse'] / sp['native']:>8.1f} "

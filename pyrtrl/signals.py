@@ -218,6 +218,27 @@ def _load_ppg_long() -> Tuple[np.ndarray, float, str]:
     )
 
 
+def _load_water_flow() -> Tuple[np.ndarray, float, str]:
+    # read from river's wheel without importing river (a large package): the file is data
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("river")
+    path = (os.path.join(list(spec.submodule_search_locations)[0], "datasets", "water-flow.csv")
+            if spec is not None and spec.submodule_search_locations else None)
+    if path is None or not os.path.exists(path):
+        raise PyrtrlError("signal 'water-flow' needs the 'river' package, which ships it "
+                          "(pip install 'pyrtrl[signals]' or pip install river)")
+    try:
+        data = np.genfromtxt(path, delimiter=",", skip_header=1, usecols=1)
+    except ValueError as e:
+        raise PyrtrlError(f"cannot read {path}: {e}") from None
+    return data, 1.0 / 3600.0, (
+        f"river's water-flow.csv (hourly water flow through a pipe branch, l/s, "
+        f"{data.size} samples, March-May 2022), no downsampling"
+    )
+
+
 def synthetic_signal(samples: int = 4000, rate_hz: float = 30.0, seed: int = 0) -> np.ndarray:
     """A seeded noisy two-tone quasi-periodic signal (a stand-in for a pulse wave).
 
@@ -245,6 +266,7 @@ def _load_synthetic(seed: int) -> Tuple[np.ndarray, float, str]:
 _LOADERS: Dict[str, Callable[[int], Tuple[np.ndarray, float, str]]] = {
     "ppg": lambda seed: _load_ppg(),
     "ppg-long": lambda seed: _load_ppg_long(),
+    "water-flow": lambda seed: _load_water_flow(),
     "synthetic": _load_synthetic,
 }
 #: Names accepted by :func:`load_signal`.
@@ -262,11 +284,13 @@ def load_signal(name: str = "ppg", max_steps: Optional[int] = None, seed: int = 
 
     Parameters
     ----------
-    name : {"ppg", "ppg-long", "synthetic"}
+    name : {"ppg", "ppg-long", "water-flow", "synthetic"}
         ``"ppg"``: heartpy's ``data2.csv`` (15000 samples at ~117 Hz) after its 38 s
         sensor-placement lead-in (:data:`PPG_SKIP_SAMPLES`), ~117 Hz -> ~29 Hz, 2625
         samples (90 s);
         ``"ppg-long"``: ``data3.csv`` (68k samples, ~100 Hz -> ~33 Hz, ~11 minutes);
+        ``"water-flow"``: hourly flow in a water pipe (1,268 samples, ~53 days), shipped
+        in the ``river`` package (optional: ``pip install 'pyrtrl[signals]'``);
         ``"synthetic"``: :func:`synthetic_signal` with ``seed``.
     max_steps : int, optional
         Keep at most this many (downsampled) samples; normalization then uses the first

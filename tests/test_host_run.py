@@ -281,7 +281,10 @@ def test_load_signal(name: str) -> None:
     s = load_signal(name, max_steps=400)
     assert len(s) == 400 and s.values.dtype == np.float64 and s.values.ndim == 1
     assert np.all(np.isfinite(s.values)) and s.scale > 0
-    assert 25 <= s.rate_hz <= 35 and s.name == name and s.source
+    if name == "water-flow":  # hourly, not downsampled
+        assert s.rate_hz == pytest.approx(1 / 3600) and "river" in s.source
+    else:
+        assert 25 <= s.rate_hz <= 35 and s.name == name and s.source
     raw = s.values * s.scale + s.offset
     head = raw[:calibration_length(400)]
     assert s.offset == pytest.approx(np.median(head))
@@ -292,6 +295,16 @@ def test_ppg_rate_and_length() -> None:
     assert s.rate_hz == pytest.approx(116.9956 / 4, rel=1e-4)
     assert len(s) == (15000 - 4500) // 4
     assert load_signal().name == "ppg"
+
+
+def test_water_flow_without_river_is_one_line(monkeypatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "river" else real(n, *a))
+    with pytest.raises(PyrtrlError, match="needs the 'river' package") as e:
+        load_signal("water-flow")
+    assert "\n" not in str(e.value)
 
 
 def test_load_signal_errors() -> None:

@@ -186,6 +186,13 @@ def _data_stream(args: argparse.Namespace) -> "Optional[object]":
     return stream
 
 
+def _default_lr(args: argparse.Namespace) -> float:
+    """--lr, else the run default of the chosen optimizer (LR for SGD, ADAM_LR for Adam)."""
+    if args.lr is not None:
+        return args.lr
+    return D.ADAM_LR if args.optimizer == "adam" else D.LR
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     stream = _data_stream(args)
     args.stream = stream
@@ -198,7 +205,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = run_host(
         data=args.signal, steps=args.steps, hidden=args.hidden or D.HIDDEN,
         density=args.density or D.DENSITY, eps=args.eps or D.EPS,
-        shared_mask=not args.independent_masks, lr=D.LR if args.lr is None else args.lr,
+        shared_mask=not args.independent_masks, lr=_default_lr(args),
         method=args.method, model_path=args.model, out_dir=args.out, seed=args.seed,
         progress=not args.json and sys.stderr.isatty(), horizon=args.horizon,
         readout=args.readout, taps=args.taps, readout_rule=args.readout_rule, train=args.train,
@@ -327,7 +334,7 @@ def cmd_run_device(args: argparse.Namespace) -> int:
                                          eps=args.eps or D.EPS, seed=args.seed,
                                          readout=args.readout, taps=args.taps))
     summary = run_on_device(board=board, model_path=model_path, data=args.signal, steps=args.steps,
-                            out_dir=args.out, lr=D.LR if args.lr is None else args.lr,
+                            out_dir=args.out, lr=_default_lr(args),
                             influence_bits=args.influence_bits, port=args.port, seed=args.seed,
                             progress=not args.json and sys.stderr.isatty(),
                             checkpoint_every=args.checkpoint_every, resume_from=args.resume,
@@ -501,8 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"pseudo-derivative half-width (default {D.EPS})")
     p.add_argument("--independent-masks", action="store_true", help="one mask per gate instead of shared")
     p.add_argument("--lr", type=_positive_float, default=None,
-                   help=f"learning rate of the cell's optimizer (default {D.LR}), on every backend; "
-                        "per update with adam")
+                   help=f"learning rate of the cell's optimizer (default {D.LR} for sgd, {D.ADAM_LR} "
+                        "per update for adam), on every backend")
     p.add_argument("--method", choices=("rtrl_sparse", "rtrl_dense"), default="rtrl_sparse")
     p.add_argument("--horizon", type=_positive_int, default=D.HORIZON,
                    help="forecast this many steps ahead (default 1); learning runs H-1 steps behind")

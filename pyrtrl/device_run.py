@@ -250,7 +250,7 @@ def load_checkpoint(path: str, model: EGRU) -> tuple:
 
 
 def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, data: str = "ppg",
-                  steps: Optional[int] = None, out_dir: str = "runs/device", lr: float = RD.LR,
+                  steps: Optional[int] = None, out_dir: str = "runs/device", lr: Optional[float] = None,
                   influence_bits: int = RD.INFLUENCE_BITS, port: Optional[str] = None, seed: int = 0,
                   progress: bool = True, timeout: float = 20.0, report: bool = True,
                   checkpoint_every: Optional[int] = None, resume_from: Optional[str] = None, *,
@@ -262,7 +262,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
 
     The learning settings default to :mod:`pyrtrl.run_defaults`: ``optimizer`` ("sgd" or
     "adam": Adam in fixed point, its moments in the learner's RAM), ``lr`` (the cell's step:
-    per mean gradient with SGD, per update with Adam), ``readout_rule`` ("gradient": by the
+    per mean gradient with SGD, per update with Adam; default LR, or ADAM_LR with Adam), ``readout_rule`` ("gradient": by the
     optimizer, or "rls"), ``train`` ("all", or "readout": the cell frozen), ``rls_forgetting``
     and ``rls_p0``; the model's readout source (y or c) and
     taps come from the model (without ``model_path``: :func:`default_model`). The firmware,
@@ -300,6 +300,8 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         get_board(board)  # one-line error for an unknown board
     if influence_bits not in (16, 32):
         raise PyrtrlError(f"influence_bits must be 16 or 32, got {influence_bits}")
+    if lr is None:
+        lr = RD.ADAM_LR if optimizer == "adam" else RD.LR
     settings = dict(readout_rule=readout_rule, train=train, rls_forgetting=rls_forgetting, rls_p0=rls_p0,
                     horizon=horizon, optimizer=optimizer)
     fixed_config(lr, 1.0, 1, influence_bits, False, **settings)  # one-line error for a bad setting

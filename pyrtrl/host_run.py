@@ -258,7 +258,7 @@ def run_host(
     density: float = D.DENSITY,
     eps: float = D.EPS,
     shared_mask: bool = D.SHARED_MASK,
-    lr: float = D.LR,
+    lr: Optional[float] = None,
     update_every: int = 1,
     method: str = "rtrl_sparse",
     model_path: Optional[PathLike] = None,
@@ -285,8 +285,9 @@ def run_host(
     hidden, density, eps, shared_mask : int, float, float, bool
         The fresh model (:func:`pyrtrl.init_egru`, one input, one output); ignored when
         ``model_path`` is given, the summary then records the loaded model's values.
-    lr : float
-        Learning rate of the cell (and of the readout with ``readout_rule="gradient"``).
+    lr : float, optional
+        Learning rate of the cell (and of the readout with ``readout_rule="gradient"``);
+        default ``LR``, or ``ADAM_LR`` with Adam (:mod:`pyrtrl.run_defaults`).
     update_every : int
         Parameters are updated after every ``update_every`` steps.
     method : {"rtrl_sparse", "rtrl_dense"}
@@ -337,7 +338,7 @@ def run_host(
     if method not in ENGINES:
         raise PyrtrlError(f"unknown method {method!r}; choose one of {', '.join(ENGINES)}")
     update_every = _check_int("update_every", update_every, 1)
-    lr = _check_float("lr", lr, 0.0)
+    lr = _check_float("lr", (D.ADAM_LR if optimizer == "adam" else D.LR) if lr is None else lr, 0.0)
     seed = _check_int("seed", seed, 0)
     horizon = _check_int("horizon", horizon, 1)
     if model_path is None:

@@ -20,7 +20,7 @@ typedef int... rtrl_m_t;
 typedef enum {
     RTRL_OK = 0, RTRL_ERR_NULL = 1, RTRL_ERR_CONFIG = 2, RTRL_ERR_MODEL = 3,
     RTRL_ERR_BUFFER_TOO_SMALL = 4, RTRL_ERR_ALIGNMENT = 5, RTRL_ERR_RANGE = 6,
-    RTRL_ERR_NOT_INITIALISED = 7
+    RTRL_ERR_NOT_INITIALISED = 7, RTRL_ERR_WIDTH = 8
 } rtrl_status_t;
 typedef struct {
     uint16_t n, d, k;

@@ -203,7 +203,7 @@ def test_bit_exact_cross_entropy(with_target, bits):
     labels = np.where(rng.random(3000) < 0.5, rng.integers(0, 4, 3000), -1)
     c, f = run_both(model, dict(lr=0.05, clip=1.0, update_every=2, influence_bits=bits),
                     x, t if with_target else None, check_every=1000, labels=labels)
-    assert f.counters.updates == 1500
+    assert f.counters.updates == (np.count_nonzero(labels >= 0) if not with_target else 3000) // 2
 
 
 def test_staged_weights_load_in_pieces():
@@ -301,6 +301,41 @@ def test_adam_with_labels_is_bit_exact():
     labels = np.random.default_rng(4).integers(-1, 4, size=800)
     run_both(model, dict(lr=0.01, clip=1.0, update_every=1, influence_bits=16, optimizer="adam"),
              x, None, check_every=400, labels=labels)
+
+
+def test_context_of_the_other_width_is_refused():
+    """A context records the influence width of the build that initialised it: the other
+    build returns RTRL_ERR_WIDTH instead of reading M with the wrong element size."""
+    from pyrtrl.runtime import _lib
+
+    model = pyrtrl.init_egru(6, 1, 1, density=0.5, seed=0)
+    for bits, other in ((16, 32), (32, 16)):
+        c = CLearner(model, influence_bits=bits)
+        ffi_o, lib_o = _lib(other)
+        ctx = ffi_o.cast("rtrl_t *", int(c.ffi.cast("uintptr_t", c.ctx)))
+        assert lib_o.rtrl_reset_state(ctx) == lib_o.RTRL_ERR_WIDTH
+        x = np.zeros(1, dtype=np.int32)
+        out, loss = ffi_o.new("int32_t[1]"), ffi_o.new("int32_t *")
+        xp = ffi_o.cast("int32_t *", ffi_o.from_buffer(x))
+        assert lib_o.rtrl_step(ctx, xp, xp, out, loss) == lib_o.RTRL_ERR_WIDTH
+        assert "other influence width" in ffi_o.string(lib_o.rtrl_status_str(lib_o.RTRL_ERR_WIDTH)).decode()
+        c.run(np.zeros((3, 1)), np.zeros((3, 1)))  # its own build still steps it
+
+
+def test_init_and_load_weights_apply_the_same_threshold_range():
+    c = CLearner(pyrtrl.init_egru(6, 1, 1, density=0.5, seed=0))
+    ffi, lib = c.ffi, c.lib
+    theta = c._arrays["theta"].copy()
+    theta[c.q.offsets["thr"]] = -1  # a negative threshold
+    m = ffi.new("rtrl_model_t *", c.model_c[0])
+    m.theta = ffi.cast("int32_t *", ffi.from_buffer(theta))
+    ctx = ffi.new("rtrl_t *")
+    assert lib.rtrl_init(ctx, c.cfg, m, ffi.from_buffer(c._buf), c.required_bytes, ffi.NULL) == lib.RTRL_ERR_RANGE
+    before = c.snapshot().theta.copy()
+    i32 = lambda a: ffi.cast("int32_t *", ffi.from_buffer(a))  # noqa: E731
+    assert lib.rtrl_load_weights(c.ctx, i32(theta), i32(c._arrays["w_o"]),
+                                 i32(c._arrays["b_o"])) == lib.RTRL_ERR_RANGE
+    np.testing.assert_array_equal(c.snapshot().theta, before)
 
 
 def test_rls_refuses_labels_and_changes_nothing():

@@ -62,8 +62,10 @@ typedef enum {
     RTRL_ERR_MODEL = 3,           /* patterns inconsistent with the configuration */
     RTRL_ERR_BUFFER_TOO_SMALL = 4,/* *needed tells how many bytes */
     RTRL_ERR_ALIGNMENT = 5,       /* buffer not 8-byte aligned */
-    RTRL_ERR_RANGE = 6,           /* a sample or target outside +-RTRL_SAMPLE_MAX */
-    RTRL_ERR_NOT_INITIALISED = 7  /* context not (successfully) initialised */
+    RTRL_ERR_RANGE = 6,           /* a sample or target outside +-RTRL_SAMPLE_MAX, or a
+                                     threshold outside [0, 1] */
+    RTRL_ERR_NOT_INITIALISED = 7, /* context not (successfully) initialised */
+    RTRL_ERR_WIDTH = 8            /* context initialised by a build of the other influence width */
 } rtrl_status_t;
 
 /* What the network and its learning look like. */
@@ -72,10 +74,10 @@ typedef struct {
     uint16_t nnz_w[3];       /* stored entries of W_u, W_r, W_g */
     uint16_t nnz_r[3];       /* stored entries of R_u, R_r, R_g */
     uint16_t nnz_union;      /* entries of the union of the three recurrent patterns */
-    uint16_t update_every;   /* K >= 1: SGD step after every K samples */
+    uint16_t update_every;   /* K >= 1: optimiser step after every K samples with a loss */
     uint8_t dense_mode;      /* 1: exploit no sparsity (same numbers, full cost) */
     uint8_t readout_c;       /* 0: the readout reads the events y; 1: the state c */
-    int32_t lr_q;            /* Q24 multiplier of the summed gradient: lr / K */
+    int32_t lr_q;            /* Q24 multiplier of the summed gradient: lr / K (0: learning off) */
     int32_t clip_q;          /* Q24 bound of each summed gradient component (0 = off) */
     int32_t eps_q;           /* Q16 half-width of the pseudo-derivative, > 0 */
     int32_t goe_q;           /* Q16 gamma / eps, >= 0 */
@@ -264,6 +266,14 @@ rtrl_status_t rtrl_run_record(rtrl_t *ctx, uint32_t steps, const int32_t *x,
                               const int32_t *target, const int16_t *labels, int32_t *out,
                               int32_t *loss, uint16_t *events, uint32_t *done);
 
+/* Change the learning rate (lr_q >= 0, as cfg->lr_q). lr_q = 0 switches learning off
+ * (evaluation, inference): each step then runs the forward pass and the readout (out and
+ * loss as usual, targets and labels only scored) and changes nothing else: not the weights,
+ * the influence matrix, the pending gradients, the RLS readout or the optimiser's state.
+ * The state advances, so the influence matrix is not that of the current state afterwards:
+ * call rtrl_reset_state before learning again for exact gradients (a new sequence).
+ * Whether learning or not, a step with neither target nor label does not count towards
+ * update_every: no weight or optimiser moment moves because of it. */
 rtrl_status_t rtrl_set_learning_rate(rtrl_t *ctx, int32_t lr_q);
 
 /* Replace the weights (theta: P values, w_o: k x features, b_o: k; Q24, layout of rtrl_model_t),

@@ -119,6 +119,15 @@ static rtrl_status_t check_model(const rtrl_config_t *cfg, const rtrl_model_t *m
     return RTRL_OK;
 }
 
+/* Thresholds lie in [0, 1] (Q24): the same check for rtrl_init and rtrl_load_weights. */
+static int thresholds_ok(const int32_t *thr, uint16_t n)
+{
+    for (uint16_t j = 0; j < n; ++j)
+        if (thr[j] < 0 || thr[j] > RTRL_WONE)
+            return 0;
+    return 1;
+}
+
 static void *take(uint8_t **cursor, size_t bytes)
 {
     void *p = *cursor;
@@ -147,6 +156,8 @@ rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_
     st = check_model(cfg, model);
     if (st != RTRL_OK)
         return st;
+    if (!thresholds_ok(model->theta + params_of(cfg) - cfg->n, cfg->n))
+        return RTRL_ERR_RANGE;
 
     const uint16_t n = cfg->n, k = cfg->k;
     const uint32_t P = params_of(cfg);
@@ -235,8 +246,8 @@ rtrl_status_t rtrl_reset_state(rtrl_t *ctx)
 {
     if (ctx == NULL)
         return RTRL_ERR_NULL;
-    if (ctx->magic != RTRL_MAGIC)
-        return RTRL_ERR_NOT_INITIALISED;
+    if (rtrl_check_ctx(ctx) != RTRL_OK)
+        return rtrl_check_ctx(ctx);
     const uint16_t n = ctx->cfg.n, k = ctx->cfg.k, P = ctx->P;
     for (int b = 0; b < 2; ++b)
         for (int v = 0; v < RTRL_S_COUNT; ++v)
@@ -276,8 +287,8 @@ rtrl_status_t rtrl_set_learning_rate(rtrl_t *ctx, int32_t lr_q)
 {
     if (ctx == NULL)
         return RTRL_ERR_NULL;
-    if (ctx->magic != RTRL_MAGIC)
-        return RTRL_ERR_NOT_INITIALISED;
+    if (rtrl_check_ctx(ctx) != RTRL_OK)
+        return rtrl_check_ctx(ctx);
     if (lr_q < 0)
         return RTRL_ERR_CONFIG;
     ctx->cfg.lr_q = lr_q;
@@ -289,11 +300,10 @@ rtrl_status_t rtrl_load_weights(rtrl_t *ctx, const int32_t *theta, const int32_t
 {
     if (ctx == NULL || theta == NULL || w_o == NULL || b_o == NULL)
         return RTRL_ERR_NULL;
-    if (ctx->magic != RTRL_MAGIC)
-        return RTRL_ERR_NOT_INITIALISED;
-    for (uint16_t j = 0; j < ctx->cfg.n; ++j)
-        if (theta[ctx->off_thr + j] < 0 || theta[ctx->off_thr + j] > RTRL_WONE)
-            return RTRL_ERR_RANGE;
+    if (rtrl_check_ctx(ctx) != RTRL_OK)
+        return rtrl_check_ctx(ctx);
+    if (!thresholds_ok(theta + ctx->off_thr, ctx->cfg.n))
+        return RTRL_ERR_RANGE;
     memcpy(ctx->theta, theta, 4u * ctx->P);
     memcpy(ctx->w_o, w_o, 4u * (size_t)ctx->cfg.k * ctx->m);
     memcpy(ctx->b_o, b_o, 4u * ctx->cfg.k);
@@ -337,8 +347,8 @@ rtrl_status_t rtrl_stage_weights(rtrl_t *ctx, uint32_t offset, const uint8_t *da
 {
     if (ctx == NULL || (data == NULL && len > 0))
         return RTRL_ERR_NULL;
-    if (ctx->magic != RTRL_MAGIC)
-        return RTRL_ERR_NOT_INITIALISED;
+    if (rtrl_check_ctx(ctx) != RTRL_OK)
+        return rtrl_check_ctx(ctx);
     const uint32_t total = rtrl_weights_image_bytes(ctx);
     if (offset > total || len > total - offset)
         return RTRL_ERR_RANGE;
@@ -360,8 +370,8 @@ rtrl_status_t rtrl_commit_weights(rtrl_t *ctx)
 {
     if (ctx == NULL)
         return RTRL_ERR_NULL;
-    if (ctx->magic != RTRL_MAGIC)
-        return RTRL_ERR_NOT_INITIALISED;
+    if (rtrl_check_ctx(ctx) != RTRL_OK)
+        return rtrl_check_ctx(ctx);
     const rtrl_status_t st = rtrl_load_weights(ctx, ctx->grad, ctx->grad_wo, ctx->grad_bo);
     clear_staging(ctx);
     return st;
@@ -371,8 +381,8 @@ rtrl_status_t rtrl_get_counters(const rtrl_t *ctx, rtrl_counters_t *counters)
 {
     if (ctx == NULL || counters == NULL)
         return RTRL_ERR_NULL;
-    if (ctx->magic != RTRL_MAGIC)
-        return RTRL_ERR_NOT_INITIALISED;
+    if (rtrl_check_ctx(ctx) != RTRL_OK)
+        return rtrl_check_ctx(ctx);
     *counters = ctx->counters;
     return RTRL_OK;
 }
@@ -381,8 +391,8 @@ rtrl_status_t rtrl_get_view(const rtrl_t *ctx, rtrl_view_t *view)
 {
     if (ctx == NULL || view == NULL)
         return RTRL_ERR_NULL;
-    if (ctx->magic != RTRL_MAGIC)
-        return RTRL_ERR_NOT_INITIALISED;
+    if (rtrl_check_ctx(ctx) != RTRL_OK)
+        return rtrl_check_ctx(ctx);
     int32_t *const *s = ctx->st[ctx->bank];
     view->theta = ctx->theta;
     view->w_o = ctx->w_o;
@@ -419,8 +429,9 @@ const char *rtrl_status_str(rtrl_status_t status)
     case RTRL_ERR_MODEL: return "model patterns inconsistent with the configuration";
     case RTRL_ERR_BUFFER_TOO_SMALL: return "buffer too small";
     case RTRL_ERR_ALIGNMENT: return "buffer not 8-byte aligned";
-    case RTRL_ERR_RANGE: return "sample or target out of range";
+    case RTRL_ERR_RANGE: return "sample, target or threshold out of range";
     case RTRL_ERR_NOT_INITIALISED: return "learner not initialised";
+    case RTRL_ERR_WIDTH: return "learner initialised by a build of the other influence width";
     }
     return "unknown status";
 #endif

@@ -7,7 +7,10 @@
 
 #include "rtrl.h"
 
-#define RTRL_MAGIC 0x5254524Cu /* "RTRL" */
+/* "RTR" and the influence width: a context records the build that initialised it, so a
+ * library of the other width refuses it instead of reading its M with the wrong stride */
+#define RTRL_MAGIC_BASE 0x52545200u
+#define RTRL_MAGIC (RTRL_MAGIC_BASE | (uint32_t)RTRL_INFLUENCE_BITS)
 #define RTRL_ONE ((int32_t)1 << RTRL_FRAC)
 #define RTRL_WONE ((int32_t)1 << RTRL_WFRAC)
 #define RTRL_LIM24 ((int64_t)1 << 24)     /* |alpha_r|, |J_ij| bound (Q16: 256.0) */
@@ -29,6 +32,14 @@
 #endif
 
 enum { RTRL_S_C, RTRL_S_H, RTRL_S_Y, RTRL_S_PSI, RTRL_S_A, RTRL_S_COUNT };
+
+/* RTRL_OK for a context this build initialised. */
+static inline rtrl_status_t rtrl_check_ctx(const rtrl_t *ctx)
+{
+    if (ctx->magic == RTRL_MAGIC)
+        return RTRL_OK;
+    return (ctx->magic & 0xFFFFFF00u) == RTRL_MAGIC_BASE ? RTRL_ERR_WIDTH : RTRL_ERR_NOT_INITIALISED;
+}
 
 /* The rounding rule: shift right by s >= 1 bits, round half up (arithmetic shift).
  * Scaling and overflow: exact for any int64 x with x + 2^(s-1) representable. */
@@ -71,6 +82,10 @@ void rtrl_forward(rtrl_t *ctx, const int32_t *x);
 void rtrl_influence(rtrl_t *ctx, const int32_t *x);
 int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target, int32_t label);
 void rtrl_update(rtrl_t *ctx);
+
+/* Learning off (lr_q == 0): the readout of the step just run forward and its loss, with
+ * nothing accumulated (rtrl_gradient.c). */
+int32_t rtrl_evaluate(rtrl_t *ctx, const int32_t *target, int32_t label);
 
 /* The readout of state bank `now`: z = [y or c, taps from ring position tap_off, 1.0] and
  * out = W_o z + b_o (rtrl_gradient.c). */

@@ -16,8 +16,8 @@ rtrl_status_t rtrl_step_labelled(rtrl_t *ctx, const int32_t *x, const int32_t *t
 {
     if (ctx == NULL || x == NULL)
         return RTRL_ERR_NULL;
-    if (ctx->magic != RTRL_MAGIC)
-        return RTRL_ERR_NOT_INITIALISED;
+    if (rtrl_check_ctx(ctx) != RTRL_OK)
+        return rtrl_check_ctx(ctx);
     if (!in_range(x, ctx->cfg.d) || (target != NULL && !in_range(target, ctx->cfg.k)) ||
         label < -1 || label >= (int32_t)ctx->cfg.k)
         return RTRL_ERR_RANGE;
@@ -50,16 +50,21 @@ rtrl_status_t rtrl_step_labelled(rtrl_t *ctx, const int32_t *x, const int32_t *t
         x = ctx->taps_ring + (size_t)D * d;
     }
     rtrl_forward(ctx, x);
-    if (!ctx->cfg.freeze_cell)
+    /* learning off (lr_q == 0): forward and readout only; the influence matrix, gradients,
+     * RLS readout, optimiser state and weights stay as they are */
+    const int learn = ctx->cfg.lr_q != 0;
+    if (learn && !ctx->cfg.freeze_cell)
         rtrl_influence(ctx, x);
-    const int32_t l = rtrl_gradient(ctx, target, label);
+    const int32_t l = learn ? rtrl_gradient(ctx, target, label) : rtrl_evaluate(ctx, target, label);
     ctx->bank ^= 1u;
     if (out != NULL && D == 0)
         for (uint16_t q = 0; q < k; ++q)
             out[q] = ctx->out[q];
     if (loss != NULL)
         *loss = l;
-    if (++ctx->since_update >= ctx->cfg.update_every)
+    /* only steps with a loss count towards the K of an update: a step without one changes
+     * no weight and no optimiser moment */
+    if (learn && (target != NULL || label >= 0) && ++ctx->since_update >= ctx->cfg.update_every)
         rtrl_update(ctx);
     return RTRL_OK;
 }
@@ -80,8 +85,8 @@ rtrl_status_t rtrl_run_record(rtrl_t *ctx, uint32_t steps, const int32_t *x,
         *done = 0;
     if (ctx == NULL || (steps > 0 && x == NULL))
         return RTRL_ERR_NULL;
-    if (ctx->magic != RTRL_MAGIC)
-        return RTRL_ERR_NOT_INITIALISED;
+    if (rtrl_check_ctx(ctx) != RTRL_OK)
+        return rtrl_check_ctx(ctx);
     const uint16_t d = ctx->cfg.d, k = ctx->cfg.k;
     for (uint32_t t = 0; t < steps; ++t) {
         const uint64_t before = ctx->counters.events;

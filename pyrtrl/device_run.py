@@ -214,15 +214,45 @@ def _float_model(template: EGRU, image: bytes) -> EGRU:
 CHECKPOINT = "checkpoint.npz"
 
 
+#: version of what :func:`model_structure_hash` covers
+STRUCTURE_VERSION = 1
+
+
+def model_structure_hash(model: EGRU) -> str:
+    """SHA-256 (hex) of what a weights image's layout and meaning rest on: sizes, every mask,
+    the readout's source and taps, eps and gamma, and the format version. Two models share
+    it exactly when one's weights image can be loaded into the other's learner. The
+    influence width is not part of it: the image is the same for both widths."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(f"pyrtrl-structure-v{STRUCTURE_VERSION} n={model.n} d={model.d} k={model.k} "
+             f"readout={model.readout} taps={model.taps} eps={model.eps!r} "
+             f"gamma={model.gamma!r}".encode())
+    for name in sorted(model.masks):
+        m = np.ascontiguousarray(model.masks[name], dtype=np.uint8)
+        h.update(name.encode() + str(m.shape).encode() + m.tobytes())
+    return h.hexdigest()
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
 def save_checkpoint(path: Path, image: bytes, step: int, model: EGRU) -> None:
     """Write a weights checkpoint (the device's weights image after ``step`` steps) atomically:
     a temporary file in the same directory, fsync, rename. It holds the weights only (theta,
-    W_o of k x features, b_o); ``features`` records the readout's width."""
+    W_o of k x features, b_o); ``features`` records the readout's width, ``structure`` the
+    model's :func:`model_structure_hash` and ``image_sha256`` the image's, so a resume
+    refuses another model's checkpoint and a damaged file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
         np.savez(f, image=np.frombuffer(image, dtype=np.uint8), step=np.int64(step),
                  shape=np.array([model.n, model.d, model.k], dtype=np.int64),
-                 features=np.int64(model.features))
+                 features=np.int64(model.features), structure=np.array(model_structure_hash(model)),
+                 image_sha256=np.array(_sha256(bytes(image))))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -230,15 +260,22 @@ def save_checkpoint(path: Path, image: bytes, step: int, model: EGRU) -> None:
 
 def load_checkpoint(path: str, model: EGRU) -> tuple:
     """(image bytes, step) of a checkpoint written by :func:`save_checkpoint`, checked
-    against ``model`` (sizes, readout features, image size); one-line :class:`PyrtrlError`
-    otherwise. Checkpoints written before the readout had taps carry no ``features``: their
-    image size is checked."""
+    against ``model`` (sizes, readout features, image size, the structure hash: masks and
+    all) and against its own image hash; one-line :class:`PyrtrlError` otherwise (also for
+    an empty, cut or corrupted file). Checkpoints written before these fields existed are
+    checked by what they carry."""
+    import zipfile
+
     try:
         with np.load(path, allow_pickle=False) as z:
             image, step, shape = z["image"], int(z["step"]), tuple(int(v) for v in z["shape"])
             features = int(z["features"]) if "features" in z.files else model.features
-    except (OSError, KeyError, ValueError, TypeError) as e:
+            structure = str(z["structure"]) if "structure" in z.files else None
+            digest = str(z["image_sha256"]) if "image_sha256" in z.files else None
+    except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as e:
         raise PyrtrlError(f"{path}: not a checkpoint ({' '.join(str(e).split()) or type(e).__name__})") from None
+    if digest is not None and (image.dtype != np.uint8 or _sha256(image.tobytes()) != digest):
+        raise PyrtrlError(f"{path}: damaged checkpoint: its weights image does not match its SHA-256")
     q = quantize(model)
     want = weights_image_bytes(q)
     if (image.dtype != np.uint8 or shape != (model.n, model.d, model.k) or features != model.features
@@ -246,6 +283,10 @@ def load_checkpoint(path: str, model: EGRU) -> tuple:
         raise PyrtrlError(f"{path}: checkpoint of a {shape} model with {features} readout features and "
                           f"{image.size} bytes at step {step}, expected ({model.n}, {model.d}, {model.k}), "
                           f"{model.features} features and {want} bytes")
+    if structure is not None and structure != model_structure_hash(model):
+        raise PyrtrlError(f"{path}: checkpoint of another model of the same sizes (its masks, readout "
+                          f"or eps differ: structure {structure[:12]}, this model's "
+                          f"{model_structure_hash(model)[:12]})")
     return image.tobytes(), step
 
 

@@ -17,9 +17,15 @@ import numpy as np
 from .errors import PyrtrlError
 from .forward import cell_step, push_tap, readout_input
 from .gradients import make_engine, readout_backward
+from .losses import check_label, check_labels, step_loss
 from .model import EGRU, MASKED
 from .optim import clip_global_norm, make_optimizer
 from .rls import DEFAULT_FORGETTING, DEFAULT_P0, RLSReadout
+
+
+#: The one error for a learning run without a loss (the float and the C learner).
+NO_LOSS = ("give a target, labels or both: there is no loss otherwise "
+           "(predict(x) or run(x, learn=False) runs without learning)")
 
 
 @dataclass
@@ -52,7 +58,9 @@ class OnlineLearner:
         Learning rate.
     optimizer : {"adam", "sgd"}
     update_every : int
-        K: parameters are updated after every K steps with the mean gradient of those steps.
+        K: parameters are updated after every K steps that have a loss (a target or a
+        label), with the mean gradient of those steps. A step without a loss advances the
+        state and the influence matrix and moves no weight or optimizer moment.
     clip : float
         Maximum global L2 norm of that gradient (0 disables clipping); with
         ``clip_mode="value"``, the bound on each component instead (what runtime_c does).
@@ -126,6 +134,7 @@ class OnlineLearner:
         self.model = model
         self.engine = make_engine(model, method)
         self.optimizer = make_optimizer(optimizer, lr)
+        self.lr = float(lr)
         self.update_every = int(update_every)
         self.clip = float(clip)
         self.steps = 0
@@ -159,15 +168,35 @@ class OnlineLearner:
             g[:] = 0
         self._since_update = 0
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Readout of the state after ``x`` without learning (the state does advance)."""
-        x = self._check_x(x)
-        s = self.engine.step(x)
-        p = self.model.params
-        return p["W_o"] @ self.engine.features() + p["b_o"]
+    @property
+    def learning(self) -> bool:
+        """False while the learning rate is 0 (every step is then forward only)."""
+        return self.lr > 0
 
-    def step(self, x: np.ndarray, target: Optional[np.ndarray] = None, label: int = -1) -> StepResult:
-        """Consume one sample, accumulate its exact gradient and update every K steps.
+    def set_learning_rate(self, lr: float) -> None:
+        """Change the learning rate; ``lr = 0`` switches learning off: steps run forward only
+        (outputs and losses as usual) and change no weight, influence matrix, gradient, RLS
+        or optimizer state. The state advances, so call :meth:`reset_state` before learning
+        again for exact gradients (as :meth:`pyrtrl.runtime.CLearner.set_learning_rate`)."""
+        if not (np.isfinite(lr) and lr >= 0):
+            raise PyrtrlError(f"learning rate must be >= 0 (0: learning off), got {lr}")
+        self.lr = float(lr)
+        if lr > 0:
+            self.optimizer.lr = float(lr)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Outputs without learning: ``x`` (d,) gives (k,), a sequence (T, d) gives (T, k).
+
+        Forward only (``run(x, learn=False)``): the state advances, weights, influence
+        matrix, gradients and optimizer state do not change."""
+        x = np.asarray(x)
+        if x.ndim == 1:
+            return self.step(x, learn=False).output
+        return self.run(x, learn=False).output
+
+    def step(self, x: np.ndarray, target: Optional[np.ndarray] = None, label: int = -1,
+             learn: bool = True) -> StepResult:
+        """Consume one sample, accumulate its exact gradient and update every K steps with a loss.
 
         Parameters
         ----------
@@ -176,6 +205,9 @@ class OnlineLearner:
             Regression target of this step (squared error).
         label : int
             Class of this step for softmax cross-entropy, -1 for none.
+        learn : bool
+            False: forward only (the loss is scored, nothing learns), as with a learning
+            rate of 0.
         """
         x = self._check_x(x)
         model = self.model
@@ -183,8 +215,7 @@ class OnlineLearner:
             target = np.asarray(target, dtype=model.dtype)
             if target.shape != (model.k,) or not np.all(np.isfinite(target)):
                 raise PyrtrlError(f"target must be {model.k} finite numbers, got {target!r}")
-        if not (-1 <= int(label) < model.k):
-            raise PyrtrlError(f"label must be -1 (none) or in [0, {model.k - 1}], got {label}")
+        label = check_label(label, model.k)
         if label >= 0 and self.rls is not None:
             raise PyrtrlError("the RLS readout learns squared-error targets, not labels; "
                               "use readout_rule='gradient' for classification")
@@ -196,6 +227,13 @@ class OnlineLearner:
                 self.steps += 1
                 return StepResult(0.0, forecast, 0, False)
             x = self._ring[0]  # the input `target` belongs to, D steps back
+        if not (learn and self.learning):
+            s = self.engine.advance(x)
+            p = model.params
+            out = p["W_o"] @ self.engine.features() + p["b_o"]
+            loss, _ = step_loss(out, target, label)
+            self.steps += 1
+            return StepResult(loss, out if forecast is None else forecast, int(np.count_nonzero(s.o)), False)
         s = self.engine.step(x)
         z = self.engine.features()
         loss, out, dy = readout_backward(model, z, target, int(label), self._readout)
@@ -205,11 +243,12 @@ class OnlineLearner:
             # after the cell's gradient took dL/ds under the weights that made `out`
             self.rls.update(model.params, z, out - target)
         self.steps += 1
-        self._since_update += 1
         updated = False
-        if self._since_update >= self.update_every:
-            self._update()
-            updated = True
+        if target is not None or label >= 0:  # a step without a loss does not count
+            self._since_update += 1
+            if self._since_update >= self.update_every:
+                self._update()
+                updated = True
         return StepResult(loss, out if forecast is None else forecast, int(np.count_nonzero(s.o)), updated)
 
     def run(
@@ -218,29 +257,37 @@ class OnlineLearner:
         target: Optional[np.ndarray] = None,
         labels: Optional[np.ndarray] = None,
         callback: Optional[Callable[[int, StepResult], None]] = None,
+        learn: bool = True,
     ) -> RunResult:
-        """Learn from a whole stream, step by step; returns per-step loss, output and events."""
+        """Learn from a whole stream, step by step; returns per-step loss, output and events.
+
+        ``target`` (T, k) adds squared error, ``labels`` (T,) integers (-1 = none) softmax
+        cross-entropy; one of them is required while learning. ``learn=False`` (or a
+        learning rate of 0) evaluates: forward only, losses scored, nothing learns.
+        """
         x = np.asarray(x)
         T = x.shape[0] if x.ndim == 2 else 0
         if x.ndim != 2 or x.shape[1] != self.model.d:
             raise PyrtrlError(f"x must have shape (T, {self.model.d}), got {x.shape}")
         if target is not None and np.shape(target) != (T, self.model.k):
             raise PyrtrlError(f"target must have shape ({T}, {self.model.k}), got {np.shape(target)}")
-        if labels is not None and np.shape(labels) != (T,):
-            raise PyrtrlError(f"labels must have shape ({T},), got {np.shape(labels)}")
+        if labels is not None:
+            labels = check_labels(labels, T, self.model.k)
+        if target is None and labels is None and learn and self.learning:
+            raise PyrtrlError(NO_LOSS)
         loss = np.empty(T)
         outs = np.empty((T, self.model.k), dtype=self.model.dtype)
         events = np.empty(T, dtype=np.int64)
         for t in range(T):
             r = self.step(x[t], None if target is None else target[t],
-                          -1 if labels is None else int(labels[t]))
+                          -1 if labels is None else int(labels[t]), learn=learn)
             loss[t], outs[t], events[t] = r.loss, r.output, r.events
             if callback is not None:
                 callback(t, r)
         return RunResult(loss, outs, events)
 
     def _check_x(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=self.model.dtype)
+        x = np.ascontiguousarray(x, dtype=self.model.dtype)  # any strides (a transposed array's rows)
         if x.shape != (self.model.d,):
             raise PyrtrlError(f"sample must have {self.model.d} values, got shape {x.shape}")
         if not np.all(np.isfinite(x)):

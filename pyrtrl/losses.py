@@ -43,6 +43,36 @@ def step_loss(
     return loss, dout
 
 
+def check_labels(labels: np.ndarray, T: int, k: int) -> np.ndarray:
+    """Class labels of a sequence as int64 (T,): integers, -1 (none) or 0..k-1. Floats are
+    accepted only when every value is a whole number; anything else is a one-line
+    :class:`PyrtrlError` (the same for the float and the C learner)."""
+    lab = np.asarray(labels)
+    if lab.shape != (T,):
+        raise PyrtrlError(f"labels must have shape ({T},), got {lab.shape}")
+    if lab.dtype.kind == "f":
+        bad = ~np.isfinite(lab) | (lab != np.round(lab))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise PyrtrlError(f"labels must be integers (class indices, -1 = none); "
+                              f"label {i} is {lab[i]!r}")
+    elif lab.dtype.kind not in "iu":
+        raise PyrtrlError(f"labels must be integers (class indices, -1 = none), got {lab.dtype}")
+    lab = lab.astype(np.int64)
+    out = (lab < -1) | (lab >= k)
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        raise PyrtrlError(f"labels must be -1 (none) or in [0, {k - 1}]; label {i} is {lab[i]}")
+    return lab
+
+
+def check_label(label: int, k: int) -> int:
+    """One step's label (see :func:`check_labels`) as an int."""
+    if isinstance(label, (bool, np.bool_)):
+        raise PyrtrlError(f"label must be an integer (class index, -1 = none), got {label!r}")
+    return int(check_labels(np.array([label]), 1, k)[0])
+
+
 def check_sequence(
     x: np.ndarray, d: int, k: int, target: Optional[np.ndarray], labels: Optional[np.ndarray],
     dtype: np.dtype,
@@ -64,11 +94,7 @@ def check_sequence(
             raise PyrtrlError("target has non-finite values")
         target = target.astype(dtype)
     if labels is not None:
-        labels = np.asarray(labels)
-        if labels.shape != (T,) or not np.issubdtype(labels.dtype, np.integer):
-            raise PyrtrlError(f"labels must be an integer array of shape ({T},), got {labels.dtype} {labels.shape}")
-        if np.any(labels >= k) or np.any(labels < -1):
-            raise PyrtrlError(f"labels must be -1 (none) or in [0, {k - 1}]")
+        labels = check_labels(labels, T, k)
     if target is None and labels is None:
         raise PyrtrlError("give a target, labels or both: there is no loss otherwise")
     return x.astype(dtype), target, labels

@@ -130,6 +130,24 @@ class RTRLEngine:
         self.last = s
         return s
 
+    def advance(self, x: np.ndarray) -> StepCache:
+        """Forward only (learning off): the state advances, the influence matrix and the
+        gradients do not (the twin of runtime_c's step with lr_q = 0)."""
+        s = self._forward(x)
+        push_tap(self.tap_line, x)
+        self._count(self._forward_macs(), 0)
+        self.counters.steps += 1
+        self.counters.events += int(np.count_nonzero(s.o))
+        self.counters.bwd_active += int(np.count_nonzero(s.a))
+        self.y, self.h = s.y, s.h
+        self.c_prev, self.o_prev, self.psi_prev, self.a_prev = s.c, s.o, s.psi, s.a
+        self.last = s
+        return s
+
+    def _forward_macs(self) -> int:
+        """MACs of the last forward pass."""
+        return int(getattr(self, "_fwd_macs", 0))
+
     def _forward(self, x: np.ndarray) -> StepCache:  # pragma: no cover - abstract
         raise NotImplementedError
 

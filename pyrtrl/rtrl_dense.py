@@ -36,6 +36,9 @@ class DenseRTRL(RTRLEngine):
     def _zero_cell_gradient(self) -> None:
         self.grad_flat[:] = 0
 
+    def _forward_macs(self) -> int:
+        return int(self._macs[0])
+
     def _forward(self, x: np.ndarray) -> StepCache:
         return cell_step(self.p, x, self.y, self.h, self.model.gamma, self.model.eps, self.smooth)
 

@@ -15,9 +15,10 @@ import numpy as np
 from .errors import PyrtrlError
 from . import run_defaults as D
 from .fixed.arith import FRAC, from_fixed
-from .fixed.model import FixedConfig, FixedCounters, fixed_config
+from .fixed.model import FixedConfig, FixedCounters, fixed_config, lr_fixed
 from .fixed.quantize import QuantizedModel, quantize, quantize_samples
-from .learner import RunResult, StepResult
+from .learner import NO_LOSS, RunResult, StepResult
+from .losses import check_label, check_labels
 from .model import EGRU
 
 ABSENT = 0xFFFF
@@ -216,16 +217,49 @@ class CLearner:
                                                            for a in arrs)), "load weights")
 
     def reset_state(self) -> None:
-        """New sequence: zero state, influence matrix and pending gradients; keep weights."""
+        """New sequence: zero state, influence matrix and pending gradients; keep weights
+        (and the optimizer's moments). The counters restart too."""
         self._check(self.lib.rtrl_reset_state(self.ctx), "reset")
 
+    @property
+    def lr(self) -> float:
+        """The learning rate as given (per mean gradient for SGD, per update for Adam)."""
+        K = 1 if self.fcfg.adam is not None else self.fcfg.update_every
+        return self.fcfg.lr_q * K / float(1 << 24)
+
+    @property
+    def learning(self) -> bool:
+        """False while the learning rate is 0 (every step is then forward only)."""
+        return self.fcfg.lr_q != 0
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Change the learning rate (``rtrl_set_learning_rate``); ``lr = 0`` switches learning
+        off: steps run forward only (outputs and losses as usual) and change no weight,
+        influence matrix, gradient, RLS or optimizer state. The state advances, so call
+        :meth:`reset_state` before learning again for exact gradients."""
+        lr_q = lr_fixed(lr, self.fcfg.update_every, self.fcfg.adam is not None)
+        self._check(self.lib.rtrl_set_learning_rate(self.ctx, lr_q), "set learning rate")
+        self.fcfg.lr_q = lr_q
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Outputs without learning: ``x`` (d,) gives (k,), a sequence (T, d) gives (T, k).
+
+        Forward only (``run(x, learn=False)``): the state advances, weights, influence
+        matrix, gradients and optimizer state do not change."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim == 1:
+            return self.run(x[None, :], learn=False).output[0]
+        return self.run(x, learn=False).output
+
     def run(self, x: np.ndarray, target: Optional[np.ndarray] = None,
-            labels: Optional[np.ndarray] = None, callback: None = None) -> "CRunResult":
+            labels: Optional[np.ndarray] = None, callback: None = None,
+            learn: bool = True) -> "CRunResult":
         """Learn from a whole stream in one C call (same interface as OnlineLearner.run).
 
-        ``target`` (T, k) adds squared error, ``labels`` (T,) int (-1 = none) softmax
+        ``target`` (T, k) adds squared error, ``labels`` (T,) integers (-1 = none) softmax
         cross-entropy. Returns per-step loss (float: 0.5 * squared error + cross-entropy),
-        output and events.
+        output and events. ``learn=False`` (or a learning rate of 0) evaluates: forward
+        only, the losses are scored and nothing learns; then target and labels are optional.
         """
         if callback is not None:
             raise PyrtrlError("runtime_c runs the whole stream in one call: no per-step callback")
@@ -233,8 +267,8 @@ class CLearner:
         if x.ndim != 2 or x.shape[1] != self.q.d:
             raise PyrtrlError(f"x must have shape (T, {self.q.d}), got {x.shape}")
         T = x.shape[0]
-        if target is None and labels is None:
-            raise PyrtrlError("give a target, labels or both: there is no loss otherwise")
+        if target is None and labels is None and learn and self.learning:
+            raise PyrtrlError(NO_LOSS)
         xq, sat = quantize_samples(x, "x")
         tq = None
         if target is not None:
@@ -244,18 +278,18 @@ class CLearner:
             tq, st = quantize_samples(target, "target")
             sat += st
             tq = tq.astype(np.int32)
-        lab = None
-        if labels is not None:
-            lab = np.asarray(labels)
-            if lab.shape != (T,) or not np.issubdtype(lab.dtype, np.integer):
-                raise PyrtrlError(f"labels must be an integer array of shape ({T},)")
-            if np.any(lab < -1) or np.any(lab >= self.q.k):
-                raise PyrtrlError(f"labels must be -1 (none) or in [0, {self.q.k - 1}]")
-        return self.run_fixed(xq.astype(np.int32), tq, saturated_inputs=sat, labels=lab)
+        lab = None if labels is None else check_labels(labels, T, self.q.k)
+        return self.run_fixed(xq.astype(np.int32), tq, saturated_inputs=sat, labels=lab, learn=learn)
 
     def run_fixed(self, xq: np.ndarray, tq: Optional[np.ndarray], saturated_inputs: int = 0,
-                  labels: Optional[np.ndarray] = None) -> "CRunResult":
+                  labels: Optional[np.ndarray] = None, learn: bool = True) -> "CRunResult":
         """As :meth:`run` with inputs (and targets) already in Q16 (int32)."""
+        if not learn and self.learning:
+            self._check(self.lib.rtrl_set_learning_rate(self.ctx, 0), "set learning rate")
+            try:
+                return self.run_fixed(xq, tq, saturated_inputs, labels)
+            finally:
+                self._check(self.lib.rtrl_set_learning_rate(self.ctx, self.fcfg.lr_q), "set learning rate")
         ffi = self.ffi
         xq = np.ascontiguousarray(xq, dtype=np.int32)
         T = xq.shape[0]
@@ -279,12 +313,23 @@ class CLearner:
         return CRunResult(from_fixed(loss, FRAC), from_fixed(out, FRAC), events.astype(np.int64),
                           out, loss, saturated_inputs)
 
-    def step(self, x: np.ndarray, target: Optional[np.ndarray] = None, label: int = -1) -> StepResult:
-        """One sample (same interface as OnlineLearner.step); prefer :meth:`run` for streams."""
+    def step(self, x: np.ndarray, target: Optional[np.ndarray] = None, label: int = -1,
+             learn: bool = True) -> StepResult:
+        """One sample (same interface as OnlineLearner.step); prefer :meth:`run` for streams.
+
+        A step with neither target nor label advances the state and the influence matrix
+        and changes no weight (it does not count towards ``update_every``)."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape != (self.q.d,):
+            raise PyrtrlError(f"sample must have {self.q.d} values, got shape {x.shape}")
+        label = check_label(label, self.q.k)
+        T = np.asarray(target, dtype=np.float64)[None, :] if target is not None else None
         updates = self.counters().updates
-        r = self.run(np.asarray(x, dtype=np.float64)[None, :],
-                     None if target is None else np.asarray(target)[None, :],
-                     None if label == -1 else np.array([label]))
+        if T is None and label < 0:
+            xq, sat = quantize_samples(x[None, :], "x")
+            r = self.run_fixed(xq.astype(np.int32), None, saturated_inputs=sat, learn=learn)
+        else:
+            r = self.run(x[None, :], T, None if label < 0 else np.array([label]), learn=learn)
         return StepResult(float(r.loss[0]), r.output[0], int(r.events[0]),
                           self.counters().updates > updates)
 

@@ -15,8 +15,13 @@ One step (``step``):
     row by row (rows with dL/dy * a != 0 for a y readout, dL/dc != 0 for a c readout), the
     threshold's immediate term (y readout), the readout gradient (SGD readout) or one RLS
     step (:mod:`pyrtrl.fixed.rls`);
- 4. every K steps, SGD: w <- w - lr * clip(G), or Adam on clip(G) (:mod:`pyrtrl.fixed.adam`);
-    thresholds clamped to [0, 1].
+ 4. every K steps with a loss (a target or a label), SGD: w <- w - lr * clip(G), or Adam on
+    clip(G) (:mod:`pyrtrl.fixed.adam`); thresholds clamped to [0, 1]. A step without a loss
+    does not count: it moves no weight and no optimizer moment.
+
+With ``lr_q = 0`` learning is off (evaluation, inference): the forward pass and the readout
+run (output and loss as usual) and nothing else changes: weights, influence matrix,
+gradients, RLS and optimizer state stay; the state advances.
 
 With ``freeze_cell`` the cell does not learn: steps 2 and the cell's part of 3 and 4 are
 skipped (forward and readout only), the ablation that shows what RTRL adds.
@@ -45,7 +50,7 @@ GATES = ("u", "r", "g")
 class FixedConfig:
     """Learning configuration, already in fixed point (see :func:`fixed_config`)."""
 
-    lr_q: int  # per update, Q24: SGD round(lr / K * 2^24) (multiplies the summed gradient); Adam round(lr * 2^24)
+    lr_q: int  # per update, Q24: SGD round(lr / K * 2^24) (multiplies the summed gradient); Adam round(lr * 2^24); 0: learning off
     clip_q: int  # clip of the summed gradient, Q24 (0 = off): round(clip * K * 2^24)
     update_every: int
     influence_bits: int = 32
@@ -82,14 +87,23 @@ def fixed_config(lr: float, clip: float = 1.0, update_every: int = 1, influence_
     if not (np.isfinite(clip) and clip >= 0):
         raise PyrtrlError(f"clip must be >= 0, got {clip}")
     adam = adam_constants(adam_beta1, adam_beta2, adam_eps) if optimizer == "adam" else None
-    # Adam's step does not scale with the gradient, so its rate is per update, not per sample
-    lr_q = int(to_fixed(lr if adam else lr / update_every, WFRAC))
-    if lr_q < 1:
-        raise PyrtrlError(f"learning rate {lr} / {update_every} is below one Q24 step (6e-8)")
+    lr_q = lr_fixed(lr, int(update_every), adam is not None)
     clip_q = min(int(to_fixed(clip * update_every, WFRAC)), INT32_MAX) if clip > 0 else 0
     rls = rls_constants(rls_forgetting, rls_p0) if readout_rule == "rls" else None
     return FixedConfig(lr_q, clip_q, int(update_every), influence_bits, dense, rls, train == "readout",
                        int(horizon) - 1, adam)
+
+
+def lr_fixed(lr: float, update_every: int, adam: bool) -> int:
+    """The Q24 rate runtime_c holds (``lr_q``) for a float rate per mean gradient (SGD: lr / K
+    multiplies the summed gradient) or per update (Adam, whose step does not scale with the
+    gradient). ``lr = 0`` gives 0: learning off (see :class:`FixedLearner`)."""
+    if not (np.isfinite(lr) and 0 <= lr < 128):
+        raise PyrtrlError(f"learning rate must be in [0, 128) (0: learning off), got {lr}")
+    lr_q = int(to_fixed(lr if adam else lr / update_every, WFRAC))
+    if lr_q < 1 and lr > 0:
+        raise PyrtrlError(f"learning rate {lr} / {update_every} is below one Q24 step (6e-8)")
+    return lr_q
 
 
 @dataclass
@@ -150,6 +164,12 @@ class FixedLearner:
         self.track_ranges = False
         self.ranges: Dict[str, float] = {}
 
+    def set_learning_rate(self, lr_q: int) -> None:
+        """runtime_c's rtrl_set_learning_rate: a Q24 rate >= 0 (0: learning off)."""
+        if int(lr_q) != lr_q or not (0 <= lr_q <= INT32_MAX):
+            raise PyrtrlError(f"lr_q must be an integer in [0, 2^31), got {lr_q}")
+        self.cfg.lr_q = int(lr_q)
+
     def _track(self, **tensors: "tuple[np.ndarray, int]") -> None:
         for name, (v, frac) in tensors.items():
             if np.size(v):
@@ -208,20 +228,28 @@ class FixedLearner:
         f = self._forward(W, x, self.h, self.y)
         act = np.ones(q.n, dtype=bool) if self.cfg.dense else self.a != 0
         macs = f["macs"]
-        if not self.cfg.freeze_cell:
+        # learning off (lr_q = 0): forward and readout only, nothing else changes
+        learn = self.cfg.lr_q != 0
+        if learn and not self.cfg.freeze_cell:
             macs += self._influence(W, x, f, act)
-        out_l, loss_q, rmacs = self._readout(f, target, label)
+        if learn:
+            out_l, loss_q, rmacs = self._readout(f, target, label)
+        else:
+            _, out_l, _, _, loss_q = self._readout_loss(f, target, label)
+            rmacs = 0
         out = out_l if out is None else out
         macs += rmacs
         cnt.events += int(f["o"].sum())
-        if not self.cfg.freeze_cell:  # counted by the influence phase, as in runtime_c
+        if learn and not self.cfg.freeze_cell:  # counted by the influence phase, as in runtime_c
             cnt.active_cols += int(act.sum())
         cnt.macs += macs
         self.c, self.h, self.y, self.o, self.psi, self.a = (f[k] for k in ("c", "h", "y", "o", "psi", "a"))
 
-        self.since_update += 1
-        if self.since_update >= self.cfg.update_every:
-            self._update()
+        # only steps with a loss count towards K: a step without one moves no weight or moment
+        if learn and (target is not None or label >= 0):
+            self.since_update += 1
+            if self.since_update >= self.cfg.update_every:
+                self._update()
         return out, loss_q
 
     # 1. forward (Q40 sums, one rounding to Q16 each)
@@ -333,9 +361,9 @@ class FixedLearner:
         return np.concatenate([src, taps]) if self.q.taps else src
 
     # 3. readout, loss, gradient (or RLS)
-    def _readout(self, f: Dict[str, np.ndarray], target: Optional[np.ndarray], label: int) -> tuple:
+    def _readout_loss(self, f: Dict[str, np.ndarray], target: Optional[np.ndarray], label: int) -> tuple:
+        """z, out, dL/dout, the clamped error (or None) and the loss (runtime_c's readout_loss)."""
         q, cfg = self.q, self.cfg
-        n = q.n
         z = self.features(f, cfg.delay)
         out = self._sat32(rnd(self.w_o @ z + (self.b_o << FRAC), WFRAC))
         dout = np.zeros(q.k, dtype=np.int64)
@@ -350,7 +378,12 @@ class FixedLearner:
             loss += neg_log_q(int(p[label]))
             p[label] -= ONE
             dout += p
-        loss_q = int(self._sat32(np.array(loss)))
+        return z, out, dout, dmse, int(self._sat32(np.array(loss)))
+
+    def _readout(self, f: Dict[str, np.ndarray], target: Optional[np.ndarray], label: int) -> tuple:
+        q, cfg = self.q, self.cfg
+        n = q.n
+        z, out, dout, dmse, loss_q = self._readout_loss(f, target, label)
         macs = 0
         if not cfg.freeze_cell:
             # dL/ds for the state source s; for a c readout it reaches every unit's row

@@ -190,15 +190,14 @@ static RTRL_NOINLINE void cell_gradient(rtrl_t *ctx, int32_t *const *now)
     }
 }
 
-int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target, int32_t label)
+/* Readout of the step just run forward, its loss (Q16, returned) and dL/dout in ctx->dout. */
+static int32_t readout_loss(rtrl_t *ctx, int32_t *const *now, const int32_t *target, int32_t label)
 {
     const rtrl_config_t *cfg = &ctx->cfg;
-    const uint16_t k = cfg->k, m = ctx->m;
-    int32_t *const *now = ctx->st[ctx->bank ^ 1u];
+    const uint16_t k = cfg->k;
     uint64_t *sat = &ctx->counters.saturations;
 
     rtrl_readout(ctx, now, cfg->delay);
-    const int32_t *z = ctx->z;
     for (uint16_t q = 0; q < k; ++q)
         ctx->dout[q] = 0;
     int64_t loss = 0;
@@ -216,7 +215,22 @@ int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target, int32_t label)
         }
         loss += rtrl_rnd(se, RTRL_FRAC + 1u);
     }
-    const int32_t loss_q = rtrl_sat32(loss, sat);
+    return rtrl_sat32(loss, sat);
+}
+
+int32_t rtrl_evaluate(rtrl_t *ctx, const int32_t *target, int32_t label)
+{
+    return readout_loss(ctx, ctx->st[ctx->bank ^ 1u], target, label);
+}
+
+int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target, int32_t label)
+{
+    const rtrl_config_t *cfg = &ctx->cfg;
+    const uint16_t k = cfg->k, m = ctx->m;
+    int32_t *const *now = ctx->st[ctx->bank ^ 1u];
+    uint64_t *sat = &ctx->counters.saturations;
+    const int32_t loss_q = readout_loss(ctx, now, target, label);
+    const int32_t *z = ctx->z;
 
     if (!cfg->freeze_cell) /* dL/ds under the readout weights that made `out` */
         cell_gradient(ctx, now);

@@ -303,7 +303,11 @@ static void test_learning_rate(const tmodel_t *t)
     rtrl_view_t v = view_of(&ctx);
     CHECK(memcmp(v.theta, t->theta, 4u * P) == 0); /* thresholds 0.3: no clamp either */
     CHECK(memcmp(v.w_o, t->w_o, sizeof t->w_o) == 0 && memcmp(v.b_o, t->b_o, sizeof t->b_o) == 0);
-    CHECK(counters_of(&ctx).updates == 200 / t->cfg.update_every);
+    /* learning off: no update, nothing accumulated, no influence matrix; the state moved */
+    CHECK(counters_of(&ctx).updates == 0 && counters_of(&ctx).steps == 200);
+    CHECK(all_zero(v.M, sizeof(rtrl_m_t) * TM_N * P) && all_zero(v.grad, 4u * P));
+    CHECK(all_zero(v.grad_wo, sizeof t->w_o) && v.live == 0);
+    CHECK(!all_zero(v.c, 4u * TM_N));
     CHECK_ST(rtrl_set_learning_rate(&ctx, -5), RTRL_ERR_CONFIG); /* refused: lr stays 0 */
     CHECK(step_range(&ctx, 200, 230, NULL, NULL) == 0);
     CHECK(memcmp(view_of(&ctx).theta, t->theta, 4u * P) == 0);

@@ -194,6 +194,13 @@ def _default_lr(args: argparse.Namespace) -> float:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .data import is_labelled
+
+    if args.data is not None and is_labelled(args.data):  # X, y: classification (pyrtrl.classify)
+        from .classify import cli_run
+
+        return cli_run(args, _print_json)
+    args.readout_rule = args.readout_rule or D.READOUT_RULE
     stream = _data_stream(args)
     args.stream = stream
     if args.board != "float" or args.port:
@@ -361,6 +368,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.run_dir):
         raise PyrtrlError(f"{args.run_dir}: no such run directory")
     s = read_summary(args.run_dir)
+    if s.get("task") == "classification":  # pyrtrl run --data SEQS.npz
+        from .classify import write_report as write_classify_report
+
+        files = write_classify_report(args.run_dir)
+        _print_json({"report": files[-1], "files": files}) if args.json else print(files[-1])
+        return 0
     if "board" not in s:  # a host float run (pyrtrl run --board float): its own report
         from .host_run import write_report as write_float_report
 
@@ -475,7 +488,11 @@ def build_parser() -> argparse.ArgumentParser:
                  "\n(supervised regression). Each column is normalised causally (median and robust"
                  "\nspread of its first 10 % of rows); values that land beyond +-128 are clamped by"
                  "\nthe fixed-point learner and counted in a warning. Any number of input and target"
-                 "\ncolumns on every backend (a board's firmware is built for the model's sizes).")
+                 "\ncolumns on every backend (a board's firmware is built for the model's sizes)."
+                 "\n\n--data SEQS.npz with arrays X (N x T x d) and y (N,) integer classes (optionally"
+                 "\nX_test, y_test) is classification: state reset per sequence, the label at its last"
+                 "\nstep, softmax cross-entropy, --epochs passes, then the test set without learning;"
+                 "\n--board float and host only (boards: not yet).")
     p.add_argument("--board", default="mps2-an386",
                    help="a board run under QEMU (default mps2-an386): " + ", ".join(_board_names())
                         + "; host: the same C learner through cffi, no emulator; float: the host "
@@ -520,8 +537,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what a fresh model's readout reads: the state c (default) or the events y")
     p.add_argument("--taps", type=int, default=D.TAPS,
                    help=f"recent inputs a fresh model's readout also reads (default {D.TAPS})")
-    p.add_argument("--readout-rule", choices=("rls", "gradient"), default=D.READOUT_RULE,
-                   help="how the readout learns: rls (default, recursive least squares) or gradient (SGD)")
+    p.add_argument("--readout-rule", choices=("rls", "gradient"), default=None,
+                   help="how the readout learns: rls (default, recursive least squares) or gradient "
+                        "(SGD; always for labelled sequences)")
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help="labelled sequences (--data FILE.npz with X, y): passes over the training "
+                        "sequences (default 5)")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default=D.OPTIMIZER,
                    help=f"the cell's optimizer (and a gradient readout's): sgd or adam (default "
                         f"{D.OPTIMIZER}; betas {D.ADAM_BETA1:g}, {D.ADAM_BETA2:g}), on every backend: boards and "

@@ -530,3 +530,194 @@ def run_stream_baselines(saved: Dict[str, Any], last_fraction: float = 0.2) -> D
                    normalization={}, calibration_rows=0,
                    baseline_series=[np.asarray(v) for v in saved["series"]])
     return stream_baselines(s, last_fraction)
+
+
+# -- labelled sequences -------------------------------------------------------------------
+#: Arrays of a labelled-sequences ``.npz`` (``pyrtrl run --data seqs.npz``).
+SEQUENCE_ARRAYS: tuple = ("X", "y", "X_test", "y_test")
+
+
+@dataclass
+class LabelledSequences:
+    """Labelled sequences for classification (:func:`load_sequences`).
+
+    Attributes
+    ----------
+    path : str
+        The ``.npz`` file.
+    X, X_test : ndarray (N, T, d) float64
+        Training and test sequences, normalised per channel from the training set
+        (``X_test`` has N = 0 when the file has none).
+    y, y_test : ndarray (N,) int64
+        Their classes, 0 .. k - 1.
+    k : int
+        Number of classes: the largest label + 1 (the model's outputs).
+    normalization : dict
+        Channel name (``"0"`` ...) -> ``{"offset", "scale"}``; raw = offset + scale * normalised.
+    clamped : int
+        Normalised values beyond +-:data:`CLAMP_LIMIT` (clamped by the fixed-point learner).
+    """
+
+    path: str
+    X: np.ndarray
+    y: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    k: int
+    normalization: Dict[str, Dict[str, float]]
+    clamped: int = 0
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+    @property
+    def d(self) -> int:
+        return int(self.X.shape[2])
+
+    @property
+    def has_test(self) -> bool:
+        return int(self.X_test.shape[0]) > 0
+
+    @property
+    def source(self) -> str:
+        """One line: the file, the sets and their sizes."""
+        test = (f", {self.X_test.shape[0]} test sequences of {self.X_test.shape[1]} steps"
+                if self.has_test else ", no test set")
+        return (f"{self.path}: {self.X.shape[0]} training sequences of {self.X.shape[1]} steps x "
+                f"{self.d} channel(s){test}, {self.k} classes")
+
+    def clamp_warning(self) -> Optional[str]:
+        """The loud one-line warning when values would clamp in fixed point, else None."""
+        if not self.clamped:
+            return None
+        total = self.X.size + self.X_test.size
+        return (f"{self.path}: after normalisation {self.clamped} of {total} values lie beyond "
+                f"+-{CLAMP_LIMIT:.0f}, where the fixed-point learner (--board host and boards) clamps them")
+
+    def summary(self) -> Dict[str, Any]:
+        """JSON-able description for a run's summary."""
+        return {
+            "file": self.path, "mode": "classification", "train_sequences": int(self.X.shape[0]),
+            "test_sequences": int(self.X_test.shape[0]), "steps_per_sequence": int(self.X.shape[1]),
+            "channels": self.d, "classes": self.k,
+            "class_counts_train": np.bincount(self.y, minlength=self.k).tolist(),
+            "class_counts_test": np.bincount(self.y_test, minlength=self.k).tolist(),
+            "normalization": {"columns": {c: dict(v) for c, v in self.normalization.items()},
+                              "from": "median and 5-95% range of every training value, per channel"},
+            "clamped": self.clamped, "clamp_limit": CLAMP_LIMIT,
+        }
+
+
+def is_labelled(path: PathLike) -> bool:
+    """True for an ``.npz`` holding an array ``y`` (labelled sequences, :func:`load_sequences`)."""
+    p = os.fspath(path)
+    if not (p.lower().endswith(".npz") and os.path.isfile(p)):
+        return False
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            return "y" in z.files
+    except (OSError, ValueError, EOFError):
+        return False  # load_table says what is wrong with it
+
+
+def _sequences(p: str, name: str, a: np.ndarray) -> np.ndarray:
+    if a.dtype.kind not in "biuf":
+        raise PyrtrlError(f"{p}: {name} holds {a.dtype} values, expected numbers")
+    if a.ndim == 2:  # N x T: one channel
+        a = a[:, :, None]
+    if a.ndim != 3 or min(a.shape) < 1:
+        raise PyrtrlError(f"{p}: {name} has shape {a.shape}, expected (N sequences, T steps, d channels) "
+                          "or (N, T)")
+    a = a.astype(np.float64)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        i, t, c = (int(v) for v in np.argwhere(bad)[0])
+        what = "NaN" if math.isnan(a[i, t, c]) else "Inf"
+        raise PyrtrlError(f"{p}: {what} in {name} at sequence {i}, step {t}, channel {c} "
+                          f"({int(bad.sum())} non-finite value(s) in all)")
+    return a
+
+
+def _labels(p: str, name: str, a: np.ndarray, n: int, xname: str) -> np.ndarray:
+    if a.ndim != 1 or a.shape[0] != n:
+        raise PyrtrlError(f"{p}: {name} has shape {a.shape}, expected ({n},): one class per sequence of {xname}")
+    if a.dtype.kind == "f":
+        bad = ~np.isfinite(a) | (a != np.round(a))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise PyrtrlError(f"{p}: {name} must hold integer classes; {name}[{i}] is {a[i]!r}")
+    elif a.dtype.kind not in "iu":
+        raise PyrtrlError(f"{p}: {name} must hold integer classes, got {a.dtype}")
+    a = a.astype(np.int64)
+    if (a < 0).any():
+        i = int(np.flatnonzero(a < 0)[0])
+        raise PyrtrlError(f"{p}: {name} must hold classes 0, 1, ...; {name}[{i}] is {a[i]}")
+    return a
+
+
+def load_sequences(path: PathLike) -> LabelledSequences:
+    """Read labelled sequences: an ``.npz`` with ``X`` (N x T x d, or N x T for one channel)
+    and ``y`` (N,) integer classes 0 .. k - 1, optionally ``X_test`` and ``y_test``.
+
+    Every channel is normalised by the median and robust spread (5-95 % range / 3.29) of
+    all its training values; the test set is normalised with the same numbers.
+
+    Raises
+    ------
+    PyrtrlError
+        One line naming the file: not an ``.npz``, missing ``X`` or ``y``, wrong shapes, a
+        test set of another channel count or with only one of its arrays, non-integer or
+        negative classes, NaN or Inf (with its sequence, step and channel), fewer than two
+        classes in ``y``, a channel constant over the training set.
+    """
+    from .signals import SPREAD_QUANTILES, SPREAD_TO_STD
+
+    p = os.fspath(path)
+    if not p.lower().endswith(".npz"):
+        raise PyrtrlError(f"{p}: labelled sequences are read from an .npz with X (N x T x d) and y (N,)")
+    if not os.path.isfile(p):
+        raise PyrtrlError(f"{p}: no such file")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files if k in SEQUENCE_ARRAYS}
+            files = list(z.files)
+    except (OSError, ValueError, EOFError) as e:
+        raise PyrtrlError(f"{p}: cannot read as .npz: {' '.join(str(e).split())[:120]}") from None
+    missing = [k for k in ("X", "y") if k not in arrays]
+    if missing:
+        raise PyrtrlError(f"{p}: labelled sequences need arrays X and y; missing {' and '.join(missing)} "
+                          f"(found {', '.join(files) or 'none'})")
+    if ("X_test" in arrays) != ("y_test" in arrays):
+        raise PyrtrlError(f"{p}: X_test and y_test go together; found only "
+                          f"{'X_test' if 'X_test' in arrays else 'y_test'}")
+    X = _sequences(p, "X", arrays["X"])
+    y = _labels(p, "y", arrays["y"], X.shape[0], "X")
+    if "X_test" in arrays:
+        Xt = _sequences(p, "X_test", arrays["X_test"])
+        if Xt.shape[2] != X.shape[2]:
+            raise PyrtrlError(f"{p}: X_test has {Xt.shape[2]} channel(s), X has {X.shape[2]}")
+        yt = _labels(p, "y_test", arrays["y_test"], Xt.shape[0], "X_test")
+    else:
+        Xt, yt = np.zeros((0,) + X.shape[1:]), np.zeros(0, dtype=np.int64)
+    classes = np.unique(y)
+    if classes.size < 2:
+        raise PyrtrlError(f"{p}: too few classes: y holds only class {int(classes[0])}; "
+                          "classification needs at least 2")
+    k = int(max(y.max(), yt.max() if yt.size else 0)) + 1
+    norm: Dict[str, Dict[str, float]] = {}
+    for c in range(X.shape[2]):
+        v = X[:, :, c].ravel()
+        offset = float(np.median(v))
+        lo, hi = np.percentile(v, SPREAD_QUANTILES)
+        scale = float(hi - lo) / SPREAD_TO_STD
+        if not scale > 0:
+            scale = float(np.std(v))
+        if not (scale > 0 and math.isfinite(scale)):
+            raise PyrtrlError(f"{p}: channel {c} of X is constant over the training set; cannot "
+                              "normalise it")
+        norm[str(c)] = {"offset": offset, "scale": scale}
+        X[:, :, c] = (X[:, :, c] - offset) / scale
+        Xt[:, :, c] = (Xt[:, :, c] - offset) / scale
+    clamped = int(np.count_nonzero(np.abs(X) > CLAMP_LIMIT) + np.count_nonzero(np.abs(Xt) > CLAMP_LIMIT))
+    return LabelledSequences(p, np.ascontiguousarray(X), y, np.ascontiguousarray(Xt), yt, k, norm, clamped)

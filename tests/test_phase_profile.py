@@ -1,0 +1,54 @@
+"""tools/phase_profile.py: the per-phase instruction split of a learning step under QEMU adds
+up exactly to the whole step's count (the plugin pyrtrl run uses, loaded beside it), every
+phase of a step with a forecast does work, the per-phase MACs add up to the device's own MAC
+counter, and the profiled device still learns bit for bit as the host C library."""
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pyrtrl.boards import get_board
+
+ROOT = Path(__file__).resolve().parents[1]
+BOARD = "mps2-an386"
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("phase_profile", ROOT / "tools" / "phase_profile.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _need() -> None:
+    b = get_board(BOARD)
+    missing = [t for t in (b.qemu, "make", "cc", "arm-none-eabi-gcc", "arm-none-eabi-nm") if shutil.which(t) is None]
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI lacks {missing}: .ci/run must install them")
+        pytest.skip(f"MISSING TOOLS {missing}: install qemu-system-arm, gcc and gcc-arm-none-eabi "
+                    "to profile the step by phase")
+
+
+def test_phases_add_up_to_the_step(tmp_path):
+    _need()
+    pp = _tool()
+    # horizon 8: the step runs every phase, the forecast included
+    config = next(c for c in pp.CONFIGS if c[0] == "horizon 8")
+    r = pp.profile(BOARD, config, steps=40, warmup=10, work=tmp_path)
+    assert r["split_equals_total"], "the phases' counts do not add up to stepcount.so's per step"
+    assert r["weights_match_host"]
+    assert set(r["phases"]) == set(pp.PHASE_NAMES)
+    for p in pp.PHASE_NAMES:
+        assert r["phase_nonzero_steps"][p] == 30, f"phase {p} ran no instruction in some step"
+    total = sum(r["phases"].values())
+    assert abs(total - r["instructions_per_step"]) <= 1e-6 * total
+    # the influence update and the cell gradient are where the products are
+    assert "row_full" in r["functions_per_step"]["influence"]
+    assert "rtrl_grad_row" in r["functions_per_step"]["readout+gradient"]
+    assert r["macs"]["influence"] > 0 and r["macs"]["forecast"] > 0
+    assert abs(sum(r["macs"].values()) - r["macs_per_step"]) <= 1e-6 * r["macs_per_step"]
+

@@ -646,7 +646,7 @@ def _labels(p: str, name: str, a: np.ndarray, n: int, xname: str) -> np.ndarray:
         bad = ~np.isfinite(a) | (a != np.round(a))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise PyrtrlError(f"{p}: {name} must hold integer classes; {name}[{i}] is {a[i]!r}")
+            raise PyrtrlError(f"{p}: {name} must hold integer classes; {name}[{i}] is {float(a[i]):g}")
     elif a.dtype.kind not in "iu":
         raise PyrtrlError(f"{p}: {name} must hold integer classes, got {a.dtype}")
     a = a.astype(np.int64)

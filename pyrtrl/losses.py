@@ -55,7 +55,7 @@ def check_labels(labels: np.ndarray, T: int, k: int) -> np.ndarray:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise PyrtrlError(f"labels must be integers (class indices, -1 = none); "
-                              f"label {i} is {lab[i]!r}")
+                              f"label {i} is {float(lab[i]):g}")
     elif lab.dtype.kind not in "iu":
         raise PyrtrlError(f"labels must be integers (class indices, -1 = none), got {lab.dtype}")
     lab = lab.astype(np.int64)

@@ -644,13 +644,45 @@ def _version() -> str:
     return __version__
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the process is so that every ``finally`` runs (QEMU
+    and other children are stopped, files closed) as for Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
+def _install_signal_handlers() -> "list":
+    """SIGTERM and SIGHUP end a command like Ctrl-C (clean-up runs); returns the old ones."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return []
+    old = []
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            old.append((sig, signal.signal(sig, _raise_terminated)))
+    return old
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``pyrtrl`` command."""
+    import signal
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    old = _install_signal_handlers()
     try:
         return int(args.fn(args))
     except PyrtrlError as e:
@@ -658,14 +690,18 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise
         print(f"pyrtrl {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"pyrtrl {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        what = f" by {e}" if isinstance(e, Terminated) else ""
+        print(f"pyrtrl {args.command}: interrupted{what}", file=sys.stderr)
+        return 128 + e.signum if isinstance(e, Terminated) else 130
     except OSError as e:
         if args.debug:
             raise
         print(f"pyrtrl {args.command}: error: {e}", file=sys.stderr)
         return 2
+    finally:
+        for sig, handler in old:
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

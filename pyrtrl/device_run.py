@@ -116,7 +116,9 @@ def marker_addresses(elf: Path, board: str) -> tuple:
 
 
 class _Telemetry:
-    """telemetry.csv written as records arrive (flushed per window: a crash keeps them).
+    """telemetry.csv written as records arrive (flushed per window: a crash keeps them;
+    a failed write, e.g. a full disk, is cut back to the last whole window, so no row is
+    ever half-written).
 
     ``first_step`` > 0 (a resumed run): the device counts from 0 again, rows get
     ``first_step + step``; rows of an earlier run before ``first_step`` are kept.
@@ -125,6 +127,7 @@ class _Telemetry:
     def __init__(self, path: Path, x: np.ndarray, target: np.ndarray, first_step: int = 0,
                  channels: Optional[Path] = None) -> None:
         kept: List[List[str]] = []
+        self.paths = (path, channels)
         if first_step and path.is_file():
             with open(path, newline="") as f:
                 kept = [row for row in list(csv.reader(f))[1:] if row and int(row[0]) < first_step]
@@ -142,8 +145,38 @@ class _Telemetry:
             self.cf = open(channels, "w", newline="")
             self.cw = csv.writer(self.cf)
             self.cw.writerow(channel_columns(target.shape[1]))
+        self._flush()
+
+    def _flush(self) -> None:
+        self.f.flush()
+        if self.cf is not None:
+            self.cf.flush()
+        self.good = (self.f.tell(), None if self.cf is None else self.cf.tell())
 
     def add(self, recs: List[P.StepRecord]) -> None:
+        try:
+            self._add(recs)
+        except OSError:
+            self._cut_back()
+            raise
+
+    def _cut_back(self) -> None:
+        """After a failed write: close the files and cut them back to the last whole window
+        (by path: the buffered file cannot be flushed or sought any more). Writing ends."""
+        for f, path, size in ((self.f, self.paths[0], self.good[0]),
+                              (self.cf, self.paths[1], self.good[1])):
+            if f is None:
+                continue
+            try:
+                f.close()
+            except (OSError, ValueError):
+                pass
+            try:
+                os.truncate(path, size)
+            except OSError:
+                pass
+
+    def _add(self, recs: List[P.StepRecord]) -> None:
         for rec in recs:
             r = P.StepRecord(**{**rec.__dict__, "step": rec.step + self.first_step})
             if r.step >= self.target.shape[0]:  # a forecast past the recording: no truth
@@ -155,15 +188,16 @@ class _Telemetry:
                 t = r.step
                 self.cw.writerow([t] + [repr(v) for j in range(self.target.shape[1]) for v in (
                     float(self.target[t, j]), float(r.out_q[j]) / (1 << FRAC), float(self.x[t, j]))])
+        self._flush()
         self.count += len(recs)
-        self.f.flush()
-        if self.cf is not None:
-            self.cf.flush()
 
     def close(self) -> None:
-        self.f.close()
-        if self.cf is not None:
-            self.cf.close()
+        try:
+            self.f.close()
+            if self.cf is not None:
+                self.cf.close()
+        except OSError:  # the last buffer could not be written: keep the whole windows
+            self._cut_back()
 
 
 def _device_error(records: List[P.StepRecord], x: np.ndarray, truth: np.ndarray,
@@ -288,6 +322,24 @@ def load_checkpoint(path: str, model: EGRU) -> tuple:
                           f"or eps differ: structure {structure[:12]}, this model's "
                           f"{model_structure_hash(model)[:12]})")
     return image.tobytes(), step
+
+
+def _stop_backend(qemu: Any, sim: Any, link: Any) -> Optional[int]:
+    """End whatever runs the firmware (QEMU by PID, or the simulated device's thread);
+    QEMU's exit status."""
+    if sim is not None:
+        sim.stop_flag = True
+        link.close()
+    return qemu.stop() if qemu is not None else None
+
+
+def _write_json(path: Path, obj: Dict[str, Any]) -> None:
+    """Atomically: a reader sees the old file or the new one, never a part."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
 
 
 def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, data: str = "ppg",
@@ -421,11 +473,16 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         qemu = Qemu(board, elf, timeout=timeout, extra_args=["-plugin", plugin])
         qemu.start()
         link = qemu.serial
-    tele = _Telemetry(out / "telemetry.csv", naive_x, truth, first,
-                      channels=out / "channels.csv" if k > 1 else None)
     exit_status: Optional[int] = None
     failure: Optional[Exception] = None
+    interrupted: Optional[BaseException] = None
     resume_checked = None
+    try:
+        tele = _Telemetry(out / "telemetry.csv", naive_x, truth, first,
+                          channels=out / "channels.csv" if k > 1 else None)
+    except BaseException:  # nothing may keep running: QEMU or the simulated device
+        _stop_backend(qemu, sim, link)
+        raise
     try:
         dev = Device(link, timeout=timeout)
         hello = dev.hello()
@@ -475,14 +532,20 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
             exit_status = qemu.wait(timeout=timeout)
     except (PyrtrlError, OSError) as e:  # OSError: pyserial's SerialException (link lost)
         failure = e
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM / SIGHUP (cli.Terminated)
+        interrupted = e
     finally:
-        tele.close()
-        if sim is not None:
-            sim.stop_flag = True
-            link.close()
-        if qemu is not None:
-            status = qemu.stop()  # by PID if it is still running
+        try:  # the emulator first: nothing below may leave it running
+            status = _stop_backend(qemu, sim, link)
             exit_status = status if exit_status is None else exit_status
+        finally:
+            tele.close()
+    if interrupted is not None:
+        _write_json(out / "summary.json", {
+            "status": "interrupted", "reason": str(interrupted) or "SIGINT", "board": board,
+            "steps_kept": first + tele.count, "steps_total": T,
+            "telemetry": str(out / "telemetry.csv")})
+        raise interrupted
     if failure is not None:
         from .qemu import describe_status
 
@@ -547,8 +610,8 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
                        inputs=list(stream.inputs), targets=list(stream.targets),
                        clamp_warning=stream.clamp_warning())
     summary["health"] = assess(summary["ratio_device_over_naive_last"], summary["saturations"], T_run)
-    with open(out / "summary.json", "w") as f:
-        json.dump(summary, f, indent=1)
+    summary["status"] = "finished"
+    _write_json(out / "summary.json", summary)
     if report:  # figures, report.md, report.json (pyrtrl.report)
         from .report import write_report
 

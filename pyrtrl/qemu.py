@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
 import socket
 import subprocess
 import tempfile
@@ -47,6 +48,17 @@ EXIT_CODES = {
 DEFAULT_TIMEOUT = 5.0          # seconds to wait for the device (a line, bytes, the exit)
 DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds for QEMU to open its serial port
 _PORT_ATTEMPTS = 5             # fresh ports to try if another process grabbed ours
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec (Linux): the kernel sends it SIGKILL when the process that
+    started it dies, however that happens (even SIGKILL, where no clean-up code runs)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def describe_status(status: Optional[int]) -> str:
@@ -157,7 +169,8 @@ class Qemu:
         self.port = port
         self._log = tempfile.TemporaryFile(prefix="pyrtrl-qemu-")
         self.proc = subprocess.Popen(self.command(port), stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+                                     stdout=self._log, stderr=subprocess.STDOUT,
+                                     preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
 
     def _connect(self, serial) -> bool:
         """Connected: True; QEMU exited first: False; neither within the timeout: raise."""

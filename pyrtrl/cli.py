@@ -200,6 +200,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from .classify import cli_run
 
         return cli_run(args, _print_json)
+    if args.epochs is not None:
+        raise PyrtrlError("--epochs is for labelled sequences (--data FILE.npz with arrays X and y)")
     args.readout_rule = args.readout_rule or D.READOUT_RULE
     stream = _data_stream(args)
     args.stream = stream

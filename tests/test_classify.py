@@ -361,3 +361,11 @@ def test_any_strides_on_both():
         ra, rb = a.run(x, t), b.run(xt, tt)
         np.testing.assert_array_equal(ra.output, rb.output)
         np.testing.assert_array_equal(a.predict(x[::-1]), b.predict(xt[::-1]))
+
+
+def test_epochs_without_labelled_sequences_is_one_line(tmp_path, capsys):
+    path = str(tmp_path / "s.npy")
+    np.save(path, np.sin(np.arange(50) / 3.0))
+    line = one_line_error(capsys, ["run", "--board", "float", "--data", path, "--epochs", "2",
+                                   "--out", str(tmp_path / "r")])
+    assert "--epochs is for labelled sequences" in line

@@ -471,6 +471,156 @@ def kernel_speed_md(path: Path) -> str:
                           f"numpy sparse / C sparse {kn}", f"G MAC/s {kn}"], rows)
 
 
+PHASE_HEAD = "\n### Instructions per step by phase\n"
+#: the phases of docs/bench/phase_profile.json (tools/phase_profile.py), in step order
+PHASE_COLUMNS = (("step", "top level"), ("forecast", "forecast"), ("forward", "forward"),
+                 ("influence", "influence"), ("readout+gradient", "readout + gradient"),
+                 ("update", "update"))
+
+
+def _k(v: float) -> str:
+    return f"{v / 1e3:.1f} k" if v >= 1e3 else f"{v:.0f}"
+
+
+def phase_profile_md(path: Path) -> str:
+    """Section 4's per-phase instruction tables from ``tools/phase_profile.py --out`` (its
+    own run under QEMU, kept in docs/bench/phase_profile.json)."""
+    if not path.is_file():
+        return PHASE_HEAD + ("\nNot measured in this output directory: `python tools/phase_profile.py "
+                             f"--git-head --out {path.parent.name}/{path.name}` writes it.\n")
+    pp = json.loads(path.read_text())
+    rows = pp["rows"]
+    if not rows:
+        return PHASE_HEAD + "\nNo board measured.\n"
+    r0 = rows[0]
+    L: List[str] = [PHASE_HEAD]
+    a = L.append
+    a(f"Measured {pp['date']} on {pp['machine']} ({pp.get('qemu') or 'QEMU'}) by `{pp['command']}` at "
+      f"commit {pp['commit']}, a separate run from the tables above. Each board runs the default "
+      "model of a learning run (`device_run.default_model`: hidden 32, or the largest that fits "
+      "the board with that configuration's readout rule and optimizer; density 0.2, eps 0.2, "
+      "shared masks, c readout with 16 input taps, 16-bit influence) on the recorded PPG signal "
+      f"for {r0['steps']} steps; the means are over steps {r0['warmup']} to {r0['steps']}. "
+      "Configurations: `default` (RLS readout, SGD: pyrtrl.run_defaults), `adam` (optimizer "
+      "Adam), `gradient readout` (the readout learned by SGD instead of RLS), `horizon 8` "
+      "(default with a forecast 8 steps ahead: the forecast phase runs), `y readout, no taps` "
+      "(the readout reads the events y and no input taps, learned by SGD: the readout before "
+      "run_defaults chose c, taps and RLS).\n")
+    a("Method: two QEMU TCG plugins loaded side by side observe the unmodified learner firmware "
+      "(the ELF `pyrtrl run` builds). `stepcount.so` counts the step's instructions between the "
+      "learner's markers, as `pyrtrl run` does; `phasecount.so` (tools/qemu_plugin/phasecount.c) "
+      "attributes each executed block to the phase whose function (rtrl_forecast, rtrl_forward, "
+      "rtrl_influence, rtrl_gradient, rtrl_update; addresses from `nm -S` of the ELF) was "
+      "entered last from the step's top level, until code of rtrl_step.c runs again: a phase "
+      "includes what it calls (libgcc's 64-bit multiply `__aeabi_lmul` on the M0, memcpy, the "
+      "RLS step inside readout + gradient, the forecast's own forward pass), and `top level` "
+      "is rtrl_step_labelled's own work (checks, input ring, calls). Counts are exact "
+      "executed instructions, not cycles. In every row the phases of every step add up to "
+      "stepcount.so's count of that step exactly, and the device's weights after the run equal "
+      "the host C library's bit for bit (the plugins change nothing). MACs per phase come from "
+      "the library's specification (pyrtrl.fixed) run on the same stream, whose per-step total "
+      "equals the device's MAC counter at every step. Cells: instructions per step, and in "
+      "brackets per MAC where the phase does at least 5 % of the step's MACs.\n")
+    boards = list(dict.fromkeys(r["board"] for r in rows))
+    for b in boards:
+        br = [r for r in rows if r["board"] == b]
+        a(f"\n#### {b} ({br[0]['cpu']})\n")
+        body = []
+        for r in br:
+            cells = []
+            for p, _ in PHASE_COLUMNS:
+                v, m = r["phases"][p], r["macs"][p]
+                cells.append(_k(v) + (f" ({v / m:.1f})" if m >= 0.05 * r["macs_per_step"] and m > 0 else ""))
+            body.append([r["config"], r["hidden"], r["params"], r["macs_per_step"]] + cells
+                        + [_k(r["instructions_per_step"]), f"{r['instructions_min']}-{r['instructions_max']}",
+                           f"{r['instructions_per_step'] / r['macs_per_step']:.1f}"])
+        a(_table(["config", "n", "P", "MACs/step"] + [h for _, h in PHASE_COLUMNS]
+                 + ["total", "min-max", "instr/MAC"], body))
+    # the functions that take the most, default configuration, every board
+    dflt = [r for r in rows if r["config"] == "default"]
+    if dflt:
+        tot: Dict[tuple, float] = {}
+        key = "functions_with_helpers_per_step"
+        for r in dflt:
+            for p, fs in r[key].items():
+                for fn, v in fs.items():
+                    tot[(p, fn)] = max(tot.get((p, fn), 0.0), v / r["instructions_per_step"])
+        top = [k for k, v in sorted(tot.items(), key=lambda kv: -kv[1]) if v >= 0.01][:14]
+        a("\nWhere the instructions go, `default` configuration: the functions that take at "
+          "least 1 % of the step on some board, instructions per step (share of the step), each "
+          "with the libgcc and libc leaves it calls (`__aeabi_lmul`, libgcc's 64-bit multiply: "
+          "the M0 has no 32 x 32 -> 64 multiply; memcpy, memset). `step` is the per-parameter "
+          "SGD step of rtrl_update.c; rtrl_sat32 the static inline saturation of rtrl_internal.h, "
+          "which -Os leaves out of line (a call) in rtrl_gradient.c and rtrl_rls.c.\n")
+
+        def cell(r: Dict[str, Any], p: str, fn: str) -> str:
+            v = r[key].get(p, {}).get(fn, 0.0)
+            return f"{_k(v)} ({100 * v / r['instructions_per_step']:.0f} %)"
+
+        a(_table(["function", "phase"] + [f"{r['board']} (n = {r['hidden']})" for r in dflt],
+                 [[fn, p] + [cell(r, p, fn) for r in dflt] for p, fn in top]))
+        a(_phase_reading(dflt, rows))
+    return "\n".join(L)
+
+
+def _phase_reading(dflt: List[Dict[str, Any]], rows: List[Dict[str, Any]]) -> str:
+    """A few sentences, from the numbers, on where a step's instructions per MAC go."""
+    out = ["\nReading (numbers of the tables above)."]
+    for r in dflt:
+        ph, m, f = r["phases"], r["macs"], r["functions_with_helpers_per_step"]
+        tot = r["instructions_per_step"]
+        infl, grad = ph["influence"], ph["readout+gradient"]
+        kern = sum(f["influence"].get(k, 0.0) for k in ("row_full", "row_part"))
+        lmul = sum(fs.get("__aeabi_lmul", 0.0) for fs in r["functions_per_step"].values())
+        cell_macs = m["readout+gradient"] - r.get("macs_rls", 0.0)
+        gr = f["readout+gradient"].get("rtrl_grad_row", 0.0)
+        rls = sum(f["readout+gradient"].get(k, 0.0) for k in ("rtrl_rls_update", "gain", "rtrl_sat32"))
+        s = (f"**{r['board']}** ({r['cpu']}, n = {r['hidden']}): {_k(tot)} instructions for "
+             f"{fmt(r['macs_per_step'])} MACs, {tot / r['macs_per_step']:.1f} per MAC. The influence "
+             f"update is {100 * infl / tot:.0f} % of the step at {infl / max(m['influence'], 1):.1f} per "
+             f"MAC: its row kernels (row_full, row_part) {_k(kern)}, "
+             f"{kern / max(m['influence'], 1):.1f} per influence MAC, the rest of the phase (Jacobian, "
+             f"Mbar, column bookkeeping, copies) {_k(infl - kern)}. Readout + gradient is "
+             f"{100 * grad / tot:.0f} %: the cell gradient's row loop rtrl_grad_row {_k(gr)} for "
+             f"{fmt(cell_macs)} MACs ({gr / max(cell_macs, 1):.1f} per MAC: the c readout reaches "
+             f"every row, so these are n x live columns), the RLS step {_k(rls)} for "
+             f"{fmt(r.get('macs_rls', 0.0))} MACs. Forward, update and top level together: "
+             f"{_k(ph['forward'] + ph['update'] + ph['step'])} ({100 * (ph['forward'] + ph['update'] + ph['step']) / tot:.0f} %).")
+        if lmul:
+            s += (f" Of all this, `__aeabi_lmul` itself is {_k(lmul)} ({100 * lmul / tot:.0f} %): "
+                  "a call for every 64-bit product.")
+        out.append(s)
+    by = {(r["board"], r["config"]): r for r in rows}
+    yro = [(r, by[(r["board"], "y readout, no taps")]) for r in dflt if (r["board"], "y readout, no taps") in by]
+    if yro:
+        out.append("With the y readout and no taps the cell gradient only reaches the rows with "
+                   "dy_i a_i != 0 (few: a_i is the pseudo-derivative): readout + gradient is "
+                   + "; ".join(f"{_k(y['phases']['readout+gradient'])} on {r['board']} (n = {y['hidden']}, "
+                               f"step {_k(y['instructions_per_step'])}, {y['instructions_per_step'] / y['macs_per_step']:.1f} per MAC)"
+                               for r, y in yro)
+                   + ", so the step is mostly the influence update.")
+    adam = [(r, by[(r["board"], "adam")]) for r in dflt if (r["board"], "adam") in by]
+    if adam:
+        out.append("Adam's update phase against SGD's: " + "; ".join(
+            f"{_k(ad['phases']['update'])} against {_k(r['phases']['update'])} on {r['board']}"
+            + (f" (n = {ad['hidden']} against {r['hidden']})" if ad["hidden"] != r["hidden"] else "")
+            for r, ad in adam) + ".")
+    return "\n\n".join(out) + "\n"
+
+
+def splice_section(md: str, section: str) -> str:
+    """``md`` (a benchmarks.md) with its per-phase section replaced by ``section`` (inserted
+    at the end of section 4, before section 5, if it has none)."""
+    start = md.find(PHASE_HEAD)
+    if start >= 0:
+        end = md.find("\n## ", start + len(PHASE_HEAD))
+        return md[:start] + section + (md[end:] if end >= 0 else "")
+    at = md.find("\n## 5.")
+    if at < 0:
+        return md.rstrip("\n") + "\n" + section
+    return md[:at] + "\n" + section.rstrip("\n") + "\n" + md[at:]
+
+
 def write_docs(res: Dict[str, Any], out: Path) -> None:
     rows = res["rows"]
     gr = res["growth"]
@@ -610,6 +760,7 @@ def write_docs(res: Dict[str, Any], out: Path) -> None:
     a(_table(["board", "largest n", "P", "learner RAM B (budget)", "C MACs/step (host)",
               "instr/step", "flash .text B", "est. max rate Hz"], lrows))
     a("\n![device](bench/device.png)\n")
+    a(phase_profile_md(out / "bench" / "phase_profile.json"))
     a("## 5. Fidelity\n")
     fid = res["fidelity"]
     f0 = fid[0]

@@ -52,3 +52,24 @@ def test_phases_add_up_to_the_step(tmp_path):
     assert r["macs"]["influence"] > 0 and r["macs"]["forecast"] > 0
     assert abs(sum(r["macs"].values()) - r["macs_per_step"]) <= 1e-6 * r["macs_per_step"]
 
+
+
+def test_benchmarks_md_has_the_rendered_phase_section():
+    """docs/benchmarks.md's per-phase section is what benchdoc renders from
+    docs/bench/phase_profile.json (so pyrtrl bench --all keeps it), its tables parse, and
+    every measured row added up and stayed bit-exact."""
+    import json
+
+    from pyrtrl.benchdoc import parse_tables, phase_profile_md, splice_section
+
+    js = ROOT / "docs" / "bench" / "phase_profile.json"
+    md = (ROOT / "docs" / "benchmarks.md").read_text()
+    section = phase_profile_md(js)
+    assert section in md
+    assert splice_section(md, section) == md
+    rows = json.loads(js.read_text())["rows"]
+    assert rows and all(r["split_equals_total"] and r["weights_match_host"] for r in rows)
+    boards = {r["board"] for r in rows}
+    assert {"mps2-an386", "microbit"} <= boards
+    tables = parse_tables(section)
+    assert len(tables) == len(boards) + 1

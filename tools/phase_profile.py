@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -61,11 +62,17 @@ PHASE_NAMES = ("step",) + tuple(p for p, _ in PHASES)
 #: the learner's markers and the app function that calls the step)
 TOP = ("rtrl_step_labelled", "rtrl_step", "rtrl_run_record", "rtrl_run", "in_range",
        "learn_mark_begin", "learn_mark_end", "learn_queued")
-#: the configurations measured: (name, readout_rule, optimizer, horizon)
-CONFIGS = (("default", RD.READOUT_RULE, RD.OPTIMIZER, 1),
-           ("adam", RD.READOUT_RULE, "adam", 1),
-           ("gradient readout", "gradient", RD.OPTIMIZER, 1),
-           ("horizon 8", RD.READOUT_RULE, RD.OPTIMIZER, 8))
+#: the configurations measured: (name, readout_rule, optimizer, horizon, model overrides:
+#: readout source and taps, default run_defaults.READOUT / TAPS)
+CONFIGS = (("default", RD.READOUT_RULE, RD.OPTIMIZER, 1, {}),
+           ("adam", RD.READOUT_RULE, "adam", 1, {}),
+           ("gradient readout", "gradient", RD.OPTIMIZER, 1, {}),
+           ("horizon 8", RD.READOUT_RULE, RD.OPTIMIZER, 8, {}),
+           # the readout before run_defaults chose c with taps and RLS (issue 14's
+           # 357-368 k instructions per step on mps2-an386)
+           ("y readout, no taps", "gradient", RD.OPTIMIZER, 1, {"readout": "y", "taps": 0}))
+#: libgcc / libc leaves whose instructions are also credited to their caller
+HELPERS = ("memcpy", "memset", "memmove")
 BOARDS = ("mps2-an386", "microbit", "sifive_e")
 PLUGIN_DIR = ROOT / "tools" / "qemu_plugin"
 
@@ -101,14 +108,14 @@ def symbol_map(elf: Path, board: str) -> List[tuple]:
         lo, size, name = int(parts[0], 16) & ~1, int(parts[1], 16), parts[3]
         if size == 0:
             continue
-        role = role_of.get(name, -1)
+        role = role_of.get(name, -2 if name.startswith("__") or name in HELPERS else -1)
         old = by_lo.get(lo)
-        if old is None or (role != -1 and old[2] == -1) or (role == old[2] and size > old[1] - lo):
+        if old is None or (role >= 0 and old[2] < 0) or (role == old[2] and size > old[1] - lo):
             by_lo[lo] = (lo, lo + size, role, name)  # an alias: the named role wins
     out: List[tuple] = []
     for f in sorted(by_lo.values()):
         if out and f[0] < out[-1][1]:
-            if f[1] <= out[-1][1] and f[2] == -1:
+            if f[1] <= out[-1][1] and f[2] < 0:
                 continue  # a symbol inside another function
             prev = out[-1]
             out[-1] = (prev[0], f[0], prev[2], prev[3])
@@ -220,12 +227,23 @@ def profile(board: str, config: tuple, steps: int, warmup: int, work: Path,
     from pyrtrl.runtime import CLearner
     from pyrtrl.signals import forecasting_stream, load_signal
 
-    name, readout_rule, optimizer, horizon = config
+    name, readout_rule, optimizer, horizon, over = config
     lr = RD.ADAM_LR if optimizer == "adam" else RD.LR
     settings = dict(readout_rule=readout_rule, train=RD.TRAIN, rls_forgetting=RD.RLS_FORGETTING,
                     rls_p0=RD.RLS_P0, horizon=horizon, optimizer=optimizer)
-    model = default_model(board, 0, influence_bits, readout_rule=readout_rule, horizon=horizon,
-                          optimizer=optimizer)
+    if not over:
+        model = default_model(board, 0, influence_bits, readout_rule=readout_rule, horizon=horizon,
+                              optimizer=optimizer)
+    else:  # default_model with another readout source / taps (sized for them)
+        from pyrtrl.budget import largest_hidden
+        from pyrtrl.model import init_egru
+
+        ro, taps = over.get("readout", RD.READOUT), over.get("taps", RD.TAPS)
+        n = min(RD.HIDDEN, largest_hidden(board, 1, 1, RD.DENSITY, RD.SHARED_MASK, influence_bits, taps=taps,
+                                          readout=ro, readout_rule=readout_rule, horizon=horizon,
+                                          optimizer=optimizer))
+        model = init_egru(n, 1, 1, density=RD.DENSITY, shared_mask=RD.SHARED_MASK, eps=RD.EPS, seed=0,
+                          readout=ro, taps=taps)
     sig = load_signal("ppg", max_steps=steps + 1, seed=0)
     x, target = forecasting_stream(sig)
     x, target = x[:steps], target[:steps]
@@ -286,11 +304,16 @@ def profile(board: str, config: tuple, steps: int, warmup: int, work: Path,
 
     sel = slice(warmup, steps)
     nsel = steps - warmup
+    # per phase, instructions per step (the steps after the warm-up) of each function, and of
+    # each function with the helpers it called (__aeabi_lmul, memcpy); static functions of
+    # the same name (rtrl_sat32) summed
     funcs: Dict[str, Dict[str, float]] = {p: {} for p in PHASE_NAMES}
+    owners: Dict[str, Dict[str, float]] = {p: {} for p in PHASE_NAMES}
     for line in funcs_path.read_text().splitlines():
-        p, count, fn = line.split(maxsplit=2)
-        f = funcs[PHASE_NAMES[int(p)]]  # the steps after the warm-up; static functions of
-        f[fn] = f.get(fn, 0.0) + int(count) / nsel  # the same name (rtrl_sat32) summed
+        p, count, fn, owner = line.split()
+        for d, key in ((funcs, fn), (owners, owner)):
+            f = d[PHASE_NAMES[int(p)]]
+            f[key] = f.get(key, 0.0) + int(count) / nsel
     per_phase = ph[sel, 1:].mean(axis=0)
     return {
         "board": board, "cpu": get_board(board).cpu, "config": name, "hidden": model.n,
@@ -311,6 +334,7 @@ def profile(board: str, config: tuple, steps: int, warmup: int, work: Path,
         "events_per_step": float(np.mean([r.events for r in records][warmup:])),
         "active_cols_per_step": float(np.mean([r.active_cols for r in records][warmup:])),
         "functions_per_step": funcs,
+        "functions_with_helpers_per_step": owners,
         "weights_match_host": bool(weights_match), "wall_seconds": wall,
     }
 
@@ -371,7 +395,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             for c in a.configs:
                 print(f"{board} {c} ...", file=sys.stderr, flush=True)
                 rows.append(profile(board, configs[c], a.steps, a.warmup,
-                                    work / f"{board}-{c.replace(' ', '_')}", source, a.influence_bits))
+                                    work / (board + "-" + re.sub(r"[^A-Za-z0-9]+", "_", c)), source, a.influence_bits))
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

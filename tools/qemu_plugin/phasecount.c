@@ -9,6 +9,8 @@
  * A map file names the functions of the ELF, one a line, "lo hi role name" (hex addresses,
  * hi exclusive, Thumb bit cleared; sorted by lo, not overlapping), with role
  *   -1  an ordinary function;
+ *   -2  a helper (libgcc's __aeabi_lmul, memcpy, ...): its instructions are also reported
+ *       under the function that ran last before it (its caller: the helpers are leaves);
  *    0  a function of the step's top level (rtrl_step.c's functions, the markers): running
  *       any of its code ends the current phase;
  *   p>0 the entry function of phase p (rtrl_forward, rtrl_influence, ...): entering it at its
@@ -22,9 +24,10 @@
  *                              arg=out=FILE,arg=funcs=FILE,arg=phases=N[,arg=skip=N]
  *
  * out: one line per step, "total c0 c1 .. cN" (instructions; c0 + .. + cN = total).
- * funcs (at exit): "phase count name" for every (phase, function) with a nonzero count over
- * the steps after the first `skip` (arg skip=N, default 0), name "?" for code outside every
- * mapped function.
+ * funcs (at exit): "phase count name owner" for every (phase, function, owner) with a
+ * nonzero count over the steps after the first `skip` (arg skip=N, default 0), name "?" for
+ * code outside every mapped function; owner is the function itself, or for a helper the
+ * non-helper function that ran last before it.
  *
  * Counting is per translated block (its instruction count when it runs), exact for the
  * straight-line blocks QEMU builds here: the learner runs the step with interrupts masked.
@@ -72,9 +75,9 @@ static uint64_t begin_pc = ~0ull, end_pc = ~0ull;
 static int nphases = -1;
 static func_t *funcs;
 static int nfuncs;
-static uint64_t *fcount; /* [(nphases + 1) * (nfuncs + 1)] over the whole run */
+static uint64_t *fcount; /* [(nphases + 1) * (nfuncs + 1) * (nfuncs + 1)]: phase, function, owner */
 static uint64_t step_count[MAX_PHASES + 1];
-static int counting, phase;
+static int counting, phase, owner;
 static uint64_t steps_done, skip_steps;
 static FILE *out;
 static const char *funcs_path;
@@ -110,8 +113,10 @@ static void on_exec(unsigned int vcpu, void *userdata)
     else if (phase == 0 && b->enter > 0)
         phase = b->enter;
     step_count[phase] += b->n;
+    if (b->func == nfuncs || funcs[b->func].role != -2)
+        owner = b->func;
     if (steps_done >= skip_steps)
-        fcount[(size_t)phase * (size_t)(nfuncs + 1) + (size_t)b->func] += b->n;
+        fcount[((size_t)phase * (size_t)(nfuncs + 1) + (size_t)b->func) * (size_t)(nfuncs + 1) + (size_t)owner] += b->n;
     if (b->pc == end_pc) {
         counting = 0;
         ++steps_done;
@@ -151,11 +156,13 @@ static void at_exit(qemu_plugin_id_t id, void *p)
     if (f == NULL)
         return;
     for (int ph = 0; ph <= nphases; ++ph)
-        for (int i = 0; i <= nfuncs; ++i) {
-            const uint64_t c = fcount[(size_t)ph * (size_t)(nfuncs + 1) + (size_t)i];
-            if (c > 0)
-                fprintf(f, "%d %llu %s\n", ph, (unsigned long long)c, i < nfuncs ? funcs[i].name : "?");
-        }
+        for (int i = 0; i <= nfuncs; ++i)
+            for (int o = 0; o <= nfuncs; ++o) {
+                const uint64_t c = fcount[((size_t)ph * (size_t)(nfuncs + 1) + (size_t)i) * (size_t)(nfuncs + 1) + (size_t)o];
+                if (c > 0)
+                    fprintf(f, "%d %llu %s %s\n", ph, (unsigned long long)c, i < nfuncs ? funcs[i].name : "?",
+                            o < nfuncs ? funcs[o].name : "?");
+            }
     fclose(f);
 }
 
@@ -220,7 +227,7 @@ __attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t 
         return -1;
     if (load_map(map) != 0)
         return -1;
-    fcount = calloc((size_t)(nphases + 1) * (size_t)(nfuncs + 1), sizeof *fcount);
+    fcount = calloc((size_t)(nphases + 1) * (size_t)(nfuncs + 1) * (size_t)(nfuncs + 1), sizeof *fcount);
     if (fcount == NULL)
         return -1;
     out = fopen(path, "w");

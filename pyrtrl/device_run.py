@@ -324,6 +324,38 @@ def load_checkpoint(path: str, model: EGRU) -> tuple:
     return image.tobytes(), step
 
 
+#: files a device run writes into its directory (figures: pyrtrl.report.FIGURES)
+RUN_FILES = ("summary.json", "telemetry.csv", "channels.csv", "stream.npz", "instructions.txt",
+             "model_before.npz", "report.md", "report.json", "float_learner.csv", CHECKPOINT)
+
+
+def _start_run_dir(out: Path, board: str, resume_from: Optional[str], first: int) -> str:
+    """Make ``out`` a fresh run directory, so a report or monitor never mixes two runs: the
+    files of an earlier run are removed (a resumed run keeps the telemetry rows before its
+    checkpoint, the checkpoint, and the earlier instruction counts as
+    ``instructions.until-<step>.txt``), then ``summary.json`` says ``running`` with a new
+    run id. Returns the run id."""
+    import uuid
+
+    from .report import FIGURES
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        keep = {"telemetry.csv", CHECKPOINT} if resume_from else set()
+        if resume_from and (out / "instructions.txt").is_file():
+            os.replace(out / "instructions.txt", out / f"instructions.until-{first}.txt")
+        for name in RUN_FILES + tuple(f"{f}.png" for f in FIGURES):
+            if name not in keep and (out / name).is_file():
+                (out / name).unlink()
+        run_id = uuid.uuid4().hex[:12]
+        _write_json(out / "summary.json", {"status": "running", "run_id": run_id, "board": board,
+                                           "resumed_from_step": first if resume_from else None})
+    except OSError as e:
+        raise PyrtrlError(f"{out}: cannot prepare the run directory: "
+                          f"{' '.join(str(e.strerror or e).split())}") from None
+    return run_id
+
+
 def _stop_backend(qemu: Any, sim: Any, link: Any) -> Optional[int]:
     """End whatever runs the firmware (QEMU by PID, or the simulated device's thread);
     QEMU's exit status."""
@@ -432,11 +464,8 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     if first >= T:
         raise PyrtrlError(f"{resume_from}: the checkpoint is at step {first}, the stream has only {T} steps")
     out = Path(out_dir).resolve()  # make runs in firmware/: paths must be absolute
-    out.mkdir(parents=True, exist_ok=True)
+    run_id = _start_run_dir(out, board, resume_from, first)
     save_model(out / "model_before.npz", model)
-    for stale in ("stream.npz", "channels.csv"):
-        if (out / stale).is_file() and not resume_from:
-            (out / stale).unlink()
     if stream is not None:
         from .data import save_stream
 
@@ -540,11 +569,14 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
             exit_status = status if exit_status is None else exit_status
         finally:
             tele.close()
-    if interrupted is not None:
+    if interrupted is not None or failure is not None:
         _write_json(out / "summary.json", {
-            "status": "interrupted", "reason": str(interrupted) or "SIGINT", "board": board,
-            "steps_kept": first + tele.count, "steps_total": T,
+            "status": "interrupted" if interrupted is not None else "failed", "run_id": run_id,
+            "reason": (str(interrupted) or "SIGINT") if interrupted is not None
+            else " ".join(str(failure).split()) or type(failure).__name__,
+            "board": board, "steps_kept": first + tele.count, "steps_total": T,
             "telemetry": str(out / "telemetry.csv")})
+    if interrupted is not None:
         raise interrupted
     if failure is not None:
         from .qemu import describe_status
@@ -610,7 +642,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
                        inputs=list(stream.inputs), targets=list(stream.targets),
                        clamp_warning=stream.clamp_warning())
     summary["health"] = assess(summary["ratio_device_over_naive_last"], summary["saturations"], T_run)
-    summary["status"] = "finished"
+    summary["status"], summary["run_id"] = "finished", run_id
     _write_json(out / "summary.json", summary)
     if report:  # figures, report.md, report.json (pyrtrl.report)
         from .report import write_report

@@ -115,7 +115,9 @@ def run_finished(run_dir: PathLike, rows: int) -> bool:
             s = json.load(f)
     except (OSError, ValueError):
         return False
-    return int(s.get("steps", -1)) == rows
+    if s.get("status") in ("interrupted", "failed"):  # it ended: nothing more will arrive
+        return True
+    return s.get("status", "finished") == "finished" and int(s.get("steps", -1)) == rows
 
 
 def draw(fig: "Figure", run_dir: PathLike, last: int = DEFAULT_LAST) -> Dict[str, Any]:

@@ -563,6 +563,11 @@ def write_report(run_dir: PathLike) -> List[str]:
     s = read_summary(out)
     if "board" not in s:
         raise PyrtrlError(f"{out}: not a device run (summary.json has no board)")
+    if s.get("status", "finished") != "finished":  # older runs have no status: they finished
+        raise PyrtrlError(f"{out}: the run {s.get('run_id', '')} is {s['status']}"
+                          + (f" ({s['reason']})" if s.get("reason") else "")
+                          + (f" with {s['steps_kept']} of {s['steps_total']} steps in telemetry.csv"
+                             if "steps_kept" in s else "") + ": no report")
     fl_path = os.path.join(out, FLOAT_FILE)
     before = os.stat(fl_path).st_mtime_ns if os.path.isfile(fl_path) else None
     base = run_baselines(out)  # once: the numbers and the learning curve both need it

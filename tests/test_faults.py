@@ -490,3 +490,36 @@ def test_disk_full_mid_run_keeps_whole_rows_and_says_how_many(tmp_path):
     assert rows[0][0] == "step" and len(rows) - 1 == tele.count > 0
     assert tele.count % 5 == 0 and all(len(r) == len(rows[0]) for r in rows)
     assert path.read_text().endswith("\n")
+
+
+def test_a_run_directory_never_mixes_two_runs(tmp_path, monkeypatch, capsys):
+    """issue 12: a second run into the same --out left the first run's summary ("weights equal
+    the host's: True"), report and figures beside its own telemetry, and `pyrtrl report`
+    showed them. Now a run starts a fresh directory (summary says running, with a new run
+    id) and a failed run's summary says failed, with the steps kept; report refuses it."""
+    import json
+
+    from pyrtrl.cli import main
+    from pyrtrl.device_run import run_on_device
+    from pyrtrl.monitor import run_finished
+
+    out = tmp_path / "run"
+    a = run_on_device("host", steps=120, out_dir=str(out), progress=False, report=True, seed=1)
+    assert a["status"] == "finished" and (out / "report.md").is_file()
+    first_id = a["run_id"]
+
+    def broken_stream(self, *args, **kwargs):
+        raise pyrtrl.PyrtrlError("link lost")
+
+    monkeypatch.setattr("pyrtrl.device_run.Device.stream", broken_stream)
+    with pytest.raises(pyrtrl.PyrtrlError, match="stopped after 0 of 200 steps"):
+        run_on_device("host", steps=200, out_dir=str(out), progress=False, report=True, seed=1)
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "failed" and s["run_id"] != first_id and "link lost" in s["reason"]
+    assert s["steps_kept"] == 0 and s["steps_total"] == 200
+    assert not (out / "report.md").exists() and not list(out.glob("*.png"))  # the first run's are gone
+    assert run_finished(out, 0)  # the monitor stops: nothing more will arrive
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "is failed (link lost)" in err and "no report" in err and err.count("\n") == 1

@@ -77,8 +77,14 @@ def qemu(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
     renders = []
     deadline = time.monotonic() + 120
     tel = out / "telemetry.csv"
+    def finished() -> bool:  # summary.json exists from the start and says running until the end
+        try:
+            return json.loads((out / "summary.json").read_text()).get("status") == "finished"
+        except (OSError, ValueError):
+            return False
+
     while th.is_alive() and time.monotonic() < deadline:
-        if tel.is_file() and tel.stat().st_size > 200 and not (out / "summary.json").exists():
+        if tel.is_file() and tel.stat().st_size > 200 and not finished():
             png = base / f"live{len(renders)}.png"
             info = render_png(out, png)
             renders.append(info)

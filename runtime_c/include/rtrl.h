@@ -274,14 +274,6 @@ rtrl_status_t rtrl_run_record(rtrl_t *ctx, uint32_t steps, const int32_t *x,
  * call rtrl_reset_state before learning again for exact gradients (a new sequence).
  * Whether learning or not, a step with neither target nor label does not count towards
  * update_every: no weight or optimiser moment moves because of it. */
-/* Change the learning rate (lr_q >= 0, as cfg->lr_q). lr_q = 0 switches learning off
- * (evaluation, inference): each step then runs the forward pass and the readout (out and
- * loss as usual, targets and labels only scored) and changes nothing else: not the weights,
- * the influence matrix, the pending gradients, the RLS readout or the optimiser's state.
- * The state advances, so the influence matrix is not that of the current state afterwards:
- * call rtrl_reset_state before learning again for exact gradients (a new sequence).
- * Whether learning or not, a step with neither target nor label does not count towards
- * update_every: no weight or optimiser moment moves because of it. */
 rtrl_status_t rtrl_set_learning_rate(rtrl_t *ctx, int32_t lr_q);
 
 /* Replace the weights (theta: P values, w_o: k x features, b_o: k; Q24, layout of rtrl_model_t),

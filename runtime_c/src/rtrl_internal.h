@@ -87,10 +87,6 @@ void rtrl_update(rtrl_t *ctx);
  * nothing accumulated (rtrl_gradient.c). */
 int32_t rtrl_evaluate(rtrl_t *ctx, const int32_t *target, int32_t label);
 
-/* Learning off (lr_q == 0): the readout of the step just run forward and its loss, with
- * nothing accumulated (rtrl_gradient.c). */
-int32_t rtrl_evaluate(rtrl_t *ctx, const int32_t *target, int32_t label);
-
 /* The readout of state bank `now`: z = [y or c, taps from ring position tap_off, 1.0] and
  * out = W_o z + b_o (rtrl_gradient.c). */
 void rtrl_readout(rtrl_t *ctx, int32_t *const *now, uint32_t tap_off);

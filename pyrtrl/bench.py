@@ -21,6 +21,7 @@ from .bptt import bptt_bytes, forward_sequence
 from .budget import budget_for_model
 from .gradients import make_engine, readout_backward
 from .learner import OnlineLearner
+from .optim import Adam
 from .model import init_egru
 from .rtrl_common import RTRLEngine
 from .rtrl_dense import dense_step_macs
@@ -173,6 +174,9 @@ def bench_config(
     model = init_egru(hidden, 1, 2, density=density, shared_mask=shared, eps=eps, seed=seed)
     x, target = delayed_recall(train_steps + warmup + window, seed=seed + 1)
     learner = OnlineLearner(model, lr=3e-3)
+    # the textbook betas and eps, as this benchmark was defined and documented (the library's
+    # default betas are the device's 1 - 2^-s): the trained activity sets the MAC counts
+    learner.optimizer = Adam(3e-3, beta1=0.9, beta2=0.999, eps=1e-8)
     losses = learner.run(x[:train_steps], target[:train_steps]).loss
     head = max(1, min(200, train_steps // 5))
     xm, tm = x[train_steps:], target[train_steps:]

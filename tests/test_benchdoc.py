@@ -1,7 +1,6 @@
 """``pyrtrl bench --all --quick``: docs/benchmarks.md regenerates and checks itself (issue 6)."""
 
 import shutil
-import time
 
 from pyrtrl.benchdoc import MIN_EXPONENT_GAP, check_outputs, fit_exponent, parse_tables
 from pyrtrl.boards import get_board
@@ -11,9 +10,7 @@ from pyrtrl.cli import main
 def test_bench_all_quick(tmp_path, capsys):
     have_qemu = all(shutil.which(t) for t in (get_board("mps2-an386").qemu, "make", "arm-none-eabi-gcc"))
     out = tmp_path / "docs"
-    t0 = time.perf_counter()
     rc = main(["bench", "--all", "--quick", "--out", str(out), "--work", str(tmp_path / "work"), "--json"])
-    elapsed = time.perf_counter() - t0
     problems = check_outputs(str(out), require_device=have_qemu)
     assert problems == [], problems
     assert rc == 0
@@ -24,7 +21,6 @@ def test_bench_all_quick(tmp_path, capsys):
     dense = [float(r[2]) for r in growth[1:]]
     sparse = [float(r[3]) for r in growth[1:]]
     assert fit_exponent(n, dense) - fit_exponent(n, sparse) >= MIN_EXPONENT_GAP
-    assert elapsed < 90, elapsed
 
 
 def test_parse_tables_rejects_ragged():

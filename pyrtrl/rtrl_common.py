@@ -122,13 +122,7 @@ class RTRLEngine:
         push_tap(self.tap_line, x)
         der = cell_derivs(s)
         self._update_influence(s, der)
-        self.counters.steps += 1
-        self.counters.events += int(np.count_nonzero(s.o))
-        self.counters.bwd_active += int(np.count_nonzero(s.a))
-        self.y, self.h = s.y, s.h
-        self.c_prev, self.o_prev, self.psi_prev, self.a_prev = s.c, s.o, s.psi, s.a
-        self.last = s
-        return s
+        return self._advance_state(s)
 
     def advance(self, x: np.ndarray) -> StepCache:
         """Forward only (learning off): the state advances, the influence matrix and the
@@ -136,6 +130,10 @@ class RTRLEngine:
         s = self._forward(x)
         push_tap(self.tap_line, x)
         self._count(self._forward_macs(), 0)
+        return self._advance_state(s)
+
+    def _advance_state(self, s: StepCache) -> StepCache:
+        """Count the step and make ``s`` the current state (both kinds of step)."""
         self.counters.steps += 1
         self.counters.events += int(np.count_nonzero(s.o))
         self.counters.bwd_active += int(np.count_nonzero(s.a))

@@ -29,6 +29,19 @@
 
 #define GSHIFT (RTRL_MFRAC - 8u) /* Q16 x Q_M -> Q24 */
 
+/* rtrl_grad_row's products from two 32-bit multiplies (see there): on by default where the
+ * core has no 64-bit multiply and M is 16-bit; -DRTRL_GRAD_MUL32=1 forces it (host tests). */
+#ifndef RTRL_GRAD_MUL32
+#if RTRL_INFLUENCE_BITS == 16 && (defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_8M_BASE__))
+#define RTRL_GRAD_MUL32 1
+#else
+#define RTRL_GRAD_MUL32 0
+#endif
+#endif
+#if RTRL_GRAD_MUL32 && RTRL_INFLUENCE_BITS != 16
+#error "RTRL_GRAD_MUL32 needs 16-bit influence (RTRL_INFLUENCE_BITS=16)"
+#endif
+
 /* Linear interpolation in a 257-entry table at a Q16 fraction f in [0, 2^16). */
 static int64_t interp(const int32_t *table, int64_t f)
 {
@@ -123,14 +136,36 @@ uint64_t rtrl_grad_row(int32_t *restrict grad, const rtrl_m_t *restrict row, int
     }
     nsat = (uint64_t)vaddvq_s64(cnt);
 #endif
+    /* The sum fits in int32 when its high word is the sign of its low word: one compare of
+     * the two words on a 32-bit core (a 64-bit two-sided clamp and a 64-bit count were ~33
+     * instructions per column on the Cortex-M4 at -Os, this is ~16); the clamps are counted
+     * in 32 bits (c < L < 2^16) and added once. */
+    uint32_t nclamp = 0;
+#if RTRL_GRAD_MUL32
+    /* Cores without a 32 x 32 -> 64 multiply (Cortex-M0/M0+/M23: libgcc's __aeabi_lmul per
+     * product) and 16-bit M: g = gh 2^16 + gl (gh = g >> 16 arithmetic, 0 <= gl < 2^16), so
+     * g r = (gh r) 2^16 + gl r with both products exact in int32 (|gh r| <= 2^30,
+     * |gl r| < 2^31), and since 2^16 is a multiple of 2^GSHIFT,
+     * rnd(g r, GSHIFT) = (gh r) 2^(16 - GSHIFT) + rnd(gl r, GSHIFT) exactly, the last in int32. */
+    const int32_t gh = g >> 16, gl = (int32_t)((uint32_t)g & 0xFFFFu);
     for (; c < L; ++c) {
-        int64_t v = (int64_t)grad[c] + rtrl_rnd((int64_t)g * row[c], GSHIFT);
-        nsat += (uint64_t)((v < INT32_MIN) | (v > INT32_MAX));
-        v = v < INT32_MIN ? INT32_MIN : v;
-        v = v > INT32_MAX ? INT32_MAX : v;
-        grad[c] = (int32_t)v;
+        const int32_t r = row[c];
+        const int64_t v = (int64_t)grad[c] + (int64_t)(gh * r) * (1 << (16u - GSHIFT)) +
+                          ((gl * r + (1 << (GSHIFT - 1u))) >> GSHIFT);
+#else
+    for (; c < L; ++c) {
+        const int64_t v = (int64_t)grad[c] + rtrl_rnd((int64_t)g * row[c], GSHIFT);
+#endif
+        const uint32_t lo = (uint32_t)((uint64_t)v & 0xFFFFFFFFu);
+        const int32_t hi = (int32_t)(v >> 32);
+        if (hi == -(int32_t)(lo >> 31)) {
+            grad[c] = (int32_t)v; /* in range: the low word */
+        } else {
+            ++nclamp;
+            grad[c] = hi < 0 ? INT32_MIN : INT32_MAX;
+        }
     }
-    return nsat;
+    return nsat + nclamp;
 }
 
 /* z = [y or c, taps (from ring position tap_off), 1.0] and out = W_o z + b_o */

@@ -104,10 +104,10 @@ static RTRL_NOINLINE void update_columns(rtrl_t *ctx, uint16_t nact)
         for (uint16_t s = 0; s < nact; ++s) {
             rtrl_m_t *dst = ctx->saved + (size_t)s * RTRL_CHUNK;
             const rtrl_m_t *src = M + (size_t)ctx->act[s] * P + c0;
-            if (w == RTRL_CHUNK) /* constant size: a few moves, not a library call */
-                memcpy(dst, src, sizeof(rtrl_m_t) * RTRL_CHUNK);
-            else
-                memcpy(dst, src, sizeof(rtrl_m_t) * w);
+            /* element by element: the cross targets' memcpy (newlib-nano, -Os) copies
+             * byte by byte, ~9 instructions per byte */
+            for (uint32_t j = 0; j < w; ++j)
+                dst[j] = src[j];
         }
         nsat += rtrl_influence_rows(M + c0, P, n, w, ctx->dvec, ctx->jrow, ctx->jslot,
                                     ctx->jval, ctx->saved);

@@ -550,8 +550,7 @@ def phase_profile_md(path: Path) -> str:
           "least 1 % of the step on some board, instructions per step (share of the step), each "
           "with the libgcc and libc leaves it calls (`__aeabi_lmul`, libgcc's 64-bit multiply: "
           "the M0 has no 32 x 32 -> 64 multiply; memcpy, memset). `step` is the per-parameter "
-          "SGD step of rtrl_update.c; rtrl_sat32 the static inline saturation of rtrl_internal.h, "
-          "which -Os leaves out of line (a call) in rtrl_gradient.c and rtrl_rls.c.\n")
+          "SGD step of rtrl_update.c.\n")
 
         def cell(r: Dict[str, Any], p: str, fn: str) -> str:
             v = r[key].get(p, {}).get(fn, 0.0)

@@ -36,6 +36,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .checks import check_float, check_int
 from .errors import PyrtrlError
 
 #: NLMS step sizes tried by :func:`forecast_baselines` (AR order :data:`NLMS_ORDER`).
@@ -55,28 +56,11 @@ LAST_FRACTION = 0.2
 
 
 # -- argument checks ----------------------------------------------------------------------
-def _check_int(label: str, v: Any, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise PyrtrlError(f"{label} must be an integer >= {minimum}, got {v!r}")
-    return int(v)
-
-
-def _check_float(label: str, v: Any, low: float, high: float, low_open: bool, high_open: bool) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise PyrtrlError(f"{label} must be a number, got {v!r}") from None
-    ok = (math.isfinite(f) and (f > low if low_open else f >= low)
-          and (f < high if high_open else f <= high))
-    if not ok:
-        hi = "inf)" if math.isinf(high) else f"{high:g}{')' if high_open else ']'}"
-        raise PyrtrlError(f"{label} must be in {'(' if low_open else '['}{low:g}, {hi}, got {v!r}")
-    return f
 
 
 def _check_signal(s: Any, horizon: Any) -> Tuple[np.ndarray, int]:
     """The signal as a float64 vector and the horizon, or a one-line PyrtrlError."""
-    h = _check_int("horizon", horizon, 1)
+    h = check_int("horizon", horizon, 1)
     try:
         x = np.asarray(s, dtype=np.float64)
     except (TypeError, ValueError):
@@ -188,8 +172,8 @@ def nlms_forecast(s: Any, horizon: int, order: int = NLMS_ORDER, mu: float = 0.1
         ``pred[t]`` = forecast of ``s[t+H]`` made at t.
     """
     x, h = _check_signal(s, horizon)
-    order = _check_int("order", order, 1)
-    mu = _check_float("mu", mu, 0.0, 2.0, low_open=True, high_open=True)
+    order = check_int("order", order, 1)
+    mu = check_float("mu", mu, 0.0, 2.0, low_open=True, high_open=True)
     return _nlms_many(x, h, order, np.array([mu]), bool(learn_first))[0]
 
 
@@ -224,9 +208,9 @@ def rls_forecast(s: Any, horizon: int, order: int = 16, forgetting: float = RLS_
         ``pred[t]`` = forecast of ``s[t+H]`` made at t.
     """
     x, h = _check_signal(s, horizon)
-    order = _check_int("order", order, 1)
-    lam = _check_float("forgetting", forgetting, 0.0, 1.0, low_open=True, high_open=False)
-    p0 = _check_float("p0", p0, 0.0, math.inf, low_open=True, high_open=True)
+    order = check_int("order", order, 1)
+    lam = check_float("forgetting", forgetting, 0.0, 1.0, low_open=True, high_open=False)
+    p0 = check_float("p0", p0, 0.0, math.inf, low_open=True, high_open=True)
     phi = _regressors(x, order)
     n, m = x.size, order + 1
     w = np.zeros(m)
@@ -287,7 +271,7 @@ def forecast_baselines(s: Any, horizon: int, last_fraction: float = LAST_FRACTIO
         (the chosen forecaster's ``pred[t]``, aligned with ``target``).
     """
     x, h = _check_signal(s, horizon)
-    frac = _check_float("last_fraction", last_fraction, 0.0, 1.0, low_open=True, high_open=False)
+    frac = check_float("last_fraction", last_fraction, 0.0, 1.0, low_open=True, high_open=False)
     target = x[h:]
     last = last_count(target.size, frac)
 
@@ -340,7 +324,7 @@ def stream_signal(x: Any, target: Any, horizon: int = 1) -> np.ndarray:
     followed by ``target[-H:]``; the baselines' forecasts are then aligned with the run's
     steps (``pred[t]`` forecasts ``target[t]``).
     """
-    h = _check_int("horizon", horizon, 1)
+    h = check_int("horizon", horizon, 1)
     xs = np.asarray(x, dtype=np.float64).reshape(-1)
     ts = np.asarray(target, dtype=np.float64).reshape(-1)
     if xs.size != ts.size or xs.size < h:

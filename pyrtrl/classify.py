@@ -30,7 +30,8 @@ from . import run_defaults as D
 from .baselines import majority_class
 from .data import LabelledSequences
 from .errors import PyrtrlError
-from .host_run import _check_float, _check_int, _prepare_out_dir
+from .checks import check_float, check_int
+from .host_run import prepare_out_dir
 from .model import EGRU, init_egru
 from .model_file import load_model, save_model
 
@@ -163,13 +164,13 @@ def run_classification(
     """
     if backend not in BACKENDS:
         make_learner(None, backend, 0.0)  # the one-line error
-    epochs = _check_int("epochs", epochs, 1)
-    seed = _check_int("seed", seed, 0)
-    update_every = _check_int("update_every", update_every, 1)
-    lr = _check_float("lr", (D.ADAM_LR if optimizer == "adam" else D.LR) if lr is None else lr, 0.0)
+    epochs = check_int("epochs", epochs, 1)
+    seed = check_int("seed", seed, 0)
+    update_every = check_int("update_every", update_every, 1)
+    lr = check_float("lr", (D.ADAM_LR if optimizer == "adam" else D.LR) if lr is None else lr, 0.0)
     k, d = data.k, data.d
     if model_path is None:
-        model = init_egru(_check_int("hidden", hidden, 1), d, k, density=density, shared_mask=bool(shared_mask),
+        model = init_egru(check_int("hidden", hidden, 1), d, k, density=density, shared_mask=bool(shared_mask),
                           eps=eps, seed=seed, readout=readout, taps=taps)
     else:
         model = load_model(model_path)
@@ -177,7 +178,7 @@ def run_classification(
             raise PyrtrlError(f"{os.fspath(model_path)}: model has {model.d} input(s) and {model.k} "
                               f"output(s); the sequences have {d} channel(s) and {k} classes")
     learner = make_learner(model, backend, lr, optimizer, clip, update_every, train, influence_bits)
-    out = _prepare_out_dir(out_dir)
+    out = prepare_out_dir(out_dir)
     for name in CLASSIFY_FILES:
         if os.path.isfile(os.path.join(out, name)):
             os.unlink(os.path.join(out, name))

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import time
 from typing import IO, TYPE_CHECKING, Any, Dict, List, Optional, Union
@@ -43,6 +42,7 @@ from . import __version__
 from . import run_defaults as D
 from .baselines import (baseline_label, baselines_section, baselines_summary, forecast_baselines,
                         stream_signal)
+from .checks import check_float, check_int
 from .errors import PyrtrlError
 from .gradients import ENGINES
 from .health import assess
@@ -107,7 +107,7 @@ PREDICTION_WINDOW_STEPS = 240
 MAX_CHANNEL_PANELS = 4
 
 
-def _curve_window(steps: int, rate_hz: Optional[float]) -> int:
+def curve_window(steps: int, rate_hz: Optional[float]) -> int:
     """Running-mean window: ~10 s of signal (300 steps without a rate), but at most a fifth
     of a short run."""
     span = RUNNING_MEAN_STEPS if rate_hz is None else int(round(RUNNING_MEAN_S * rate_hz))
@@ -147,35 +147,16 @@ def run_channels(run_dir: PathLike, tel: Dict[str, np.ndarray], baselines: bool 
     return dict(cols, names=names, baselines=base, stream=saved)
 
 
-def _baseline_sq(entry: Dict[str, Any], truth: np.ndarray) -> np.ndarray:
+def baseline_sq(entry: Dict[str, Any], truth: np.ndarray) -> np.ndarray:
     """A baseline's squared error per step, the mean over channels."""
     pred = np.asarray(entry["prediction"], dtype=np.float64).reshape(truth.shape[0], -1)
     return np.mean((pred - truth) ** 2, axis=1)
 
 
 # -- argument checks ----------------------------------------------------------------------
-def _check_int(label: str, v: Any, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise PyrtrlError(f"{label} must be an integer >= {minimum}, got {v!r}")
-    return int(v)
 
 
-def _check_float(label: str, v: Any, low: float, high: float = math.inf, low_open: bool = True) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise PyrtrlError(f"{label} must be a number, got {v!r}") from None
-    ok = math.isfinite(f) and (f > low if low_open else f >= low) and f <= high
-    if not ok:
-        if math.isinf(high):
-            want = f"> {low:g}" if low_open else f">= {low:g}"
-        else:
-            want = f"in {'(' if low_open else '['}{low:g}, {high:g}]"
-        raise PyrtrlError(f"{label} must be a finite number {want}, got {v!r}")
-    return f
-
-
-def _prepare_out_dir(out_dir: PathLike) -> str:
+def prepare_out_dir(out_dir: PathLike) -> str:
     """Create ``out_dir``, prove it is writable and clear this tool's files from it."""
     path = os.fspath(out_dir)
     try:
@@ -330,21 +311,21 @@ def run_host(
     """
     # every check first: a bad argument must not cost a long run or leave a half directory
     if steps is not None:
-        steps = _check_int("steps", steps, 2)
+        steps = check_int("steps", steps, 2)
     if stream is None:
         check_signal_name(data)
     else:
         horizon = stream.horizon
     if method not in ENGINES:
         raise PyrtrlError(f"unknown method {method!r}; choose one of {', '.join(ENGINES)}")
-    update_every = _check_int("update_every", update_every, 1)
-    lr = _check_float("lr", (D.ADAM_LR if optimizer == "adam" else D.LR) if lr is None else lr, 0.0)
-    seed = _check_int("seed", seed, 0)
-    horizon = _check_int("horizon", horizon, 1)
+    update_every = check_int("update_every", update_every, 1)
+    lr = check_float("lr", (D.ADAM_LR if optimizer == "adam" else D.LR) if lr is None else lr, 0.0)
+    seed = check_int("seed", seed, 0)
+    horizon = check_int("horizon", horizon, 1)
     if model_path is None:
-        hidden = _check_int("hidden", hidden, 1)
-        density = _check_float("density", density, 0.0, 1.0)
-        eps = _check_float("eps", eps, 0.0)
+        hidden = check_int("hidden", hidden, 1)
+        density = check_float("density", density, 0.0, 1.0)
+        eps = check_float("eps", eps, 0.0)
         d, k = (1, 1) if stream is None else (stream.d, stream.k)
         model = init_egru(hidden, d, k, density=density, shared_mask=bool(shared_mask), eps=eps,
                           seed=seed, readout=readout, taps=taps)
@@ -371,7 +352,7 @@ def run_host(
     learner = OnlineLearner(model, lr=lr, update_every=update_every, method=method,
                             optimizer=optimizer, clip=clip, clip_mode="value",
                             readout_rule=readout_rule, train=train, horizon=horizon)
-    out = _prepare_out_dir(out_dir)
+    out = prepare_out_dir(out_dir)
 
     # the truth the forecast made at step t is scored on: s_{t+H} (x holds s_0..s_{T-1},
     # target s_1..s_T); the last H - 1 steps' forecasts have none and are not scored
@@ -394,7 +375,7 @@ def run_host(
     sq = np.empty(T)
     naive = np.empty(T)
     events = np.empty(T, dtype=np.int64)
-    window = _curve_window(T, signal.rate_hz)
+    window = curve_window(T, signal.rate_hz)
     tel = _Telemetry(os.path.join(out, "telemetry.csv"))
     chan = _Channels(os.path.join(out, "channels.csv"), k_out) if k_out > 1 else None
     t0 = time.perf_counter()
@@ -575,7 +556,7 @@ def report_figures(run_dir: PathLike) -> Dict[str, "Figure"]:
     if T < 1:
         raise PyrtrlError(f"{os.fspath(run_dir)}: telemetry has no rows")
     rate = None if s.get("rate_hz") is None else float(s["rate_hz"])
-    window = _curve_window(T, rate)
+    window = curve_window(T, rate)
     label = f"{s['data']}, n={s['hidden']}, density={s['density']:.2f}, eps={s['eps']:g}"
     figs: Dict[str, Figure] = {}
     ch = run_channels(run_dir, tel)
@@ -592,7 +573,7 @@ def report_figures(run_dir: PathLike) -> Dict[str, "Figure"]:
         (tel["loss"], "EGRU online learner", "-"),
         (tel["naive_loss"], "naive: repeat last sample", "--"),
         (np.mean(truth ** 2, axis=1), "mean predictor (0)", ":"),
-        *((_baseline_sq(base[b], truth), baseline_label(b, base[b]), "-.")
+        *((baseline_sq(base[b], truth), baseline_label(b, base[b]), "-.")
           for b in ("nlms", "rls")),
     ):
         ax.plot(step, np.maximum(running_mean(values, window), floor), style, label=name)
@@ -643,7 +624,7 @@ def report_figures(run_dir: PathLike) -> Dict[str, "Figure"]:
     return figs
 
 
-def _normalization_lines(s: Dict[str, Any]) -> List[str]:
+def normalization_lines(s: Dict[str, Any]) -> List[str]:
     """The report's lines on the causal normalisation (and any clamping, loudly)."""
     n = s["normalization"]
     if "columns" not in n:
@@ -656,11 +637,13 @@ def _normalization_lines(s: Dict[str, Any]) -> List[str]:
     return lines
 
 
-def _seen(s: Dict[str, Any]) -> str:
+def seen(s: Dict[str, Any]) -> str:
+    """What the learner sees at step t, for the report's labels (a signal or data columns)."""
     return "s(t)" if "data_file" not in s else ", ".join(s["inputs"]) + " at t"
 
 
-def _forecast(s: Dict[str, Any]) -> str:
+def forecast_frame(s: Dict[str, Any]) -> str:
+    """What the run forecasts, for the report's labels (s(t+H), or the target columns)."""
     if "data_file" not in s:
         return f"s(t+{int(s.get('horizon', 1))})"
     f = s["data_file"]
@@ -689,13 +672,13 @@ def write_report(run_dir: PathLike) -> List[str]:
         f"# Online {'learning' if 'data_file' in s else 'forecasting'} run: {s['data']}",
         "",
         f"{'Data' if 'data_file' in s else 'Signal'}: {s['source']}.",
-        *_normalization_lines(s),
+        *normalization_lines(s),
         "",
         *(["Health: ok (no divergence)."] if s.get("health", {}).get("status", "ok") == "ok"
           else [f"**{s['health']['status'].upper()}**: {m}." for m in s["health"]["messages"]]),
         "",
-        f"At each of {s['steps']} scored steps the EGRU sees {_seen(s)}, forecasts "
-        f"{_forecast(s)}, is scored and learns from the truth when it arrives "
+        f"At each of {s['steps']} scored steps the EGRU sees {seen(s)}, forecasts "
+        f"{forecast_frame(s)}, is scored and learns from the truth when it arrives "
         f"with exact RTRL ({s['method']}, cell: {s.get('optimizer', 'adam')} lr {s['lr']:g}; "
         f"readout from {s.get('readout', 'y')} with {s.get('taps', 0)} input taps by "
         f"{s.get('readout_rule', 'gradient')}; train {s.get('train', 'all')}; update every "

@@ -46,8 +46,8 @@ import numpy as np
 from .baselines import baseline_label, baselines_section, baselines_summary, stream_signal
 from .health import assess
 from .errors import PyrtrlError
-from .host_run import (LAST_FRACTION, MAX_CHANNEL_PANELS, PREDICTION_WINDOW_S, _baseline_sq,
-                       _curve_window, _forecast, _normalization_lines, _seen, last_steps, read_summary, run_channels, running_mean,
+from .host_run import (LAST_FRACTION, MAX_CHANNEL_PANELS, PREDICTION_WINDOW_S, baseline_sq,
+                       curve_window, forecast_frame, normalization_lines, seen, last_steps, read_summary, run_channels, running_mean,
                        stream_baselines)
 
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
@@ -358,7 +358,7 @@ def report_figures(run_dir: PathLike, numbers: Optional[Dict[str, Any]] = None,
     num = report_numbers(out, base) if numbers is None else numbers
     fl = float_learner(out)
     rate = _signal_rate(s)
-    window = _curve_window(T, rate) if rate else max(1, min(300, T // 5))
+    window = curve_window(T, rate) if rate else max(1, min(300, T // 5))
     step = tel["step"]
     n = int(s["hidden"])
     where = f"{s['board']}, {s['data']}, n={n}, {optimizer_label(s)} lr {float(s['lr']):g}"
@@ -378,7 +378,7 @@ def report_figures(run_dir: PathLike, numbers: Optional[Dict[str, Any]] = None,
                                  (fl["loss"], "host float learner (same rule)", "-"),
                                  (naive_loss, "naive: repeat last sample", "--"),
                                  # the baselines' loss on the device's scale: half the square
-                                 *((0.5 * k * _baseline_sq(base[b], truth),
+                                 *((0.5 * k * baseline_sq(base[b], truth),
                                     baseline_label(b, base[b]), "-.") for b in ("nlms", "rls"))):
         ax.plot(step, np.maximum(running_mean(values, window), floor), style, label=label)
     ax.axvspan(T - num["last_steps"] - 0.5, T - 0.5, color="0.9", zorder=0, label="last 20 % (scored)")
@@ -601,11 +601,11 @@ def write_report(run_dir: PathLike) -> List[str]:
         f"# Device run: {s['board']} learns {s['data']} online",
         "",
         f"{'Data' if 'data_file' in s else 'Signal'}: {s.get('source', s['data'])}.",
-        *(_normalization_lines(s) if "data_file" in s else []),
+        *(normalization_lines(s) if "data_file" in s else []),
         "",
         *_health_lines(assess(rn, int(s.get("saturations") or 0), int(num["steps"]))),
-        f"At each of {num['steps']} steps the device receives {_seen(s)}, forecasts "
-        f"{_forecast(s)}, is scored and learns from the truth when it arrives, "
+        f"At each of {num['steps']} steps the device receives {seen(s)}, forecasts "
+        f"{forecast_frame(s)}, is scored and learns from the truth when it arrives, "
         f"with sparse RTRL in fixed point ({optimizer_label(s)} lr {num['lr']:g}, each "
         f"gradient component clipped to 1, {num['influence_bits']}-bit influence matrix, "
         f"{num['hidden']} units; {_readout_phrase(s)}). The host float learner runs the same rule on the same stream from "

@@ -233,7 +233,7 @@ def test_majority_class() -> None:
     (lambda: nlms_forecast(np.ones(10), 1, mu=2.0), "mu must be in"),
     (lambda: rls_forecast(np.ones(10), 1, forgetting=0.0), "forgetting must be in"),
     (lambda: rls_forecast(np.ones(10), 1, forgetting=1.01), "forgetting must be in"),
-    (lambda: rls_forecast(np.ones(10), 1, p0=float("nan")), "p0 must be in"),
+    (lambda: rls_forecast(np.ones(10), 1, p0=float("nan")), "p0 must be a finite number > 0"),
     (lambda: forecast_baselines([0.0, 1.0, float("nan"), 2.0], 1), r"non-finite sample \(nan\) at index 2"),
     (lambda: rls_forecast([0.0, float("inf")], 1), "non-finite sample"),
     (lambda: forecast_baselines(np.ones(3), 3), "too short: 3 samples, horizon 3 needs at least 4"),

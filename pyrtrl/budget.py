@@ -209,6 +209,12 @@ def _check_sizes(n: int, d: int, k: int, params: int, taps: int = 0) -> None:
                           f"(hidden={n}, inputs={d})")
 
 
+def check_runtime_sizes(hidden: int, inputs: int, outputs: int, taps: int = 0) -> None:
+    """One-line :class:`PyrtrlError` unless runtime_c takes these sizes: checked before a
+    model is built or written (a model of 5,000 units takes gigabytes)."""
+    _check_sizes(hidden, inputs, outputs, 0, taps)
+
+
 def ram_components(n: int, d: int, k: int, nnz_w_total: int, nnz_r_total: int, nnz_union: int,
                    influence_bits: int, chunk: int = CHUNK, *, taps: int = 0,
                    rls: bool = False, delay: int = 0, adam: bool = False) -> Dict[str, int]:

@@ -194,6 +194,12 @@ def _default_lr(args: argparse.Namespace) -> float:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.steps is not None and args.steps < 2:
+        raise PyrtrlError(f"--steps must be at least 2 (a forecasting step needs the next sample), "
+                          f"got {args.steps}")
+    if args.port and args.board == "host":
+        raise PyrtrlError("--port talks to a real board's serial port: give --board with the "
+                          "board's name, not host (the host C library needs no port)")
     from .data import is_labelled
 
     if args.data is not None and is_labelled(args.data):  # X, y: classification (pyrtrl.classify)
@@ -332,12 +338,15 @@ def cmd_run_device(args: argparse.Namespace) -> int:
         from .model import init_egru
         from .model_file import save_model
 
+        from .budget import check_runtime_sizes
+
         if args.hidden is None:
             raise PyrtrlError("give --hidden too when choosing --density, --eps, --readout, --taps "
                               "or masks for a device run")
+        d, k = (1, 1) if args.stream is None else (args.stream.d, args.stream.k)
+        check_runtime_sizes(args.hidden, d, k, args.taps)  # before anything is written
         os.makedirs(args.out, exist_ok=True)
         model_path = os.path.join(args.out, "model_requested.npz")
-        d, k = (1, 1) if args.stream is None else (args.stream.d, args.stream.k)
         save_model(model_path, init_egru(args.hidden, d, k, density=args.density or D.DENSITY,
                                          shared_mask=not args.independent_masks,
                                          eps=args.eps or D.EPS, seed=args.seed,

@@ -28,6 +28,9 @@ CASES = [
     ["run", "--board", "float", "--taps", "65", "--steps", "5", "--out", "{tmp}/r"],
     ["run", "--board", "host", "--horizon", "100000", "--steps", "5", "--out", "{tmp}/r"],
     ["run", "--port", "/dev/pyrtrl_no_such_tty", "--steps", "5", "--out", "{tmp}/r"],
+    ["run", "--board", "host", "--steps", "1", "--out", "{tmp}/r"],
+    ["run", "--board", "host", "--port", "/dev/null", "--steps", "5", "--out", "{tmp}/r"],
+    ["run", "--board", "host", "--hidden", "5000", "--steps", "5", "--out", "{tmp}/big"],
     ["budget"],
     ["budget", "--hidden", "8", "--inputs", "1", "--outputs", "1"],
     ["budget", "--hidden", "8", "--inputs", "1", "--outputs", "1", "--density", "0.5", "--board", "nosuch"],
@@ -73,3 +76,12 @@ def test_bad_arguments_give_one_line(args, tmp_path, capsys):
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1, err
     assert "Traceback" not in err and "error" in lines[0]
+
+
+def test_oversized_model_is_refused_before_anything_is_written(tmp_path, capsys):
+    """issue 12: --hidden 5000 --board host wrote 1.3 GB of model files before the 255-unit
+    limit was checked, and left the directory behind."""
+    out = tmp_path / "big"
+    assert main(["run", "--board", "host", "--hidden", "5000", "--steps", "5", "--out", str(out)]) == 2
+    assert "from 1 to 255, got 5000" in capsys.readouterr().err
+    assert not out.exists()

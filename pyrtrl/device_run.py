@@ -10,6 +10,7 @@ the same model and stream.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -35,11 +36,10 @@ from .health import assess
 from .host_run import last_steps
 from .model import EGRU, init_egru
 from .model_file import load_model, save_model
+from .paths import cache_dir, firmware_dir, is_checkout, plugin_source
 from .runtime import CLearner
 from .signals import forecasting_stream, load_signal
 
-ROOT = Path(__file__).resolve().parents[1]
-FIRMWARE = ROOT / "firmware"
 TELEMETRY_COLUMNS = ("step", "x", "target", "prediction", "loss", "events", "active_cols", "macs",
                      "ticks", "saturations")
 DEFAULT_BOARD = "mps2-an386"
@@ -75,29 +75,73 @@ def build_firmware(board: str, model: EGRU, out_dir: Path, lr: float, influence_
     export_model(model, board, str(model_dir), lr=lr, influence_bits=influence_bits,
                  readout_rule=readout_rule, train=train, rls_forgetting=rls_forgetting, rls_p0=rls_p0,
                  horizon=horizon, optimizer=optimizer)
-    cmd = ["make", "-s", "-C", str(FIRMWARE), f"BOARD={board}", "APP=learner",
-           f"MODEL_DIR={model_dir}", f"INFLUENCE_BITS={influence_bits}",
-           f"BUILD={out_dir / 'firmware_build'}"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    build = _firmware_build_dir(out_dir, model_dir, board, influence_bits)
+    cmd = ["make", "-s", "-C", str(firmware_dir()), f"BOARD={board}", "APP=learner",
+           f"MODEL_DIR={model_dir}", f"INFLUENCE_BITS={influence_bits}", f"BUILD={build}"]
+    with _build_lock(build) if not is_checkout() else contextlib.nullcontext():
+        r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         last = (r.stderr.strip() or r.stdout.strip()).splitlines()[-1:] or ["(no output)"]
         raise PyrtrlError(f"firmware build for {board} failed: {last[0]}")
-    elf = out_dir / "firmware_build" / board / "learner.elf"
+    elf = build / board / "learner.elf"
     if not elf.is_file():
         raise PyrtrlError(f"firmware build for {board} produced no {elf}")
     return elf
 
 
-PLUGIN_SRC = ROOT / "tools" / "qemu_plugin" / "stepcount.c"
+def _firmware_build_dir(out_dir: Path, model_dir: Path, board: str, influence_bits: int) -> Path:
+    """A checkout builds into the run directory (``out_dir/firmware_build``); an installed
+    package into its cache (:func:`pyrtrl.paths.cache_dir`), one directory per board,
+    influence width and exported model (the files ``export_model`` wrote), so two models or
+    two versions never share objects."""
+    if is_checkout():
+        return out_dir / "firmware_build"
+    import hashlib
+
+    h = hashlib.sha256(f"{board}\0{influence_bits}\0".encode())
+    for f in sorted(model_dir.iterdir()):
+        if f.is_file():
+            h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return cache_dir() / "firmware" / f"{board}-{influence_bits}-{h.hexdigest()[:16]}"
+
+
+class _build_lock:
+    """An exclusive lock on ``<dir>.lock`` while a build writes into ``dir`` (two runs of
+    the same model of an installed package share its cache directory)."""
+
+    def __init__(self, build: Path) -> None:
+        self.path = build.parent / (build.name + ".lock")
+
+    def __enter__(self) -> "_build_lock":
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.f = open(self.path, "w")
+        fcntl.flock(self.f, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.f.close()  # releases the lock
 
 
 def build_plugin(out_dir: Path) -> Path:
-    """Compile the instruction-counting TCG plugin (a host shared library)."""
-    so = out_dir / "stepcount.so"
-    r = subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(so),
-                        str(PLUGIN_SRC)], capture_output=True, text=True)
+    """Compile the instruction-counting TCG plugin (a host shared library): into ``out_dir``
+    in a checkout, once per package version into the cache when installed."""
+    src = plugin_source("stepcount.c")
+    if is_checkout():
+        so = out_dir / "stepcount.so"
+    else:
+        so = cache_dir() / "plugin" / "stepcount.so"
+        if so.is_file():
+            return so
+    so.parent.mkdir(parents=True, exist_ok=True)
+    tmp = so.with_name(f"{so.name}.{os.getpid()}.tmp")
+    r = subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(tmp),
+                        str(src)], capture_output=True, text=True)
     if r.returncode != 0:
+        tmp.unlink(missing_ok=True)
         raise PyrtrlError(f"building the QEMU plugin failed: {(r.stderr.strip().splitlines() or ['?'])[0]}")
+    os.replace(tmp, so)  # whole or not at all: a concurrent run never loads a half-written file
     return so
 
 

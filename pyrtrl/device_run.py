@@ -33,7 +33,7 @@ from .fixed.arith import FRAC
 from .fixed.model import fixed_config
 from .fixed.quantize import QuantizedModel, quantize, quantize_samples
 from .health import assess
-from .host_run import last_steps
+from .host_run import last_steps, write_json_atomic
 from .model import EGRU, init_egru
 from .model_file import load_model, save_model
 from .paths import cache_dir, firmware_dir, is_checkout, plugin_source
@@ -392,7 +392,7 @@ def _start_run_dir(out: Path, board: str, resume_from: Optional[str], first: int
             if name not in keep and (out / name).is_file():
                 (out / name).unlink()
         run_id = uuid.uuid4().hex[:12]
-        _write_json(out / "summary.json", {"status": "running", "run_id": run_id, "board": board,
+        write_json_atomic(out / "summary.json", {"status": "running", "run_id": run_id, "board": board,
                                            "resumed_from_step": first if resume_from else None})
     except OSError as e:
         raise PyrtrlError(f"{out}: cannot prepare the run directory: "
@@ -407,15 +407,6 @@ def _stop_backend(qemu: Any, sim: Any, link: Any) -> Optional[int]:
         sim.stop_flag = True
         link.close()
     return qemu.stop() if qemu is not None else None
-
-
-def _write_json(path: Path, obj: Dict[str, Any]) -> None:
-    """Atomically: a reader sees the old file or the new one, never a part."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, data: str = "ppg",
@@ -614,7 +605,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         finally:
             tele.close()
     if interrupted is not None or failure is not None:
-        _write_json(out / "summary.json", {
+        write_json_atomic(out / "summary.json", {
             "status": "interrupted" if interrupted is not None else "failed", "run_id": run_id,
             "reason": (str(interrupted) or "SIGINT") if interrupted is not None
             else " ".join(str(failure).split()) or type(failure).__name__,
@@ -687,7 +678,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
                        clamp_warning=stream.clamp_warning())
     summary["health"] = assess(summary["ratio_device_over_naive_last"], summary["saturations"], T_run)
     summary["status"], summary["run_id"] = "finished", run_id
-    _write_json(out / "summary.json", summary)
+    write_json_atomic(out / "summary.json", summary)
     if report:  # figures, report.md, report.json (pyrtrl.report)
         from .report import write_report
 

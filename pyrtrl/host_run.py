@@ -156,6 +156,28 @@ def baseline_sq(entry: Dict[str, Any], truth: np.ndarray) -> np.ndarray:
 # -- argument checks ----------------------------------------------------------------------
 
 
+def write_json_atomic(path: PathLike, obj: Dict[str, Any]) -> None:
+    """Write ``obj`` as JSON so that a reader sees the old file or the new one, never a part
+    (a temporary file in the same directory, then a rename)."""
+    path = os.fspath(path)
+    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def unfinished_run_message(run_dir: PathLike, s: Dict[str, Any]) -> Optional[str]:
+    """None for a finished run's summary (older ones have no status: they finished), else
+    the one line that says what the run directory holds instead of a report."""
+    if s.get("status", "finished") == "finished":
+        return None
+    return (f"{os.fspath(run_dir)}: the run {s.get('run_id', '')} is {s['status']}"
+            + (f" ({s['reason']})" if s.get("reason") else "")
+            + (f" with {s['steps_kept']} of {s['steps_total']} steps in telemetry.csv"
+               if "steps_kept" in s else "") + ": no report")
+
+
 def prepare_out_dir(out_dir: PathLike) -> str:
     """Create ``out_dir``, prove it is writable and clear this tool's files from it."""
     path = os.fspath(out_dir)
@@ -353,6 +375,10 @@ def run_host(
                             optimizer=optimizer, clip=clip, clip_mode="value",
                             readout_rule=readout_rule, train=train, horizon=horizon)
     out = prepare_out_dir(out_dir)
+    import uuid
+
+    run_id = uuid.uuid4().hex[:12]
+    write_json_atomic(os.path.join(out, "summary.json"), {"status": "running", "run_id": run_id})
 
     # the truth the forecast made at step t is scored on: s_{t+H} (x holds s_0..s_{T-1},
     # target s_1..s_T); the last H - 1 steps' forecasts have none and are not scored
@@ -379,6 +405,7 @@ def run_host(
     tel = _Telemetry(os.path.join(out, "telemetry.csv"))
     chan = _Channels(os.path.join(out, "channels.csv"), k_out) if k_out > 1 else None
     t0 = time.perf_counter()
+    done = 0  # steps whose telemetry row was written
     try:
         with tqdm(total=T_all, disable=not progress, unit="step", desc=f"learning {signal.name}",
                   mininterval=0.5) as bar:
@@ -397,6 +424,7 @@ def run_host(
                     chan.row(t, truth[t], r.output, naive_x[t])
                 events[t] = r.events
                 tel.row(t, xt, yt, pred, float(sq[t]), float(naive[t]), r.events)
+                done = t + 1
                 if (t + 1) % 100 == 0 or t + 1 == T:
                     lo = max(0, t + 1 - window)
                     elapsed = time.perf_counter() - t0
@@ -404,6 +432,13 @@ def run_host(
                                     naive=f"{naive[lo:t + 1].mean():.4g}",
                                     steps_s=f"{(t + 1) / max(elapsed, 1e-9):.0f}", refresh=False)
                     bar.update(t + 1 - bar.n)
+    except BaseException as e:  # any end before the last step: say so in the run directory
+        interrupted = isinstance(e, KeyboardInterrupt)
+        write_json_atomic(os.path.join(out, "summary.json"), {
+            "status": "interrupted" if interrupted else "failed", "run_id": run_id,
+            "reason": (str(e) or "SIGINT") if interrupted else " ".join(str(e).split()) or type(e).__name__,
+            "steps_kept": done, "steps_total": T})
+        raise
     finally:
         tel.close()
         if chan is not None:
@@ -416,9 +451,8 @@ def run_host(
                        model_path=None if model_path is None else os.fspath(model_path),
                        horizon=horizon, optimizer=optimizer, clip=clip, readout_rule=readout_rule,
                        train=train, stream=stream)
-    with open(os.path.join(out, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-        f.write("\n")
+    summary["status"], summary["run_id"] = "finished", run_id
+    write_json_atomic(os.path.join(out, "summary.json"), summary)
     write_report(out)
     return summary
 
@@ -654,8 +688,11 @@ def forecast_frame(s: Dict[str, Any]) -> str:
 def write_report(run_dir: PathLike) -> List[str]:
     """Save the figures as PNG and write ``report.md``; returns the files written."""
     out = os.fspath(run_dir)
-    figs = report_figures(out)
     s = read_summary(out)
+    msg = unfinished_run_message(out, s)
+    if msg is not None:
+        raise PyrtrlError(msg)
+    figs = report_figures(out)
     written = []
     for name, fig in figs.items():
         path = os.path.join(out, f"{name}.png")

@@ -47,8 +47,8 @@ from .baselines import baseline_label, baselines_section, baselines_summary, str
 from .health import assess
 from .errors import PyrtrlError
 from .host_run import (LAST_FRACTION, MAX_CHANNEL_PANELS, PREDICTION_WINDOW_S, baseline_sq,
-                       curve_window, forecast_frame, normalization_lines, seen, last_steps, read_summary, run_channels, running_mean,
-                       stream_baselines)
+                       curve_window, forecast_frame, last_steps, normalization_lines, read_summary,
+                       run_channels, running_mean, seen, stream_baselines, unfinished_run_message)
 
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
     from matplotlib.figure import Figure
@@ -563,11 +563,9 @@ def write_report(run_dir: PathLike) -> List[str]:
     s = read_summary(out)
     if "board" not in s:
         raise PyrtrlError(f"{out}: not a device run (summary.json has no board)")
-    if s.get("status", "finished") != "finished":  # older runs have no status: they finished
-        raise PyrtrlError(f"{out}: the run {s.get('run_id', '')} is {s['status']}"
-                          + (f" ({s['reason']})" if s.get("reason") else "")
-                          + (f" with {s['steps_kept']} of {s['steps_total']} steps in telemetry.csv"
-                             if "steps_kept" in s else "") + ": no report")
+    msg = unfinished_run_message(out, s)
+    if msg is not None:
+        raise PyrtrlError(msg)
     fl_path = os.path.join(out, FLOAT_FILE)
     before = os.stat(fl_path).st_mtime_ns if os.path.isfile(fl_path) else None
     base = run_baselines(out)  # once: the numbers and the learning curve both need it

@@ -523,3 +523,39 @@ def test_a_run_directory_never_mixes_two_runs(tmp_path, monkeypatch, capsys):
     assert main(["report", str(out)]) == 2
     err = capsys.readouterr().err
     assert "is failed (link lost)" in err and "no report" in err and err.count("\n") == 1
+
+
+def test_an_interrupted_float_run_says_so(tmp_path, monkeypatch, capsys):
+    """The float learner's run directory follows the same lifecycle as a device run's:
+    running, then finished, or interrupted / failed with the steps kept; report refuses an
+    unfinished run in one line."""
+    import csv as _csv
+    import json
+
+    from pyrtrl.cli import main
+    from pyrtrl.host_run import run_host
+    from pyrtrl.learner import OnlineLearner
+
+    out = tmp_path / "float"
+    s = run_host(steps=60, out_dir=out, progress=False, hidden=8)
+    assert s["status"] == "finished" and json.loads((out / "summary.json").read_text())["run_id"] == s["run_id"]
+    real = OnlineLearner.step
+    calls = {"n": 0}
+
+    def stop_at_50(self, *a, **kw):
+        calls["n"] += 1
+        if calls["n"] > 50:
+            raise KeyboardInterrupt
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(OnlineLearner, "step", stop_at_50)
+    with pytest.raises(KeyboardInterrupt):
+        run_host(steps=200, out_dir=out, progress=False, hidden=8)
+    summ = json.loads((out / "summary.json").read_text())
+    assert summ["status"] == "interrupted" and summ["steps_kept"] == 50 and summ["steps_total"] == 200
+    with open(out / "telemetry.csv", newline="") as f:
+        assert len(list(_csv.reader(f))) - 1 == 50
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "is interrupted" in err and "50 of 200 steps" in err and err.count("\n") == 1

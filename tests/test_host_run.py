@@ -229,7 +229,8 @@ def test_crash_leaves_telemetry_on_disk(tmp_path: Path, monkeypatch: pytest.Monk
     tel = read_telemetry(tmp_path)
     np.testing.assert_array_equal(tel["step"], np.arange(250))
     assert (tmp_path / "model_before.npz").is_file()
-    assert not (tmp_path / "summary.json").exists()
+    s = json.loads((tmp_path / "summary.json").read_text())  # not a finished run's summary
+    assert s["status"] == "failed" and s["steps_kept"] == 250 and "simulated crash" in s["reason"]
 
 
 # -- bad arguments: one-line PyrtrlError, nothing written ------------------------------------

@@ -29,19 +29,6 @@
 
 #define GSHIFT (RTRL_MFRAC - 8u) /* Q16 x Q_M -> Q24 */
 
-/* rtrl_grad_row's products from two 32-bit multiplies (see there): on by default where the
- * core has no 64-bit multiply and M is 16-bit; -DRTRL_GRAD_MUL32=1 forces it (host tests). */
-#ifndef RTRL_GRAD_MUL32
-#if RTRL_INFLUENCE_BITS == 16 && (defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_8M_BASE__))
-#define RTRL_GRAD_MUL32 1
-#else
-#define RTRL_GRAD_MUL32 0
-#endif
-#endif
-#if RTRL_GRAD_MUL32 && RTRL_INFLUENCE_BITS != 16
-#error "RTRL_GRAD_MUL32 needs 16-bit influence (RTRL_INFLUENCE_BITS=16)"
-#endif
-
 /* Linear interpolation in a 257-entry table at a Q16 fraction f in [0, 2^16). */
 static int64_t interp(const int32_t *table, int64_t f)
 {
@@ -147,7 +134,7 @@ uint64_t rtrl_grad_row(int32_t *restrict grad, const rtrl_m_t *restrict row, int
      * g r = (gh r) 2^16 + gl r with both products exact in int32 (|gh r| <= 2^30,
      * |gl r| < 2^31), and since 2^16 is a multiple of 2^GSHIFT,
      * rnd(g r, GSHIFT) = (gh r) 2^(16 - GSHIFT) + rnd(gl r, GSHIFT) exactly, the last in int32. */
-    const int32_t gh = g >> 16, gl = (int32_t)((uint32_t)g & 0xFFFFu);
+    const int32_t gh = rtrl_hi16(g), gl = rtrl_lo16(g); /* rtrl_internal.h */
     for (; c < L; ++c) {
         const int32_t r = row[c];
         const int64_t v = (int64_t)grad[c] + (int64_t)(gh * r) * (1 << (16u - GSHIFT)) +

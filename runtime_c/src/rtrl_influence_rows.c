@@ -5,7 +5,7 @@
  *
  * where saved holds the chunk of the active rows as they were before this step. The
  * implementations give identical integers and saturation counts: portable C (every target;
- * on Cortex-M the product is one SMLAL) and vector kernels for hosts built for them (pip
+ * on Cortex-M3 and up the product is one SMLAL, on the M0/M0+/M23 two 32-bit MULS) and vector kernels for hosts built for them (pip
  * builds the Python binding with -march=native; rtrl_simd.h picks one): AVX-512 (16
  * columns per vector, RTRL_CHUNK 16 or 32), AVX2 (8 columns per vector pair) and AArch64
  * NEON (4 columns per vector pair).
@@ -55,6 +55,18 @@ static inline rtrl_m_t finish1(int64_t acc, uint32_t *nsat)
     return (rtrl_m_t)v;
 }
 
+/* One product j r of the row update (j = d or J, r an entry of M). Where RTRL_GRAD_MUL32 is
+ * on (cores without a 32 x 32 -> 64 multiply, 16-bit M; rtrl_internal.h), j is split once
+ * into jh 2^16 + jl and every j r is (jh r) 2^16 + jl r from two exact 32-bit multiplies
+ * instead of a call of libgcc's __aeabi_lmul: the same int64 products, the same sums. */
+#if RTRL_GRAD_MUL32
+#define RTRL_SPLIT(J) const int32_t J##_h = rtrl_hi16(J), J##_l = rtrl_lo16(J)
+#define RTRL_PROD(J, R) rtrl_mul_split(J##_h, J##_l, (R))
+#else
+#define RTRL_SPLIT(J) (void)0
+#define RTRL_PROD(J, R) ((int64_t)(J) * (R))
+#endif
+
 #ifndef RTRL_ROWS_VECTOR
 /* A full chunk, four columns at a time: the four accumulators stay in registers while the
  * entries stream by (on Cortex-M4 and up: LDRSH + SMLAL per product instead of reloading
@@ -64,16 +76,18 @@ static RTRL_NOINLINE uint64_t row_full(rtrl_m_t *restrict row, int32_t d, const 
                                        const rtrl_m_t *restrict saved)
 {
     uint32_t nsat = 0; /* at most RTRL_CHUNK */
+    RTRL_SPLIT(d);
     for (uint32_t c = 0; c < RTRL_CHUNK; c += 4u) {
-        int64_t a0 = (int64_t)d * row[c] + RTRL_HALF, a1 = (int64_t)d * row[c + 1u] + RTRL_HALF;
-        int64_t a2 = (int64_t)d * row[c + 2u] + RTRL_HALF, a3 = (int64_t)d * row[c + 3u] + RTRL_HALF;
+        int64_t a0 = RTRL_PROD(d, row[c]) + RTRL_HALF, a1 = RTRL_PROD(d, row[c + 1u]) + RTRL_HALF;
+        int64_t a2 = RTRL_PROD(d, row[c + 2u]) + RTRL_HALF, a3 = RTRL_PROD(d, row[c + 3u]) + RTRL_HALF;
         for (uint16_t e = 0; e < ne; ++e) {
             const int32_t jv = jv_row[e];
+            RTRL_SPLIT(jv);
             const rtrl_m_t *src = saved + (size_t)slot[e] * RTRL_CHUNK + c;
-            a0 += (int64_t)jv * src[0];
-            a1 += (int64_t)jv * src[1];
-            a2 += (int64_t)jv * src[2];
-            a3 += (int64_t)jv * src[3];
+            a0 += RTRL_PROD(jv, src[0]);
+            a1 += RTRL_PROD(jv, src[1]);
+            a2 += RTRL_PROD(jv, src[2]);
+            a3 += RTRL_PROD(jv, src[3]);
         }
         row[c] = finish1(a0, &nsat);
         row[c + 1u] = finish1(a1, &nsat);
@@ -91,10 +105,14 @@ static RTRL_NOINLINE uint64_t row_part(rtrl_m_t *restrict row, uint32_t w, int32
                                        const rtrl_m_t *restrict saved)
 {
     uint32_t nsat = 0;
+    RTRL_SPLIT(d);
     for (uint32_t c = 0; c < w; ++c) {
-        int64_t acc = (int64_t)d * row[c] + RTRL_HALF;
-        for (uint16_t e = 0; e < ne; ++e)
-            acc += (int64_t)jv_row[e] * saved[(size_t)slot[e] * RTRL_CHUNK + c];
+        int64_t acc = RTRL_PROD(d, row[c]) + RTRL_HALF;
+        for (uint16_t e = 0; e < ne; ++e) {
+            const int32_t jv = jv_row[e];
+            RTRL_SPLIT(jv);
+            acc += RTRL_PROD(jv, saved[(size_t)slot[e] * RTRL_CHUNK + c]);
+        }
         row[c] = finish1(acc, &nsat);
     }
     return nsat;

@@ -40,6 +40,41 @@
 #define RTRL_INLINE static inline
 #endif
 
+/* Cores without a 32 x 32 -> 64 multiply (Cortex-M0/M0+/M23) call libgcc's __aeabi_lmul for
+ * every int64 product. With 16-bit M, the products g r (g any int32, r an entry of M) are
+ * built from two exact 32-bit multiplies instead, in rtrl_grad_row and the influence row
+ * kernels: on by default on those cores, -DRTRL_GRAD_MUL32=1 forces it (host tests; the name
+ * is from rtrl_grad_row, which used it first). */
+#ifndef RTRL_GRAD_MUL32
+#if RTRL_INFLUENCE_BITS == 16 && (defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_8M_BASE__))
+#define RTRL_GRAD_MUL32 1
+#else
+#define RTRL_GRAD_MUL32 0
+#endif
+#endif
+#if RTRL_GRAD_MUL32 && RTRL_INFLUENCE_BITS != 16
+#error "RTRL_GRAD_MUL32 needs 16-bit influence (RTRL_INFLUENCE_BITS=16)"
+#endif
+
+/* The split behind it: g = gh 2^16 + gl with gh = g >> 16 (arithmetic) and 0 <= gl < 2^16,
+ * so for |r| <= 2^15, g r = (gh r) 2^16 + gl r with both products exact in int32
+ * (|gh r| <= 2^30, |gl r| < 2^31). Split a factor once, multiply it by many r. */
+RTRL_INLINE int32_t rtrl_hi16(int32_t g)
+{
+    return g >> 16;
+}
+
+RTRL_INLINE int32_t rtrl_lo16(int32_t g)
+{
+    return (int32_t)((uint32_t)g & 0xFFFFu);
+}
+
+/* g r exactly, from gh = rtrl_hi16(g), gl = rtrl_lo16(g) and |r| <= 2^15 */
+RTRL_INLINE int64_t rtrl_mul_split(int32_t gh, int32_t gl, int32_t r)
+{
+    return (int64_t)(gh * r) * 65536 + (int64_t)(gl * r);
+}
+
 enum { RTRL_S_C, RTRL_S_H, RTRL_S_Y, RTRL_S_PSI, RTRL_S_A, RTRL_S_COUNT };
 
 /* RTRL_OK for a context this build initialised. */

@@ -180,6 +180,27 @@ static int check_grad(int trial)
     return mode == 0 ? 0 : (int)(want != 0);
 }
 
+/* rtrl_internal.h's 32-bit-multiply product (RTRL_GRAD_MUL32: rtrl_grad_row and the row
+ * kernels on cores without a 64-bit multiply) against the int64 one: any int32 g, any
+ * |r| <= 2^15, the edges of both first. */
+static void check_mul_split(void)
+{
+    static const int32_t ge[] = {INT32_MIN, INT32_MIN + 1, -(1 << 24), -65537, -65536, -65535,
+                                 -32768, -1, 0, 1, 32767, 65535, 65536, 65537, 1 << 24,
+                                 INT32_MAX - 1, INT32_MAX};
+    static const int32_t re[] = {-32768, -32767, -1, 0, 1, 32767, 32768};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof ge / sizeof ge[0]; ++i)
+        for (size_t k = 0; k < sizeof re / sizeof re[0]; ++k)
+            bad += rtrl_mul_split(rtrl_hi16(ge[i]), rtrl_lo16(ge[i]), re[k]) != (int64_t)ge[i] * re[k];
+    for (int t = 0; t < 2000000; ++t) {
+        const int32_t g = (int32_t)(uint32_t)next_u64();
+        const int32_t r = (int32_t)uniform(-32768, 32768);
+        bad += rtrl_mul_split(rtrl_hi16(g), rtrl_lo16(g), r) != (int64_t)g * r;
+    }
+    CHECK(bad == 0);
+}
+
 static int known_kernel(const char *k)
 {
     return strcmp(k, "avx512") == 0 || strcmp(k, "avx2") == 0 || strcmp(k, "neon") == 0 ||
@@ -202,6 +223,8 @@ int main(void)
 #else
     CHECK(strcmp(kernel, "portable") == 0);
 #endif
+
+    check_mul_split();
 
     int rows_sat = 0, grad_sat = 0;
     for (int t = 0; t < 4000; ++t) {

@@ -514,7 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="influence storage width on devices (default 16)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--signal", default=None,
-                     help="a built-in signal: ppg (default), ppg-long or synthetic")
+                     help="a built-in signal: ppg (default), ppg-long, water-flow (needs the "
+                          "river package: pip install 'pyrtrl[signals]') or synthetic")
     src.add_argument("--data", metavar="FILE",
                      help="learn your own data instead: .csv with a header row, .npy (T or T x C) "
                           "or .npz (array x, X or data; optional string array columns); every "

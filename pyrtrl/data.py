@@ -671,7 +671,7 @@ def load_sequences(path: PathLike) -> LabelledSequences:
         negative classes, NaN or Inf (with its sequence, step and channel), fewer than two
         classes in ``y``, a channel constant over the training set.
     """
-    from .signals import SPREAD_QUANTILES, SPREAD_TO_STD
+    from .signals import robust_offset_scale
 
     p = os.fspath(path)
     if not p.lower().endswith(".npz"):
@@ -707,15 +707,9 @@ def load_sequences(path: PathLike) -> LabelledSequences:
     k = int(max(y.max(), yt.max() if yt.size else 0)) + 1
     norm: Dict[str, Dict[str, float]] = {}
     for c in range(X.shape[2]):
-        v = X[:, :, c].ravel()
-        offset = float(np.median(v))
-        lo, hi = np.percentile(v, SPREAD_QUANTILES)
-        scale = float(hi - lo) / SPREAD_TO_STD
-        if not scale > 0:
-            scale = float(np.std(v))
-        if not (scale > 0 and math.isfinite(scale)):
-            raise PyrtrlError(f"{p}: channel {c} of X is constant over the training set; cannot "
-                              "normalise it")
+        offset, scale = robust_offset_scale(
+            X[:, :, c].ravel(), f"{p}: channel {c} of X is constant over the training set; "
+            "cannot normalise it")
         norm[str(c)] = {"offset": offset, "scale": scale}
         X[:, :, c] = (X[:, :, c] - offset) / scale
         Xt[:, :, c] = (Xt[:, :, c] - offset) / scale

@@ -85,15 +85,21 @@ def causal_normalization(raw: np.ndarray) -> Tuple[float, float]:
         If the calibration window is constant (no scale can be derived).
     """
     head = np.asarray(raw, dtype=np.float64)[: calibration_length(len(raw))]
-    offset = float(np.median(head))
-    lo, hi = np.percentile(head, SPREAD_QUANTILES)
+    return robust_offset_scale(
+        head, f"signal is constant over its first {len(head)} samples; cannot normalize it")
+
+
+def robust_offset_scale(values: np.ndarray, constant_message: str) -> Tuple[float, float]:
+    """``(median, robust spread)`` of ``values`` (see :func:`causal_normalization`); a
+    :class:`PyrtrlError` with ``constant_message`` if no scale can be derived."""
+    v = np.asarray(values, dtype=np.float64)
+    offset = float(np.median(v))
+    lo, hi = np.percentile(v, SPREAD_QUANTILES)
     scale = float(hi - lo) / SPREAD_TO_STD
     if not scale > 0:
-        scale = float(np.std(head))
+        scale = float(np.std(v))
     if not (scale > 0 and math.isfinite(scale)):
-        raise PyrtrlError(
-            f"signal is constant over its first {len(head)} samples; cannot normalize it"
-        )
+        raise PyrtrlError(constant_message)
     return offset, scale
 
 

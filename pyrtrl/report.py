@@ -48,7 +48,7 @@ from .health import assess
 from .errors import PyrtrlError
 from .host_run import (LAST_FRACTION, MAX_CHANNEL_PANELS, PREDICTION_WINDOW_S, baseline_sq,
                        curve_window, forecast_frame, last_steps, normalization_lines, read_summary,
-                       run_channels, running_mean, seen, stream_baselines, unfinished_run_message)
+                       run_channels, running_mean, seen, unfinished_run_message)
 
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
     from matplotlib.figure import Figure

@@ -27,6 +27,13 @@ def test_quick_quality_writes_the_document(tmp_path, capsys):
     nt = res["no_taps"]
     assert {(r["train"], r["optimizer"]) for r in nt} >= {("all", "sgd"), ("all", "adam")}
     assert all(r["taps"] == 0 for r in nt) and "Without input taps" in md
+    # the RTRL gain across seeds: every configuration has each seed with and without the cell
+    sd = res["seeds"]
+    assert len({r["seed"] for r in sd}) >= 2 and "across seeds" in md
+    for r in sd:
+        assert sum(1 for q in sd if (q["signal"], q["seed"], q["optimizer"], q["lr"], q["taps"], q["density"])
+                   == (r["signal"], r["seed"], r["optimizer"], r["lr"], r["taps"], r["density"])) == 2
+    assert res["device"] == [] and "were not measured in this run" in md  # --quick skips QEMU
 
 
 def test_sparsity_costs_fewer_macs_at_similar_error():
@@ -34,3 +41,32 @@ def test_sparsity_costs_fewer_macs_at_similar_error():
     sparse = evaluate("ppg", hidden=16, density=0.2, eps=0.2, max_samples=500)
     assert sparse["macs_per_step"] * 5 < dense["macs_per_step"]
     assert sparse["ratio"] < 1.0 and dense["ratio"] < 1.0
+
+
+def test_device_cost_prices_a_configuration_in_instructions():
+    """The frontier's device column: exact instructions per step under QEMU, the device's
+    weights equal to the host's, and a model too big for the board reported, not run."""
+    import os
+    import shutil
+
+    import pytest
+
+    from pyrtrl.boards import get_board
+    from pyrtrl.quality import DEVICE_BOARD, device_cost, device_note, frontier_table
+
+    missing = [t for t in (get_board(DEVICE_BOARD).qemu, "make", "arm-none-eabi-gcc") if shutil.which(t) is None]
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI lacks {missing}: .ci/run must install them")
+        pytest.skip(f"MISSING TOOLS {missing}: install qemu-system-arm and gcc-arm-none-eabi")
+    small = device_cost(16, 0.2, 0.2, steps=6)
+    assert small["fits"] and small["weights_match_host"] is True
+    assert 1e3 < small["instructions_per_step"] < 1e7
+    huge = device_cost(120, 1.0, 1.0, steps=6)  # ~10 MB of influence: not on a 4 MB board
+    assert huge["fits"] is False and "instructions_per_step" not in huge
+    res = {"device": [small, huge], "baselines": {"ppg/1/frontier": {"nlms": {"ratio": 0.4}, "rls": {"ratio": 0.1}}},
+           "frontier": [dict(signal="ppg", hidden=16, density=0.2, eps=0.2, macs_per_step=1e4, ratio=0.12),
+                        dict(signal="ppg", hidden=120, density=1.0, eps=1.0, macs_per_step=1e8, ratio=0.12)]}
+    _, rows = frontier_table(res)
+    assert rows[0][5] == f"{small['instructions_per_step']:.3g}" and rows[1][5].startswith("does not fit")
+    assert "1 of 1 equal" in device_note(res)

@@ -38,6 +38,9 @@ HORIZONS = (1, 8, 15)
 FRONTIER_HIDDEN = (16, 32, 64)
 FRONTIER_DENSITY = (0.2, 0.5, 1.0)
 FRONTIER_EPS = (0.2, 0.5, 1.0)
+#: sizes beyond the frontier for the growth fit, at the sparse configuration only (a dense
+#: n = 128 learner would take minutes a step)
+GROWTH_EXTRA = ((128, 0.2, 0.2),)
 #: samples of ppg-long in the frontier (the horizon table uses all of it)
 LONG_STEPS = 8000
 LAST_FRACTION = 0.2
@@ -95,7 +98,7 @@ def evaluate(signal: str, horizon: int = 1, hidden: int = D.HIDDEN, density: flo
     cnt = c.counters()
     return {"signal": signal, "horizon": horizon, "hidden": hidden, "density": density, "eps": eps,
             "train": train, "optimizer": optimizer, "taps": taps, "steps": int(x.shape[0]),
-            "seed": seed, "lr": lr,
+            "seed": seed, "lr": lr, "params": model.num_params(cell_only=True),
             "ratio": score(s, r.output[:, 0], horizon),
             "macs_per_step": cnt.macs / max(cnt.steps, 1),
             "events_per_step": cnt.events / max(cnt.steps, 1),
@@ -213,8 +216,11 @@ def measure(quick: bool = False, workers: int = 2, progress: bool = True,
     fr_jobs = [dict(signal=sig, horizon=1, hidden=n, density=dn, eps=ep,
                     max_samples=(600 if quick else (LONG_STEPS if sig == "ppg-long" else None)))
                for sig in signals for (n, dn, ep) in grid]
+    fr_jobs += [dict(signal="ppg", horizon=1, hidden=n, density=dn, eps=ep, max_samples=600 if quick else None)
+                for (n, dn, ep) in ([] if quick else GROWTH_EXTRA)]
     runs = _run_all(hz_jobs + nt_jobs + fr_jobs + sd_jobs, workers, progress)
-    n_fr = len(fr_jobs)
+    n_fr = len(fr_jobs) - (0 if quick else len(GROWTH_EXTRA))
+    n_gx = len(fr_jobs) - n_fr
     dev = (_device_all(grid, 10 if quick else DEVICE_STEPS, workers, progress)
            if (not quick if device is None else device) else [])
     n_hz, n_nt = len(hz_jobs), len(nt_jobs)
@@ -223,7 +229,9 @@ def measure(quick: bool = False, workers: int = 2, progress: bool = True,
                                                 (LONG_STEPS if sig == "ppg-long" else None))
                  for sig in signals})
     return {"horizons": runs[:n_hz], "no_taps": runs[n_hz:n_hz + n_nt],
-            "frontier": runs[n_hz + n_nt:n_hz + n_nt + n_fr], "seeds": runs[n_hz + n_nt + n_fr:],
+            "frontier": runs[n_hz + n_nt:n_hz + n_nt + n_fr],
+            "growth_extra": runs[n_hz + n_nt + n_fr:n_hz + n_nt + n_fr + n_gx],
+            "seeds": runs[n_hz + n_nt + n_fr + n_gx:],
             "device": dev,
             "baselines": base,
             "defaults": {k: getattr(D, k) for k in dir(D) if k.isupper()},
@@ -308,6 +316,45 @@ def seeds_table(res: Dict[str, Any]) -> Tuple[List[str], List[List[str]]]:
         rows.append([sig, opt, f"{lr:g}", str(taps), f"{dn:g} / {ep:g}", f"{np.mean(full):.3f}",
                      f"{np.mean(frozen):.3f}", ", ".join(f"{100 * g:+.0f} %" for g in gains),
                      f"{100 * np.mean(gains):+.1f} %"])
+    return head, rows
+
+
+def growth(res: Dict[str, Any], signal: str = "ppg") -> List[Dict[str, Any]]:
+    """Growth of the cost in n on models learning a real signal, per (density, eps).
+
+    For each configuration with at least three sizes among the frontier's runs on ``signal``
+    (and :data:`GROWTH_EXTRA`): the least-squares slope of log MACs per step against log n of
+    the C learner (sparse RTRL, its own counter: every phase, readout and RLS included) and of
+    dense RTRL on the same models (``dense_step_macs``: the cell only, so the comparison
+    favours dense RTRL), over the sizes measured; their difference is the gap.
+    """
+    from .rtrl_dense import dense_step_macs
+
+    rows = [r for r in res["frontier"] + res.get("growth_extra", []) if r["signal"] == signal]
+    out = []
+    for dn, ep in sorted({(r["density"], r["eps"]) for r in rows}):
+        sel = sorted((r for r in rows if (r["density"], r["eps"]) == (dn, ep)), key=lambda r: r["hidden"])
+        if len({r["hidden"] for r in sel}) < 3 or any("params" not in r for r in sel):
+            continue
+        n = np.array([r["hidden"] for r in sel], float)
+        sparse = np.array([r["macs_per_step"] for r in sel])
+        dense = np.array([sum(dense_step_macs(r["hidden"], 1, r["params"])) for r in sel], float)
+        e_s = float(np.polyfit(np.log(n), np.log(sparse), 1)[0])
+        e_d = float(np.polyfit(np.log(n), np.log(dense), 1)[0])
+        out.append({"signal": signal, "density": dn, "eps": ep, "hidden": [int(v) for v in n],
+                    "macs_sparse": sparse.tolist(), "macs_dense": dense.tolist(),
+                    "exp_sparse": e_s, "exp_dense": e_d, "gap": e_d - e_s})
+    return out
+
+
+def growth_table(res: Dict[str, Any]) -> Tuple[List[str], List[List[str]]]:
+    head = ["density / eps", "n fitted", "MACs/step sparse (C learner)", "dense RTRL, same models",
+            "exponent sparse", "exponent dense", "gap"]
+    rows = []
+    for g in growth(res):
+        rows.append([f"{g['density']:g} / {g['eps']:g}", f"{g['hidden'][0]}-{g['hidden'][-1]} ({len(g['hidden'])} sizes)",
+                     ", ".join(f"{v:.3g}" for v in g["macs_sparse"]), ", ".join(f"{v:.3g}" for v in g["macs_dense"]),
+                     f"{g['exp_sparse']:.2f}", f"{g['exp_dense']:.2f}", f"{g['gap']:+.2f}"])
     return head, rows
 
 
@@ -396,6 +443,7 @@ def write(res: Dict[str, Any], out: str = "docs") -> List[str]:
     nh, nr = no_taps_table(res)
     fh, fr = frontier_table(res)
     sh, sr = seeds_table(res)
+    gh, gr = growth_table(res)
     ppg1 = [r for r in res["frontier"] if r["signal"] == "ppg"]
     worst = max(ppg1, key=lambda r: r["ratio"]) if ppg1 else None
     d = res["defaults"]
@@ -448,6 +496,19 @@ configuration is the one where the cell's learning counted most on one seed in o
 {_md_table(fh, fr)}
 
 {device_note(res)}
+
+## Growth in n on a real signal
+
+How the cost grows with the hidden size on models learning ppg (the frontier's runs, and
+n = 128 at density 0.2, eps 0.2): the fitted exponent of MACs per step in n for the C learner
+(sparse exact RTRL; its counter includes every phase, the RLS readout too) and for dense
+RTRL on the same models (the cell's influence update and gradient by formula,
+`pyrtrl.rtrl_dense.dense_step_macs`: no readout, which favours dense RTRL). Each fit is
+over the sizes listed; with three or four sizes an exponent is a local slope, not a law.
+The synthetic-task growth section of docs/benchmarks.md measures the same quantity on
+models trained on delayed recall.
+
+{_md_table(gh, gr)}
 
 Worst configuration on ppg: {'' if worst is None else f"hidden {worst['hidden']}, density {worst['density']:g}, eps {worst['eps']:g}: {worst['ratio']:.3f} of naive"} ({'no configuration ends worse than naive' if worst is not None and worst['ratio'] < 1 else 'SOME CONFIGURATION ENDS WORSE THAN NAIVE'}).
 ppg-long is cut to its first {LONG_STEPS} samples here (the horizon table uses it whole).

@@ -70,3 +70,18 @@ def test_device_cost_prices_a_configuration_in_instructions():
     _, rows = frontier_table(res)
     assert rows[0][5] == f"{small['instructions_per_step']:.3g}" and rows[1][5].startswith("does not fit")
     assert "1 of 1 equal" in device_note(res)
+
+
+def test_growth_fits_the_exponent_of_each_configuration():
+    from pyrtrl.quality import growth
+    from pyrtrl.rtrl_dense import dense_step_macs
+
+    rows = [dict(signal="ppg", hidden=n, density=0.2, eps=0.2, macs_per_step=3.0 * n ** 2.5, params=4 * n * n)
+            for n in (16, 32, 64)]
+    rows.append(dict(signal="ppg", hidden=16, density=1.0, eps=1.0, macs_per_step=1e6, params=900))  # one size: no fit
+    rows.append(dict(signal="ppg-long", hidden=8, density=0.2, eps=0.2, macs_per_step=1.0, params=10))  # other signal
+    (g,) = growth({"frontier": rows[:3] + rows[4:], "growth_extra": [rows[3]]})
+    assert g["hidden"] == [16, 32, 64] and abs(g["exp_sparse"] - 2.5) < 1e-9
+    dense = [sum(dense_step_macs(n, 1, 4 * n * n)) for n in (16, 32, 64)]
+    assert g["macs_dense"] == dense and 3.5 < g["exp_dense"] < 4.0  # n^2 P with P ~ n^2
+    assert abs(g["gap"] - (g["exp_dense"] - 2.5)) < 1e-12

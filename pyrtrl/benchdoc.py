@@ -670,7 +670,10 @@ def write_docs(res: Dict[str, Any], out: Path) -> None:
     a("![memory](bench/memory.png)\n")
     a("## 2. Growth\n")
     a(f"MACs per step against hidden size at density {gr['density']}, eps {gr['eps']}, shared "
-      "masks (rows of section 1), with exponents fitted by least squares on log-log:\n")
+      "masks (rows of section 1), with exponents fitted by least squares on log-log, over the "
+      f"sizes n = {gr['hidden'][0]}-{gr['hidden'][-1]} listed, on models trained on the synthetic delayed-recall "
+      "task. The same fit on models learning the recorded PPG signal (the learning-quality "
+      "frontier, every density and eps) is in [quality.md](quality.md#growth-in-n-on-a-real-signal):\n")
     a(_table(["n"] + ["MACs " + k for k in ("full", "dense", "sparse", "bptt", "bptt kept")],
              [[nn] + [gr["macs_" + k][i] for k in ("full", "dense", "sparse", "bptt", "bptt_pruned")]
               for i, nn in enumerate(gr["hidden"])]))

@@ -202,12 +202,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                           "board's name, not host (the host C library needs no port)")
     from .data import is_labelled
 
-    if args.data is not None and is_labelled(args.data):  # X, y: classification (pyrtrl.classify)
+    if args.data is not None and (is_labelled(args.data) or _bundled_set(args.data)):
+        # X, y (or a bundled labelled set): classification (pyrtrl.classify)
         from .classify import cli_run
 
         return cli_run(args, _print_json)
-    if args.epochs is not None:
-        raise PyrtrlError("--epochs is for labelled sequences (--data FILE.npz with arrays X and y)")
+    if args.epochs is not None or args.test_every is not None:
+        raise PyrtrlError(f"{'--epochs' if args.epochs is not None else '--test-every'} is for labelled "
+                          "sequences (--data FILE.npz with arrays X and y, or a bundled set)")
     args.readout_rule = args.readout_rule or D.READOUT_RULE
     stream = _data_stream(args)
     args.stream = stream
@@ -234,6 +236,42 @@ def cmd_run(args: argparse.Namespace) -> int:
             if key in summary:
                 print(f"  {key:32s} {summary[key]}")
         _print_outcome(summary, summary.get("mse_learner_last"))
+    return 0
+
+
+def _bundled_set(name: str) -> bool:
+    """True if ``name`` is no file but a bundled labelled data set (pyrtrl.datasets)."""
+    import os
+
+    from .datasets import is_dataset_name
+
+    return not os.path.exists(name) and is_dataset_name(name)
+
+
+def cmd_dataset(args: argparse.Namespace) -> int:
+    from . import datasets
+
+    if args.name is None:
+        rows = datasets.available()
+        if args.json:
+            _print_json([{"name": n, "description": t, "package": p} for n, t, p in rows])
+            return 0
+        for n, text, pkg in rows:
+            print(f"{n:18s} {text}")
+            print(f"{'':18s} " + (f"from the installed {pkg}" if pkg else
+                                  "not available: pip install 'pyrtrl[ucr]' (sktime ships it)"))
+        return 0
+    if args.out is None:
+        raise PyrtrlError("give -o FILE.npz: where to write the labelled sequences")
+    info = datasets.export_labelled(args.name, args.out)
+    if args.json:
+        _print_json(info)
+    else:
+        print(f"wrote {info['file']}: {info['train_sequences']} training and {info['test_sequences']} test "
+              f"sequences of {info['steps']} steps x {info['channels']} channel(s), {info['classes']} classes "
+              f"({', '.join(info['class_names'])}), normalised per channel from the training set")
+        print(f"  {info['source']}")
+        print(f"  learn it: pyrtrl run --data {info['file']} --board mps2-an386")
     return 0
 
 
@@ -502,8 +540,11 @@ def build_parser() -> argparse.ArgumentParser:
                  "\ncolumns on every backend (a board's firmware is built for the model's sizes)."
                  "\n\n--data SEQS.npz with arrays X (N x T x d) and y (N,) integer classes (optionally"
                  "\nX_test, y_test) is classification: state reset per sequence, the label at its last"
-                 "\nstep, softmax cross-entropy, --epochs passes, then the test set without learning;"
-                 "\n--board float and host only (boards: not yet).")
+                 "\nstep, softmax cross-entropy, --epochs passes, then the test set without learning"
+                 "\n(on a board: SET_LR 0; its weights are checked bit for bit against the host C library)."
+                 "\n--data NAME runs a bundled real data set (pyrtrl dataset lists them), e.g."
+                 "\n  pyrtrl run --board mps2-an386 --data ItalyPowerDemand --hidden 16 --density 0.5 \\"
+                 "\n      --eps 0.5 --taps 0 --optimizer adam --lr 0.01 --epochs 20")
     p.add_argument("--board", default="mps2-an386",
                    help="a board run under QEMU (default mps2-an386): " + ", ".join(_board_names())
                         + "; host: the same C learner through cffi, no emulator; float: the host "
@@ -519,7 +560,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--data", metavar="FILE",
                      help="learn your own data instead: .csv with a header row, .npy (T or T x C) "
                           "or .npz (array x, X or data; optional string array columns); every "
-                          "column normalised causally (median and spread of its first 10 %%)")
+                          "column normalised causally (median and spread of its first 10 %%); "
+                          "an .npz with X and y (labelled sequences), or the name of a bundled "
+                          "labelled set (pyrtrl dataset)")
     p.add_argument("--inputs", metavar="COLS",
                    help="with --data: the columns fed to the model, comma-separated names or "
                         "0-based indices (default: all)")
@@ -555,6 +598,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive_int, default=None,
                    help="labelled sequences (--data FILE.npz with X, y): passes over the training "
                         "sequences (default 5)")
+    p.add_argument("--test-every", type=_positive_int, default=None, metavar="EPOCHS",
+                   help="labelled sequences: run the test set after every EPOCHS-th epoch and after "
+                        "the last (default: every epoch on float and host, only after the last on a board)")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default=D.OPTIMIZER,
                    help=f"the cell's optimizer (and a gradient readout's): sgd or adam (default "
                         f"{D.OPTIMIZER}; betas {D.ADAM_BETA1:g}, {D.ADAM_BETA2:g}), on every backend: boards and "
@@ -597,6 +643,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="budget of this .npz model (its sizes and masks) instead; the "
                    "largest-hidden search then draws fresh masks at its overall density")
     p.add_argument("--json", action="store_true", help="print a JSON object")
+    p = command("dataset", "list the bundled labelled data sets, or write one as a labelled .npz",
+                "pyrtrl dataset ItalyPowerDemand -o ipd.npz", cmd_dataset)
+    p.epilog += ("\n\nReal time-series classification sets of the UCR/UEA archive, read from the files"
+                 "\nthe sktime package ships (pip install 'pyrtrl[ucr]'; aeon works too), no download."
+                 "\nThe .npz has X, y, X_test, y_test (normalised per channel from the training set),"
+                 "\nchannel_offset, channel_scale and class_names; pyrtrl run --data FILE.npz learns it,"
+                 "\nand pyrtrl run --data NAME does both at once.")
+    p.add_argument("name", metavar="NAME", nargs="?", help="a data set (without: list them)")
+    p.add_argument("-o", "--out", help="the .npz to write")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
     p = command("report", "write the report of a run directory (figures, report.md, report.json)",
                 "pyrtrl report runs/an386 --json", cmd_report)
     p.epilog += ("\n\nFor a device run (pyrtrl run --board B): learning curve beside the host float "

@@ -114,6 +114,7 @@ class Device:
         self.pending: Deque[P.Frame] = deque()
         self.hello_msg: Optional[P.Hello] = None
         self.credit = 0
+        self.grants = 0  # CREDIT frames received
 
     # -- frames --------------------------------------------------------------------------
     def send(self, ftype: int, payload: bytes = b"") -> int:
@@ -146,6 +147,7 @@ class Device:
     def _note(self, f: P.Frame) -> None:
         if f.type == P.CREDIT:  # grants add up: each says how many more samples fit
             self.credit += P.Credit.unpack(f.payload).samples
+            self.grants += 1
         elif f.type == P.ERROR:
             self.stats.errors.append(P.Error.unpack(f.payload))
 
@@ -252,28 +254,45 @@ class Device:
 
     def stream(self, x: np.ndarray, target: Optional[np.ndarray] = None,
                labels: Optional[np.ndarray] = None,
-               on_records: Optional[Callable[[List[P.StepRecord]], None]] = None) -> List[P.StepRecord]:
+               on_records: Optional[Callable[[List[P.StepRecord]], None]] = None,
+               labelled_only: bool = False) -> List[P.StepRecord]:
         """Send Q16 samples under flow control and collect one StepRecord per step.
 
         ``on_records`` is called as records arrive (to save them to disk immediately).
+        ``labelled_only`` (needs ``labels`` with one at the last step, and a device whose
+        HELLO announces ``CAP_LABELLED_ONLY``): the device reports only the steps with a
+        label >= 0, each record's counts summed since its previous record; one record per
+        such step, the last one's after every sample was learned.
         """
         hello = self.hello_msg or self.hello()
         T = x.shape[0]
+        if labelled_only:
+            if labels is None or T == 0 or int(labels[-1]) < 0:
+                raise PyrtrlError("labelled_only streams need labels, one at the last sample")
+            if not hello.labelled_only:
+                raise PyrtrlError(f"the device ({hello.board}, {hello.library}) does not announce "
+                                  "LABELLED_ONLY streams: flash firmware of this version")
+            expected = int(np.count_nonzero(np.asarray(labels) >= 0))
+        else:
+            expected = T
         per_frame = max(1, min(hello.max_samples,
                                P.Samples.capacity(hello.d, hello.k, target is not None, labels is not None)))
         records: List[P.StepRecord] = []
         sent = 0
         last_progress = time.monotonic()
-        while len(records) < T:
+        grants = self.grants
+        while len(records) < expected:
             while sent < T and self.credit > 0:
                 count = min(per_frame, self.credit, T - sent)
                 s = slice(sent, sent + count)
                 self.send(P.SAMPLES, P.Samples(x[s], None if target is None else target[s],
-                                               None if labels is None else labels[s]).pack())
+                                               None if labels is None else labels[s],
+                                               labelled_only).pack())
                 self.credit -= count
                 sent += count
             self._pump(0.05)
-            got = False
+            got = self.grants != grants  # a grant: the device consumed samples (progress)
+            grants = self.grants
             while True:
                 idx = next((i for i, f in enumerate(self.pending) if f.type == P.STEP_STATS), None)
                 if idx is None:
@@ -288,8 +307,10 @@ class Device:
             if got:
                 last_progress = time.monotonic()
             elif time.monotonic() - last_progress > self.timeout:
-                raise PyrtrlError(f"device stopped answering after {len(records)} of {T} steps "
-                                  f"({self.timeout:g} s without statistics)")
+                done = f"{len(records)} of {T} steps" if not labelled_only else \
+                    f"{len(records)} of {expected} labelled steps ({sent} of {T} samples sent)"
+                raise PyrtrlError(f"device stopped answering after {done} "
+                                  f"({self.timeout:g} s without statistics or credit)")
             refused = [e for e in self.stats.errors if e.seq != 0xFFFF]
             if refused:  # (errors without a sequence number are counted, not fatal)
                 e = refused[-1]
@@ -320,6 +341,7 @@ class SimulatedDevice(threading.Thread):
         self.load = bytearray()
         q = learner.q
         self.d, self.k = q.d, q.k
+        self.acc = [0, 0, 0]  # events, active columns, MACs since the last record
 
     def send(self, ftype: int, payload: bytes = b"") -> None:
         self.link.write(P.encode_frame(ftype, self.seq, payload))
@@ -331,7 +353,7 @@ class SimulatedDevice(threading.Thread):
                        self.learner.required_bytes, self.learner.required_bytes, 0,
                        P.Samples.capacity(q.d, q.k), self.window, self.board, "runtime_c (cffi)",
                        q.features, P.readout_flags(q.readout_c, fc.rls is not None, fc.freeze_cell,
-                                                    fc.adam is not None))
+                                                    fc.adam is not None), P.Hello.CAP_LABELLED_ONLY)
 
     def run(self) -> None:  # thread body
         self.send(P.HELLO, self.hello().pack())
@@ -387,12 +409,19 @@ class SimulatedDevice(threading.Thread):
                 r = c.run_fixed(s.x[i:i + 1], None if s.target is None else s.target[i:i + 1],
                                 labels=None if s.labels is None else s.labels[i:i + 1])
                 after = c.counters()
+                acc = self.acc
+                acc[0] += int(r.events[0])
+                acc[1] += after.active_cols - before.active_cols
+                acc[2] += after.macs - before.macs
+                if s.labelled_only and s.labels[i] < 0:
+                    continue  # counted into the next record
                 recs.append(P.StepRecord(before.steps, int(r.loss_q[0]), r.output_q[0],
-                                         int(r.events[0]), after.active_cols - before.active_cols,
-                                         after.macs - before.macs, 0, after.saturations))
+                                         min(acc[0], 0xFFFF), min(acc[1], 0xFFFF), min(acc[2], 0xFFFFFFFF),
+                                         0, after.saturations))
+                self.acc = [0, 0, 0]
             for i in range(0, len(recs), self.window):
                 self.send(P.STEP_STATS, P.StepStats(recs[i:i + self.window]).pack())
-            self.send(P.CREDIT, P.Credit(len(recs)).pack())  # those slots are free again
+            self.send(P.CREDIT, P.Credit(s.x.shape[0]).pack())  # those slots are free again
         elif f.type == P.EXIT:
             self.send(P.ACK, ack)
             self.stop_flag = True

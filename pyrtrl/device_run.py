@@ -279,7 +279,7 @@ def _baselines(stream: Optional[Any], x: np.ndarray, target: np.ndarray, horizon
     return out
 
 
-def _float_model(template: EGRU, image: bytes) -> EGRU:
+def model_from_image(template: EGRU, image: bytes) -> EGRU:
     """The float model whose Q24 weights are the dumped image (readout and taps of
     ``template``: W_o is k x features)."""
     q = quantize(template)
@@ -399,9 +399,64 @@ def _start_run_dir(out: Path, board: str, resume_from: Optional[str], first: int
     return run_id
 
 
-def _stop_backend(qemu: Any, sim: Any, link: Any) -> Optional[int]:
-    """End whatever runs the firmware (QEMU by PID, or the simulated device's thread);
-    QEMU's exit status."""
+def start_backend(board: str, model: EGRU, out: Path, lr: float, influence_bits: int,
+                  settings: Dict[str, Any], port: Optional[str] = None,
+                  timeout: float = 20.0) -> "tuple[Any, Any, Any]":
+    """Start what runs the learner for ``model`` with ``lr`` and ``settings`` (the keyword
+    arguments of :func:`build_firmware` and :class:`pyrtrl.runtime.CLearner`) and return
+    ``(link, qemu, sim)``: the serial-like link to talk to it, and the QEMU process or the
+    simulated device (None when not used).
+
+    ``board == "host"``: a :class:`SimulatedDevice` over the C library on an in-memory link.
+    ``port``: the real board's serial port (the firmware exported to ``out/firmware_model``
+    for flashing). Otherwise the learner firmware is built and booted under QEMU with the
+    instruction-counting plugin, which writes one count per learning step to
+    ``out/instructions.txt``. End it with :func:`stop_backend`."""
+    if board == "host":
+        host_end, dev_end = MemoryLink.pair(timeout=0.05)
+        sim = SimulatedDevice(CLearner(model, lr=lr, influence_bits=influence_bits, **settings), dev_end)
+        sim.start()
+        return host_end, None, sim
+    if port:
+        import serial
+
+        export_model(model, board, str(out / "firmware_model"), lr=lr, influence_bits=influence_bits,
+                     **settings)
+        try:
+            return serial.serial_for_url(port, baudrate=115200, timeout=1.0), None, None
+        except serial.SerialException as e:
+            raise PyrtrlError(f"cannot open serial port {port}: {e}") from None
+    from .qemu import Qemu
+
+    elf = build_firmware(board, model, out, lr, influence_bits, **settings)
+    begin, end = marker_addresses(elf, board)
+    counts_path = out / "instructions.txt"
+    plugin = (f"{build_plugin(out)},arg=begin={begin:#x},arg=end={end:#x},"
+              f"arg=out={counts_path}")
+    qemu = Qemu(board, elf, timeout=timeout, extra_args=["-plugin", plugin])
+    qemu.start()
+    return qemu.serial, qemu, None
+
+
+def check_hello(hello: P.Hello, model: EGRU, readout_rule: str, train: str, optimizer: str) -> None:
+    """One-line error unless the device's HELLO announces ``model``'s sizes and readout and
+    these learning settings (the firmware built for them)."""
+    if (hello.n, hello.d, hello.k) != (model.n, model.d, model.k):
+        raise PyrtrlError(f"device runs a {hello.n}x{hello.d}x{hello.k} model, expected "
+                          f"{model.n}x{model.d}x{model.k}: flash the firmware built for this model")
+    flags = P.readout_flags(model.readout == "c", readout_rule == "rls", train == "readout",
+                            optimizer == "adam")
+    if ((hello.features is not None and hello.features != model.features)
+            or (hello.readout_flags is not None and hello.readout_flags != flags)):
+        raise PyrtrlError(f"device's readout has {hello.features} features (flags {hello.readout_flags}), "
+                          f"expected {model.features} (flags {flags}: readout {model.readout}, "
+                          f"{model.taps} taps, {readout_rule}, train {train}, {optimizer}): flash the "
+                          f"firmware built for this model and these settings")
+
+
+def stop_backend(qemu: Any, sim: Any, link: Any) -> Optional[int]:
+    """End what :func:`start_backend` started (QEMU by PID, or the simulated device's
+    thread); QEMU's exit status (None without QEMU)."""
     if sim is not None:
         sim.stop_flag = True
         link.close()
@@ -508,34 +563,8 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     tq = quantize_samples(target, "target")[0].astype(np.int32)
     T_run = T - first  # steps this run streams
 
-    qemu = None
-    sim = None
     started = time.monotonic()
-    if board == "host":
-        host_end, dev_end = MemoryLink.pair(timeout=0.05)
-        sim = SimulatedDevice(CLearner(model, lr=lr, influence_bits=influence_bits, **settings), dev_end)
-        sim.start()
-        link = host_end
-    elif port:
-        import serial
-
-        export_model(model, board, str(out / "firmware_model"), lr=lr, influence_bits=influence_bits,
-                     **settings)
-        try:
-            link = serial.serial_for_url(port, baudrate=115200, timeout=1.0)
-        except serial.SerialException as e:
-            raise PyrtrlError(f"cannot open serial port {port}: {e}") from None
-    else:
-        from .qemu import Qemu
-
-        elf = build_firmware(board, model, out, lr, influence_bits, **settings)
-        begin, end = marker_addresses(elf, board)
-        counts_path = out / "instructions.txt"
-        plugin = (f"{build_plugin(out)},arg=begin={begin:#x},arg=end={end:#x},"
-                  f"arg=out={counts_path}")
-        qemu = Qemu(board, elf, timeout=timeout, extra_args=["-plugin", plugin])
-        qemu.start()
-        link = qemu.serial
+    link, qemu, sim = start_backend(board, model, out, lr, influence_bits, settings, port, timeout)
     exit_status: Optional[int] = None
     failure: Optional[Exception] = None
     interrupted: Optional[BaseException] = None
@@ -544,22 +573,12 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         tele = _Telemetry(out / "telemetry.csv", naive_x, truth, first,
                           channels=out / "channels.csv" if k > 1 else None)
     except BaseException:  # nothing may keep running: QEMU or the simulated device
-        _stop_backend(qemu, sim, link)
+        stop_backend(qemu, sim, link)
         raise
     try:
         dev = Device(link, timeout=timeout)
         hello = dev.hello()
-        if (hello.n, hello.d, hello.k) != (model.n, model.d, model.k):
-            raise PyrtrlError(f"device runs a {hello.n}x{hello.d}x{hello.k} model, expected "
-                              f"{model.n}x{model.d}x{model.k}: flash the firmware built for this model")
-        flags = P.readout_flags(model.readout == "c", readout_rule == "rls", train == "readout",
-                                optimizer == "adam")
-        if ((hello.features is not None and hello.features != model.features)
-                or (hello.readout_flags is not None and hello.readout_flags != flags)):
-            raise PyrtrlError(f"device's readout has {hello.features} features (flags {hello.readout_flags}), "
-                              f"expected {model.features} (flags {flags}: readout {model.readout}, "
-                              f"{model.taps} taps, {readout_rule}, train {train}, {optimizer}): flash the "
-                              f"firmware built for this model and these settings")
+        check_hello(hello, model, readout_rule, train, optimizer)
         if resume_image is not None:
             dev.load_weights(resume_image)
             resume_checked = dev.dump_weights() == resume_image
@@ -599,7 +618,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         interrupted = e
     finally:
         try:  # the emulator first: nothing below may leave it running
-            status = _stop_backend(qemu, sim, link)
+            status = stop_backend(qemu, sim, link)
             exit_status = status if exit_status is None else exit_status
         finally:
             tele.close()
@@ -629,7 +648,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     ref.run_fixed(xq[first:], tq[first:])
     s = ref.snapshot()
     match = image == P.weights_image(s.theta, s.w_o, s.b_o)
-    save_model(out / "model_after.npz", _float_model(model, image))
+    save_model(out / "model_after.npz", model_from_image(model, image))
     loss = np.array([r.loss_q for r in records], dtype=np.float64) / (1 << FRAC)
     head = max(1, T_run // 10)
     ticks = np.array([r.instructions for r in records], dtype=np.float64)

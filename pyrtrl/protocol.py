@@ -219,12 +219,14 @@ class Hello:
     # optional tail after the strings (devices that predate it send none: None here)
     features: Optional[int] = None  # columns of W_o: n + taps * d (sizes the weights image)
     readout_flags: Optional[int] = None  # READOUT_C | READOUT_RLS | FREEZE_CELL | ADAM
+    capabilities: Optional[int] = None  # CAP_LABELLED_ONLY (devices that predate it: None)
 
     _TAIL: ClassVar[struct.Struct] = struct.Struct("<HB")
     READOUT_C: ClassVar[int] = 1  # the readout reads the state c (else the events y)
     READOUT_RLS: ClassVar[int] = 2  # the readout learns by RLS (else SGD)
     FREEZE_CELL: ClassVar[int] = 4  # only the readout learns
     ADAM: ClassVar[int] = 8  # what learns by gradient steps by Adam (else SGD)
+    CAP_LABELLED_ONLY: ClassVar[int] = 1  # SAMPLES flag LABELLED_ONLY understood
 
     def pack(self) -> bytes:
         head = self._S.pack(self.protocol, self.influence_bits, self.n, self.d, self.k,
@@ -232,7 +234,8 @@ class Hello:
                             self.max_samples, self.window) + _pstr(self.board) + _pstr(self.library)
         if self.features is None:
             return head
-        return head + self._TAIL.pack(self.features, self.readout_flags or 0)
+        head += self._TAIL.pack(self.features, self.readout_flags or 0)
+        return head if self.capabilities is None else head + struct.pack("<B", self.capabilities)
 
     @classmethod
     def unpack(cls, p: bytes) -> "Hello":
@@ -240,7 +243,14 @@ class Hello:
         board, off = _ustr(p, cls._S.size)
         lib, off = _ustr(p, off)
         tail = cls._TAIL.unpack_from(p, off) if len(p) >= off + cls._TAIL.size else (None, None)
-        return cls(*vals, board, lib, *tail)
+        off += cls._TAIL.size
+        caps = p[off] if tail[0] is not None and len(p) > off else None
+        return cls(*vals, board, lib, *tail, caps)
+
+    @property
+    def labelled_only(self) -> bool:
+        """The device takes SAMPLES with the LABELLED_ONLY flag (HELLO's capabilities byte)."""
+        return bool((self.capabilities or 0) & self.CAP_LABELLED_ONLY)
 
 
 def readout_flags(readout_c: bool, rls: bool, freeze_cell: bool, adam: bool = False) -> int:
@@ -257,10 +267,21 @@ class Samples:
     x: np.ndarray  # (count, d) int32
     target: Optional[np.ndarray] = None  # (count, k) int32
     labels: Optional[np.ndarray] = None  # (count,) int16
+    # report only the steps with a label >= 0, each record's events, active columns, MACs
+    # and ticks summed since the previous record (flags bit 2; HELLO's CAP_LABELLED_ONLY)
+    labelled_only: bool = False
+
+    HAS_TARGET: ClassVar[int] = 1
+    HAS_LABELS: ClassVar[int] = 2
+    LABELLED_ONLY: ClassVar[int] = 4
 
     def pack(self) -> bytes:
         count = self.x.shape[0]
-        flags = (1 if self.target is not None else 0) | (2 if self.labels is not None else 0)
+        if self.labelled_only and self.labels is None:
+            raise PyrtrlError("SAMPLES: labelled_only needs labels")
+        flags = ((self.HAS_TARGET if self.target is not None else 0)
+                 | (self.HAS_LABELS if self.labels is not None else 0)
+                 | (self.LABELLED_ONLY if self.labelled_only else 0))
         if count == 0:  # (reshape(0, -1) below would fail)
             return struct.pack("<HB", 0, flags)
         rows = [np.asarray(self.x, dtype="<i4").reshape(count, -1)]
@@ -276,7 +297,7 @@ class Samples:
     @classmethod
     def unpack(cls, p: bytes, d: int, k: int) -> "Samples":
         count, flags = struct.unpack_from("<HB", p)
-        has_t, has_l = flags & 1, flags & 2
+        has_t, has_l = flags & cls.HAS_TARGET, flags & cls.HAS_LABELS
         rec = 4 * d + (4 * k if has_t else 0) + (2 if has_l else 0)
         if len(p) != 3 + count * rec:
             raise PyrtrlError(f"SAMPLES payload of {len(p)} bytes does not hold {count} samples")
@@ -293,7 +314,7 @@ class Samples:
             if has_l:
                 (lab[t],) = struct.unpack_from("<h", p, off)
                 off += 2
-        return cls(x, tg, lab)
+        return cls(x, tg, lab, bool(flags & cls.LABELLED_ONLY) and lab is not None)
 
     @staticmethod
     def capacity(d: int, k: int, has_target: bool = True, has_label: bool = False) -> int:
@@ -304,7 +325,10 @@ class Samples:
 
 @dataclass
 class StepRecord:
-    """Statistics of one learning step, as the device measured them."""
+    """Statistics of one learning step, as the device measured them. ``events``,
+    ``active_cols``, ``macs`` and ``instructions`` (ticks) are the sums over the steps since
+    the device's previous record: the step's own values, except in a LABELLED_ONLY stream
+    (each field saturates at its maximum)."""
 
     step: int
     loss_q: int  # Q16

@@ -54,7 +54,7 @@ def test_learns_above_majority_and_tests_without_learning(backend, seqs, tmp_pat
     assert "Confusion matrix" in report and "| **1** |" in report and "accuracy.png" in report
     assert (tmp_path / "run" / "accuracy.png").stat().st_size > 1000
     rows = open(tmp_path / "run" / "predictions.csv").read().splitlines()
-    assert len(rows) == 1 + FAST["epochs"] * 60 + 40
+    assert len(rows) == 1 + FAST["epochs"] * (60 + 40)  # every training sequence and every test pass
 
 
 @pytest.mark.parametrize("backend", ["float", "host"])
@@ -140,8 +140,11 @@ def test_bad_sequences_give_one_line(case, tmp_path, capsys):
 
 def test_board_options_that_do_not_apply_give_one_line(seqs, tmp_path, capsys):
     out = ["--out", str(tmp_path / "r")]
-    line = one_line_error(capsys, ["run", "--board", "mps2-an386", "--data", seqs] + out)
-    assert "--board float and --board host" in line
+    line = one_line_error(capsys, ["run", "--board", "float", "--port", "/dev/null", "--data", seqs] + out)
+    assert "--port talks to a board" in line
+    line = one_line_error(capsys, ["run", "--board", "host", "--data", seqs, "--epochs", "2",
+                                   "--test-every", "3"] + out)
+    assert "--test-every 3 is more than --epochs 2" in line
     line = one_line_error(capsys, ["run", "--board", "host", "--data", seqs, "--horizon", "3"] + out)
     assert "--horizon" in line and "labelled" in line
 

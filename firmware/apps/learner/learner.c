@@ -26,7 +26,14 @@ typedef struct {
     int32_t target[MODEL_K];
     int16_t label;
     uint8_t has_target;
+    uint8_t quiet; /* SAMPLES flag LABELLED_ONLY: no record for a step without a label */
 } sample_t;
+
+/* SAMPLES flags (docs/telemetry.md) and HELLO's capabilities byte */
+#define FLAG_TARGET 1u
+#define FLAG_LABELS 2u
+#define FLAG_LABELLED_ONLY 4u
+#define CAP_LABELLED_ONLY 1u
 
 static uint64_t buffer[MODEL_BUFFER_WORDS];
 static rtrl_t learner;
@@ -37,6 +44,10 @@ static uint8_t running;
 static uint8_t stats[TLM_MAX_PAYLOAD];
 static uint16_t stats_count;
 static uint32_t load_crc, load_bytes, load_ok;
+/* counts since the last step record: a record carries these sums (one step's values unless
+ * LABELLED_ONLY steps went unreported before it) */
+static uint32_t acc_events, acc_active, acc_ticks;
+static uint64_t acc_macs;
 
 /* Markers around each learning step: tools/qemu_plugin/stepcount.c counts the instructions
  * executed from the entry of the first to the entry of the second. Not inlined, not merged. */
@@ -99,7 +110,7 @@ static void send_credit(uint16_t samples)
 static void send_hello(void)
 {
     extern uint8_t __data_start[], __bss_end[]; /* common/link.ld */
-    uint8_t p[80]; /* 26 fixed + 2 x (1 + 20) strings + 3 readout bytes */
+    uint8_t p[80]; /* 26 fixed + 2 x (1 + 20) strings + 3 readout bytes + capabilities */
     uint8_t *q = p;
     *q++ = TLM_VERSION;
     *q++ = RTRL_INFLUENCE_BITS;
@@ -128,6 +139,7 @@ static void send_hello(void)
     q = tlm_put_u16(q, MODEL_FEATURES);
     *q++ = (uint8_t)(model_config.readout_c | (model_config.readout_rls << 1) |
                      (model_config.freeze_cell << 2) | ((model_config.adam ? 1u : 0u) << 3));
+    *q++ = CAP_LABELLED_ONLY; /* what this firmware understands beyond version 1's first form */
     tlm_send(&tlm, TLM_HELLO, p, (size_t)(q - p));
 }
 
@@ -165,14 +177,22 @@ static __attribute__((noinline)) void learn_queued(void)
             continue;
         }
         rtrl_get_counters(&learner, &after);
+        acc_events += (uint32_t)(after.events - before.events);
+        acc_active += (uint32_t)(after.active_cols - before.active_cols);
+        acc_macs += after.macs - before.macs;
+        acc_ticks += ticks;
+        if (smp->quiet && smp->label < 0)
+            continue; /* counted into the next record */
         uint8_t *q = stats + 1u + stats_count * RECORD_BYTES;
         q = tlm_put_u32(q, before.steps);
         q = tlm_put_u32(q, (uint32_t)loss);
-        q = tlm_put_u16(q, (uint16_t)(after.events - before.events));
-        q = tlm_put_u16(q, (uint16_t)(after.active_cols - before.active_cols));
-        q = tlm_put_u32(q, (uint32_t)(after.macs - before.macs));
-        q = tlm_put_u32(q, ticks);
+        q = tlm_put_u16(q, (uint16_t)(acc_events > 0xFFFFu ? 0xFFFFu : acc_events));
+        q = tlm_put_u16(q, (uint16_t)(acc_active > 0xFFFFu ? 0xFFFFu : acc_active));
+        q = tlm_put_u32(q, (uint32_t)(acc_macs > 0xFFFFFFFFu ? 0xFFFFFFFFu : acc_macs));
+        q = tlm_put_u32(q, acc_ticks);
         q = tlm_put_u32(q, (uint32_t)after.saturations);
+        acc_events = acc_active = acc_ticks = 0;
+        acc_macs = 0;
         for (uint16_t k = 0; k < MODEL_K; ++k)
             q = tlm_put_u32(q, (uint32_t)out[k]);
         if (++stats_count == WINDOW)
@@ -196,7 +216,8 @@ static void on_samples(const tlm_frame_t *f)
     }
     const uint16_t count = tlm_get_u16(f->payload);
     const uint8_t flags = f->payload[2];
-    const uint32_t rec = 4u * MODEL_D + ((flags & 1u) ? 4u * MODEL_K : 0u) + ((flags & 2u) ? 2u : 0u);
+    const uint32_t rec = 4u * MODEL_D + ((flags & FLAG_TARGET) ? 4u * MODEL_K : 0u) +
+                         ((flags & FLAG_LABELS) ? 2u : 0u);
     if (3u + (uint32_t)count * rec != f->len) {
         send_error(f->seq, TLM_ERR_LENGTH, "SAMPLES length");
         return;
@@ -210,11 +231,12 @@ static void on_samples(const tlm_frame_t *f)
         sample_t *smp = &queue[queued++];
         for (uint16_t i = 0; i < MODEL_D; ++i, p += 4)
             smp->x[i] = (int32_t)tlm_get_u32(p);
-        smp->has_target = (flags & 1u) != 0;
+        smp->has_target = (flags & FLAG_TARGET) != 0;
+        smp->quiet = (flags & (FLAG_LABELS | FLAG_LABELLED_ONLY)) == (FLAG_LABELS | FLAG_LABELLED_ONLY);
         for (uint16_t k = 0; smp->has_target && k < MODEL_K; ++k, p += 4)
             smp->target[k] = (int32_t)tlm_get_u32(p);
         smp->label = -1;
-        if (flags & 2u) {
+        if (flags & FLAG_LABELS) {
             smp->label = (int16_t)tlm_get_u16(p);
             p += 2;
         }

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+from needs import require_board
 
 from pyrtrl.cli import main
 from pyrtrl.data import load_stream, load_table, select_columns
@@ -252,16 +253,7 @@ def test_single_column_data_equals_builtin_signal_on_host(tmp_path, capsys):
 def test_multi_column_on_a_board_matches_host(multi_csv, tmp_path, capsys):
     """A board's firmware is built for the stream's d and k: 2 inputs, 2 targets on
     mps2-an386 under QEMU, weights bit-identical to the host C library (about 10 s)."""
-    import shutil
-
-    from pyrtrl.boards import get_board
-
-    missing = [t for t in (get_board("mps2-an386").qemu, "make", "arm-none-eabi-gcc")
-               if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI lacks {missing}: .ci/run must install them")
-        pytest.skip(f"MISSING TOOLS {missing}: install qemu-system-arm and gcc-arm-none-eabi")
+    require_board("mps2-an386")
     out = tmp_path / "an386"
     rc = main(["run", "--board", "mps2-an386", "--data", multi_csv, "--inputs", "a,b",
                "--steps", "60", "--hidden", "6", "--out", str(out), "--json"])

@@ -3,14 +3,13 @@ settings (pyrtrl.run_defaults: c readout, 16 input taps, RLS, the cell's OPTIMIZ
 library's bit for bit; no frame is lost or damaged."""
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from board_files import board_mk
+from needs import require_board
 
 from pyrtrl import run_defaults as RD
 from pyrtrl.boards import board_names, get_board
@@ -27,12 +26,7 @@ SETTINGS = dict(readout_rule=RD.READOUT_RULE, train=RD.TRAIN, rls_forgetting=RD.
 
 
 def _need(board: str) -> None:
-    b = get_board(board)
-    missing = [t for t in (b.qemu, "make") if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI lacks {missing}: .ci/run must install them")
-        pytest.skip(f"MISSING TOOLS {missing}: install qemu-system-arm qemu-system-misc and the cross compilers")
+    require_board(board)
 
 
 def _stack_used(board: str, elf: Path, ram_used: int) -> int:

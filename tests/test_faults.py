@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pytest
+from needs import require_board
 
 import pyrtrl
 from pyrtrl import protocol as P
@@ -24,15 +25,7 @@ BOARD = "mps2-an386"
 
 
 def _need_qemu():
-    import shutil
-
-    from pyrtrl.boards import get_board
-
-    missing = [t for t in (get_board(BOARD).qemu, "make", "arm-none-eabi-gcc") if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI lacks {missing}")
-        pytest.skip(f"MISSING TOOLS {missing}")
+    require_board(BOARD)
 
 
 def _one_line(msg: str) -> None:

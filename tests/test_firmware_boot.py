@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from board_files import board_mk
+from needs import board_tools, missing_message, require
 
 from pyrtrl.boards import BOARDS, board_names, get_board
 from pyrtrl.errors import PyrtrlError
@@ -33,51 +33,11 @@ RUNTIME = ROOT / "runtime_c"
 BUILD_TIMEOUT = 300
 STEPS = 100
 
-ARCH_TOOLS = {
-    "cortexm": {"arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi",
-                "arm-none-eabi-objcopy": "gcc-arm-none-eabi",
-                "arm-none-eabi-size": "gcc-arm-none-eabi"},
-    "riscv": {"riscv64-unknown-elf-gcc": "gcc-riscv64-unknown-elf",
-              "riscv64-unknown-elf-objcopy": "gcc-riscv64-unknown-elf",
-              "riscv64-unknown-elf-size": "gcc-riscv64-unknown-elf"},
-}
-HOST_TOOLS = {"make": "make", "gcc": "gcc"}
 
 # (board, app, influence bits) built once per session, in parallel.
 FAULT_CASES = [("microbit", "u"), ("microbit", "b"), ("mps2-an500", "b"), ("sifive_e", "u")]
 BUILDS = sorted({(b, "hello", 32) for b in board_names()} | {("microbit", "hello", 16)}
                 | {(b, "fault", 32) for b, _ in FAULT_CASES})
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def tools_for(board: str) -> dict:
-    b = get_board(board)
-    tools = dict(HOST_TOOLS)
-    tools.update(ARCH_TOOLS[board_mk(board)["ARCH"]])
-    tools[b.qemu] = b.qemu_package
-    return tools
-
-
-def missing_message(tools: dict) -> str | None:
-    missing = [t for t in tools if shutil.which(t) is None]
-    if not missing:
-        return None
-    packages = " ".join(dict.fromkeys(" ".join(tools[t] for t in missing).split()))
-    return (f"MISSING TOOLS: {', '.join(missing)} not on PATH; "
-            f"install with: apt-get install {packages}")
-
-
-def require(tools: dict) -> None:
-    """Skip (locally) or fail (in CI) when a tool is not on PATH."""
-    msg = missing_message(tools)
-    if msg is None:
-        return
-    if in_ci():
-        pytest.fail(msg + " (CI is set: the CI script must install it)", pytrace=False)
-    pytest.skip(msg)
 
 
 # --- builds ---------------------------------------------------------------------------------
@@ -101,14 +61,14 @@ def builds(tmp_path_factory):
 
     groups: dict = {}
     for key in BUILDS:
-        if missing_message(tools_for(key[0])) is None:
+        if missing_message(board_tools(key[0])) is None:
             groups.setdefault((key[0], key[2]), []).append(key)
     with ThreadPoolExecutor(max_workers=len(groups) or 1) as pool:
         return {k: v for done in pool.map(build_group, groups.values()) for k, v in done}
 
 
 def built_elf(builds, board: str, app: str, bits: int = 32) -> Path:
-    require(tools_for(board))
+    require(*board_tools(board))
     out, proc = builds[(board, app, bits)]
     assert proc.returncode == 0, (
         f"{' '.join(proc.args)} exited {proc.returncode}\n--- stdout (tail)\n"
@@ -119,7 +79,7 @@ def built_elf(builds, board: str, app: str, bits: int = 32) -> Path:
 @pytest.fixture(scope="module")
 def host_reference(tmp_path_factory):
     """The hello app's learner built for the host: {bits: {counter: value}}."""
-    require(HOST_TOOLS)
+    require("make", "gcc")
     out = tmp_path_factory.mktemp("demo_host")
     ref = {}
     for bits in (16, 32):

@@ -3,18 +3,16 @@ ASan+UBSan when clang has it, else the seeded random driver under gcc's sanitize
 The long campaign (`make -C runtime_c fuzz`, 10^6 executions per width) is in
 docs/reliability.md."""
 
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from needs import require
 
 RUNTIME = Path(__file__).resolve().parents[1] / "runtime_c"
 
 
 def test_fuzz_short():
-    if shutil.which("make") is None or (shutil.which("clang") is None and shutil.which("gcc") is None):
-        pytest.skip("MISSING TOOLS: make and clang or gcc")
+    require("make", "gcc", why="the fuzz harness: libFuzzer under clang, else a seeded driver under gcc")
     r = subprocess.run(["make", "-s", "-C", str(RUNTIME), "fuzz-short", "FUZZ_SECONDS=2"],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

@@ -1,21 +1,16 @@
 """README's main command, short variant, end to end: install, build, QEMU, learn, report."""
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from needs import require_board
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_main_job_short_variant(tmp_path):
-    if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI lacks QEMU or the Arm toolchain: .ci/run must install them")
-        pytest.skip("MISSING TOOLS: apt-get install qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi")
+    require_board("mps2-an386")
     out = tmp_path / "run"
     r = subprocess.run(["bash", str(ROOT / "tools" / "main.sh"), "--steps", "300", "--out", str(out)],
                        capture_output=True, text=True, timeout=900)

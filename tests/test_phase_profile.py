@@ -4,13 +4,10 @@ phase of a step with a forecast does work, the per-phase MACs add up to the devi
 counter, and the profiled device still learns bit for bit as the host C library."""
 
 import importlib.util
-import os
-import shutil
 from pathlib import Path
 
-import pytest
+from needs import require_board
 
-from pyrtrl.boards import get_board
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARD = "mps2-an386"
@@ -24,13 +21,7 @@ def _tool():
 
 
 def _need() -> None:
-    b = get_board(BOARD)
-    missing = [t for t in (b.qemu, "make", "cc", "arm-none-eabi-gcc", "arm-none-eabi-nm") if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI lacks {missing}: .ci/run must install them")
-        pytest.skip(f"MISSING TOOLS {missing}: install qemu-system-arm, gcc and gcc-arm-none-eabi "
-                    "to profile the step by phase")
+    require_board(BOARD, "cc", "arm-none-eabi-nm", why="to profile the step by phase")
 
 
 def test_phases_add_up_to_the_step(tmp_path):

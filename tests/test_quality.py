@@ -46,19 +46,11 @@ def test_sparsity_costs_fewer_macs_at_similar_error():
 def test_device_cost_prices_a_configuration_in_instructions():
     """The frontier's device column: exact instructions per step under QEMU, the device's
     weights equal to the host's, and a model too big for the board reported, not run."""
-    import os
-    import shutil
+    from needs import require_board
 
-    import pytest
-
-    from pyrtrl.boards import get_board
     from pyrtrl.quality import DEVICE_BOARD, device_cost, device_note, frontier_table
 
-    missing = [t for t in (get_board(DEVICE_BOARD).qemu, "make", "arm-none-eabi-gcc") if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI lacks {missing}: .ci/run must install them")
-        pytest.skip(f"MISSING TOOLS {missing}: install qemu-system-arm and gcc-arm-none-eabi")
+    require_board(DEVICE_BOARD)
     small = device_cost(16, 0.2, 0.2, steps=6)
     assert small["fits"] and small["weights_match_host"] is True
     assert 1e3 < small["instructions_per_step"] < 1e7

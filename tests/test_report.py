@@ -18,6 +18,7 @@ from typing import Any, Dict
 
 import numpy as np
 import pytest
+from needs import require_board
 
 from pyrtrl import run_defaults as RD
 from pyrtrl.baselines import BASELINES, baselines_summary, forecast_baselines
@@ -38,12 +39,7 @@ QEMU_STEPS = 1000
 
 
 def _need_qemu() -> None:
-    b = get_board(DEFAULT_BOARD)
-    missing = [t for t in (b.qemu, "make") if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI lacks {missing}: .ci/run must install them")
-        pytest.skip(f"MISSING TOOLS {missing}: install qemu-system-arm and the cross compilers")
+    require_board(DEFAULT_BOARD)
 
 
 def _is_png(path: Path) -> bool:

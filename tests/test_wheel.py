@@ -25,19 +25,14 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from needs import require_board
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARD = "mps2-an386"
 
 
 def _need_qemu() -> None:
-    from pyrtrl.boards import get_board
-
-    missing = [t for t in (get_board(BOARD).qemu, "make", "arm-none-eabi-gcc") if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI lacks {missing}")
-        pytest.skip(f"MISSING TOOLS {missing}: the installed package's board run is not tested")
+    require_board(BOARD, why="the installed package's board run is not tested")
 
 
 def _can_build_offline() -> bool:

@@ -607,7 +607,7 @@ def write_report(run_dir: PathLike) -> List[str]:
     test_line = (f"| test accuracy (no learning) | {_pct(s['accuracy_test'])} |" if s["accuracy_test"] is not None
                  else "| test accuracy | no test set in the file |")
     lines = [
-        f"# Classification run: {s['data']}",
+        f"# Classification run: {f.get('description') or s['data']}",
         "",
         f"Data: {s['source']}.",
         f"Normalised per channel from the training set ({f['normalization']['from']}): {norm}.",

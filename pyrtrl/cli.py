@@ -544,7 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
                  "\n(on a board: SET_LR 0; its weights are checked bit for bit against the host C library)."
                  "\n--data NAME runs a bundled real data set (pyrtrl dataset lists them), e.g."
                  "\n  pyrtrl run --board mps2-an386 --data ItalyPowerDemand --hidden 16 --density 0.5 \\"
-                 "\n      --eps 0.5 --taps 0 --optimizer adam --lr 0.01 --epochs 20")
+                 "\n      --eps 0.5 --taps 0 --optimizer adam --lr 0.01 --epochs 10")
     p.add_argument("--board", default="mps2-an386",
                    help="a board run under QEMU (default mps2-an386): " + ", ".join(_board_names())
                         + "; host: the same C learner through cffi, no emulator; float: the host "

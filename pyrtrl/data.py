@@ -566,6 +566,9 @@ class LabelledSequences:
     k: int
     normalization: Dict[str, Dict[str, float]]
     clamped: int = 0
+    #: what the file says it holds (its optional string array ``source``, as
+    #: :func:`pyrtrl.datasets.export_labelled` writes), else None
+    description: Optional[str] = None
 
     @property
     def name(self) -> str:
@@ -584,7 +587,8 @@ class LabelledSequences:
         """One line: the file, the sets and their sizes."""
         test = (f", {self.X_test.shape[0]} test sequences of {self.X_test.shape[1]} steps"
                 if self.has_test else ", no test set")
-        return (f"{self.path}: {self.X.shape[0]} training sequences of {self.X.shape[1]} steps x "
+        what = f" ({self.description})" if self.description else ""
+        return (f"{self.path}{what}: {self.X.shape[0]} training sequences of {self.X.shape[1]} steps x "
                 f"{self.d} channel(s){test}, {self.k} classes")
 
     def clamp_warning(self) -> Optional[str]:
@@ -598,7 +602,8 @@ class LabelledSequences:
     def summary(self) -> Dict[str, Any]:
         """JSON-able description for a run's summary."""
         return {
-            "file": self.path, "mode": "classification", "train_sequences": int(self.X.shape[0]),
+            "file": self.path, "description": self.description, "mode": "classification",
+            "train_sequences": int(self.X.shape[0]),
             "test_sequences": int(self.X_test.shape[0]), "steps_per_sequence": int(self.X.shape[1]),
             "channels": self.d, "classes": self.k,
             "class_counts_train": np.bincount(self.y, minlength=self.k).tolist(),
@@ -682,8 +687,10 @@ def load_sequences(path: PathLike) -> LabelledSequences:
         with np.load(p, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files if k in SEQUENCE_ARRAYS}
             files = list(z.files)
+            src = z["source"] if "source" in z.files else None
     except (OSError, ValueError, EOFError) as e:
         raise PyrtrlError(f"{p}: cannot read as .npz: {' '.join(str(e).split())[:120]}") from None
+    description = str(src) if src is not None and src.dtype.kind == "U" and src.ndim == 0 else None
     missing = [k for k in ("X", "y") if k not in arrays]
     if missing:
         raise PyrtrlError(f"{p}: labelled sequences need arrays X and y; missing {' and '.join(missing)} "
@@ -714,4 +721,5 @@ def load_sequences(path: PathLike) -> LabelledSequences:
         X[:, :, c] = (X[:, :, c] - offset) / scale
         Xt[:, :, c] = (Xt[:, :, c] - offset) / scale
     clamped = int(np.count_nonzero(np.abs(X) > CLAMP_LIMIT) + np.count_nonzero(np.abs(Xt) > CLAMP_LIMIT))
-    return LabelledSequences(p, np.ascontiguousarray(X), y, np.ascontiguousarray(Xt), yt, k, norm, clamped)
+    return LabelledSequences(p, np.ascontiguousarray(X), y, np.ascontiguousarray(Xt), yt, k, norm, clamped,
+                             description)

@@ -111,6 +111,7 @@ def test_load_and_export_a_bundled_set(fake_provider, tmp_path):
         assert abs(np.median(z["X"])) < 1e-9  # normalised by the training set's median and spread
     data = load_sequences(tmp_path / "ipd.npz")  # what pyrtrl run --data reads
     assert (data.k, data.d, data.X.shape, data.X_test.shape) == (2, 1, (20, 24, 1), (12, 24, 1))
+    assert "ItalyPowerDemand" in data.source and "sktime" in data.source  # the file says where it came from
 
 
 def test_dataset_cli_lists_and_exports(fake_provider, tmp_path, capsys):

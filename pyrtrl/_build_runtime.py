@@ -68,14 +68,16 @@ typedef struct {
     uint64_t active_cols;
     uint64_t macs;
     uint64_t saturations;
+    uint64_t products;
+    uint64_t skipped;
 } rtrl_counters_t;
 typedef struct {
     const int32_t *theta, *w_o, *b_o;
     const int32_t *c, *h, *y, *psi, *a;
     const rtrl_m_t *M;
-    const uint16_t *group_start;
+    const uint16_t *col_of;
     const int32_t *grad, *grad_thr, *grad_wo, *grad_bo;
-    uint16_t P, live, n_groups;
+    uint16_t P, live;
     uint16_t features;
     const int32_t *rls_p;
 } rtrl_view_t;

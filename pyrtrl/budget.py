@@ -14,12 +14,14 @@ line):
   forecast-state banks (10 n) (state); the per-step vectors u, r, g, qv, alpha_u, alpha_r, alpha_g, beta_g,
   dvec, dy, ga, out, dout and the readout's input z (features + 1) (work); with an RLS
   readout its P ((features + 1)^2), Pz and gain (features + 1 each) (rls); J and A values,
-  one per union entry (jacobian);
+  one per union entry, and one segment's J row lists (one per union entry) (jacobian); the
+  row flags of M's blocks, n x ceil(n / 32) uint32 (column_maps);
 * int64 block: n forward accumulators (accumulators);
 * influence block: ``M`` (n x P, influence) and the saved rows (n x RTRL_CHUNK, scratch);
   int32 or int16 by the influence width;
-* uint16 block: ``group_start`` (d + 2n + 1: where each live-column group starts),
-  ``act``, ``cursor`` (n each) (column_maps);
+* uint16 block: ``col_of`` (P: each parameter's column of M), ``seg_off`` (n + 1) and
+  ``seg_live`` (n): M's layout by postsynaptic unit; ``act``, ``cursor``, ``srcs`` (n each)
+  (column_maps);
   ``jrow`` (n + 1) and ``jslot`` (one per union entry) (jacobian);
 * with Adam (``optimizer="adam"``): its moments, an int64 v and an int32 m for each
   parameter learned by gradient, 12 bytes each: the cell's P parameters and, unless the
@@ -63,7 +65,7 @@ ADAM_BYTES_PER_PARAM = 12
 #: (The host binding is built with 32 for speed; pass ``chunk=`` to match another build.)
 CHUNK = 16
 #: sizeof(rtrl_t) on the 32-bit targets (Cortex-M and rv32, both widths), outside the buffer.
-CONTEXT_BYTES = 480
+CONTEXT_BYTES = 512
 
 #: RAM components in report order (they sum to the buffer size).
 RAM_COMPONENTS = ("weights", "gradients", "influence", "rls", "optimizer", "state", "work",
@@ -82,8 +84,8 @@ _RAM_HELP = {
     "work": "gates, derivatives, dy, ga, out, dout; readout input z (int32)",
     "accumulators": "n forward sums (int64)",
     "scratch": "saved rows of M, n x RTRL_CHUNK",
-    "jacobian": "J and A values per union entry, jrow, jslot",
-    "column_maps": "group starts (d + 2n + 1), act, cursor (n each) (uint16)",
+    "jacobian": "J, A values and row lists per union entry, jrow, jslot",
+    "column_maps": "column of each parameter (P), segments (2n + 1), act, cursor, srcs (uint16); block flags (n x ceil(n/32) uint32)",
     "padding": "8-byte alignment of the blocks",
 }
 
@@ -237,7 +239,8 @@ def ram_components(n: int, d: int, k: int, nnz_w_total: int, nnz_r_total: int, n
         "rls": 4 * ((f + 1) * (f + 1) + 2 * (f + 1)) if rls else 0,  # P, Pz, gain
         "state": 4 * (10 * n + _ring(taps, d, delay) + (10 * n if delay else 0)),  # banks, ring
         "work": 4 * (11 * n + 2 * k + (f + 1)),  # ...; the readout input z
-        "jacobian": 4 * 2 * nnz_union,  # jval, aval
+        "jacobian": 4 * 3 * nnz_union,  # jval, aval, lval (one segment's row lists)
+        "column_maps": 4 * n * ((n + 31) // 32),  # row flags per segment (nzm)
     }
     i32_bytes = sum(i32.values())
     # int64 block (always a multiple of 8)
@@ -245,7 +248,7 @@ def ram_components(n: int, d: int, k: int, nnz_w_total: int, nnz_r_total: int, n
     # influence block
     infl, scratch = m * n * P, m * n * chunk
     # uint16 block
-    maps = 2 * ((d + 2 * n + 1) + 2 * n)  # group_start, act, cursor
+    maps = 2 * (P + (2 * n + 1) + 3 * n)  # col_of, seg_off, seg_live, act, cursor, srcs
     jidx = 2 * ((n + 1) + nnz_union)  # jrow, jslot
     # Adam block: int64 v then int32 m per gradient-learned parameter
     opt = ADAM_BYTES_PER_PARAM * adam_params(n, d, k, nnz_w_total, nnz_r_total, taps=taps,
@@ -256,7 +259,7 @@ def ram_components(n: int, d: int, k: int, nnz_w_total: int, nnz_r_total: int, n
     comp = {
         "weights": i32["weights"], "gradients": i32["gradients"], "influence": infl,
         "rls": i32["rls"], "optimizer": opt, "state": i32["state"], "work": i32["work"], "accumulators": acc,
-        "scratch": scratch, "jacobian": i32["jacobian"] + jidx, "column_maps": maps,
+        "scratch": scratch, "jacobian": i32["jacobian"] + jidx, "column_maps": maps + i32["column_maps"],
         "padding": padding,
     }
     assert tuple(comp) == RAM_COMPONENTS
@@ -277,13 +280,14 @@ def required_bytes(n: int, d: int, k: int, nnz_w_total: int, nnz_r_total: int, n
                            + 10 * n
                            + 12 * n
                            + 2 * k
-                           + 2 * nnz_union
+                           + 3 * nnz_union
+                           + n * ((n + 31) // 32)
                            + ring
                            + (10 * n if delay else 0)
                            + (n + taps * d + 1)
                            + ((n + taps * d + 1) * (n + taps * d + 3) if rls else 0)))
             + _align8(m * (n * P + n * chunk))
-            + _align8(2 * ((d + 2 * n + 1) + 3 * n + 1 + nnz_union))
+            + _align8(2 * (P + (2 * n + 1) + (4 * n + 1) + nnz_union))
             + (_align8(12 * (P + (0 if rls else k * (n + taps * d) + k))) if adam else 0))
 
 

@@ -63,31 +63,12 @@ def shares_recurrent_pattern(q: QuantizedModel) -> bool:
     return all(q.patterns[f"R_{g}"].nnz == q.union.nnz for g in ("u", "r", "g"))
 
 
-def param_columns(q: QuantizedModel, group_start: np.ndarray) -> np.ndarray:
-    """Column of M of every cell parameter (-1 while dead), from runtime_c's group starts.
-
-    Mirrors the group layout documented in rtrl.h: per input / presynaptic unit the W / R
-    entries of gates u, r, g in CSC order; then the 4n biases; then one column per threshold.
-    """
-    n, d = q.n, q.d
-    col = np.full(q.P, -1, dtype=np.int64)
-    for kind, ncols, base in (("W", d, 0), ("R", n, d)):
-        for k in range(ncols):
-            start = int(group_start[base + k])
-            if start == ABSENT:
-                continue
-            for g in ("u", "r", "g"):
-                pat = q.patterns[f"{kind}_{g}"]
-                e0, e1 = int(pat.colptr[k]), int(pat.colptr[k + 1])
-                off = q.offsets[f"{kind}_{g}"]
-                col[off + e0:off + e1] = np.arange(start, start + e1 - e0)
-                start += e1 - e0
-    b0 = int(group_start[d + n])
-    if b0 != ABSENT:
-        col[q.offsets["b_u"]:q.offsets["b_u"] + 4 * n] = np.arange(b0, b0 + 4 * n)
-    t = group_start[d + n + 1:d + 2 * n + 1].astype(np.int64)
-    col[q.offsets["thr"]:q.offsets["thr"] + n] = np.where(t == ABSENT, -1, t)
-    return col
+def param_columns(col_of: np.ndarray) -> np.ndarray:
+    """Column of M of every cell parameter (-1 while dead), from runtime_c's ``col_of``
+    (M is laid out by postsynaptic unit, each parameter at the next free column of its
+    unit's segment when it comes alive: rtrl.h)."""
+    col = np.asarray(col_of, dtype=np.int64)
+    return np.where(col == ABSENT, -1, col)
 
 
 @dataclass
@@ -348,7 +329,8 @@ class CLearner:
         c = self.ffi.new("rtrl_counters_t *")
         self._check(self.lib.rtrl_get_counters(self.ctx, c), "counters")
         return FixedCounters(steps=c.steps, events=c.events, active_cols=c.active_cols,
-                             macs=c.macs, saturations=c.saturations, updates=c.updates)
+                             macs=c.macs, saturations=c.saturations, updates=c.updates,
+                             products=c.products, skipped=c.skipped)
 
     def snapshot(self) -> Snapshot:
         """Copies of every array, mapped to the numpy fixed model's layout."""
@@ -362,7 +344,7 @@ class CLearner:
 
         mt = np.int32 if self.fcfg.influence_bits == 32 else np.int16
         Mraw = arr(v.M, n * P, mt).reshape(n, P)
-        col = param_columns(q, arr(v.group_start, int(v.n_groups), np.uint16))
+        col = param_columns(arr(v.col_of, P, np.uint16))
         live = col >= 0
         assert int(live.sum()) == L
         M = np.zeros((n, P), dtype=np.int64)

@@ -5,7 +5,7 @@ import pytest
 
 import pyrtrl
 from pyrtrl.fixed import FixedLearner, fixed_config, quantize, quantize_samples
-from pyrtrl.runtime import CLearner, c_model_arrays
+from pyrtrl.runtime import CLearner, c_model_arrays, param_columns
 
 # n from 8 to 64, densities 1.0 to 0.1, eps 1.0 to 0.2, shared and independent masks,
 # both influence widths, and the dense mode
@@ -77,6 +77,7 @@ def test_bit_exact_over_10k_steps(cfg):
     cnt = f.counters
     assert cnt.steps == 10_000 and cnt.updates == 3333
     assert cnt.events > 0 and cnt.active_cols > 0 and cnt.macs > 0
+    assert cnt.products + cnt.skipped == cnt.macs
     assert f.live.any() and np.abs(f.M).max() > 0
 
 
@@ -91,6 +92,37 @@ def test_bit_exact_dense_mode(bits):
     # dense mode: the same numbers at a higher cost
     np.testing.assert_array_equal(sparse.snapshot().theta, c.snapshot().theta)
     assert sparse.counters().macs < c.counters().macs
+    # dense mode skips no block of M; the sparse learner does
+    assert c.counters().skipped == 0 and c.counters().products == c.counters().macs
+    assert sparse.counters().skipped > 0
+
+
+@pytest.mark.parametrize("bits", [32, 16])
+def test_zero_blocks_skipped(bits):
+    """M by postsynaptic unit: each live column sits in its unit's segment, and the (row,
+    segment) blocks that are zero are skipped (counted alike by C and the specification)."""
+    model = pyrtrl.init_egru(32, 1, 1, density=0.2, eps=0.2, shared_mask=True, seed=21)
+    x, t = stream(1500, 1, 1, seed=22)
+    c, f = run_both(model, dict(lr=0.05, clip=1.0, update_every=1, influence_bits=bits), x, t,
+                    check_every=500)
+    q = quantize(model)
+    unit = f.seg_of  # postsynaptic unit of every parameter
+    cap = np.bincount(unit, minlength=q.n)
+    seg_off = np.concatenate([[0], np.cumsum(cap)])
+    view_cols = np.flatnonzero(c.snapshot().live)  # live parameters (theta order)
+    v = c.ffi.new("rtrl_view_t *")
+    c.lib.rtrl_get_view(c.ctx, v)
+    cols = param_columns(np.frombuffer(c.ffi.buffer(v.col_of, 2 * q.P), dtype=np.uint16))
+    assert np.array_equal(np.flatnonzero(cols >= 0), view_cols)
+    p = view_cols
+    assert np.all((cols[p] >= seg_off[unit[p]]) & (cols[p] < seg_off[unit[p] + 1]))
+    # the live columns of a segment are its first ones, each used once
+    for s in range(q.n):
+        got = np.sort(cols[p[unit[p] == s]])
+        assert np.array_equal(got, seg_off[s] + np.arange(got.size))
+    cnt = f.counters
+    assert cnt.products + cnt.skipped == cnt.macs
+    assert cnt.skipped > 0.2 * cnt.macs  # most of M is zero blocks at this sparsity
 
 
 def test_bit_exact_under_saturation():

@@ -10,7 +10,8 @@ One step (``step``):
     sigmoid table, state, events, pseudo-derivative psi and a = dy/dc;
  2. influence update on the live columns: M <- diag(d) M + J M[act] (J = A diag(a_prev)
     on active columns), then Mbar (non-threshold entries, threshold diagonal, threshold
-    off-diagonal), each a saturating add;
+    off-diagonal), each a saturating add; the (row, postsynaptic unit) blocks of M that are
+    zero are tracked (``nzf``) and counted as skipped, as runtime_c skips them;
  3. readout over z = [y or c, input taps] and its loss gradient; gradient contraction
     row by row (rows with dL/dy * a != 0 for a y readout, dL/dc != 0 for a c readout), the
     threshold's immediate term (y readout), the readout gradient (SGD readout) or one RLS
@@ -116,6 +117,10 @@ class FixedCounters:
     macs: int = 0
     saturations: int = 0
     updates: int = 0
+    #: of ``macs``, the products performed and those skipped because their block of M (one
+    #: postsynaptic unit's live columns in one row) is zero: macs = products + skipped
+    products: int = 0
+    skipped: int = 0
 
 
 class FixedLearner:
@@ -143,6 +148,15 @@ class FixedLearner:
         self.live = np.zeros(q.P, dtype=bool)
         if cfg.dense:
             self.live[:] = True
+        # M's blocks (runtime_c's layout, rtrl.h): segment s holds the columns of the
+        # parameters of postsynaptic unit s (the row of their Mbar entry; thr_s's too).
+        # nzf[i, s]: row i of segment s may be nonzero (False: exactly zero, skipped); after
+        # the influence product it is exactly "some entry nonzero", and an Mbar add leaving a
+        # nonzero entry sets it. Dense mode skips nothing: every flag stays set.
+        self.seg_of = self._rows_of_params()
+        self._seg_onehot = np.zeros((q.P, n), dtype=np.float32)
+        self._seg_onehot[np.arange(q.P), self.seg_of] = 1.0
+        self.nzf = np.full((n, n), bool(cfg.dense))
         self.G = np.zeros(q.P, dtype=np.int64)
         self.G_imm = np.zeros(n, dtype=np.int64)
         self.G_wo = np.zeros_like(self.w_o)
@@ -223,6 +237,7 @@ class FixedLearner:
             ready = self.seen >= D
             self.seen += 1
             if not ready:
+                cnt.products = cnt.macs - cnt.skipped
                 return out, 0
             x = self.ring[D]
         f = self._forward(W, x, self.h, self.y)
@@ -250,6 +265,7 @@ class FixedLearner:
             self.since_update += 1
             if self.since_update >= self.cfg.update_every:
                 self._update()
+        cnt.products = cnt.macs - cnt.skipped
         return out, loss_q
 
     # 1. forward (Q40 sums, one rounding to Q16 each)
@@ -321,6 +337,17 @@ class FixedLearner:
             acc = dvec[:, None] * Mold + Jd @ Mold[act_idx]
             self.M[:, cols] = self._sat(rnd(acc, FRAC), self.mlo, self.mhi)
             macs += n * L + ent.size * (L + 1)
+            # what runtime_c performs: per (row i, segment s) with w_s live columns, the own
+            # term if row i's block may be nonzero and one term per J entry (i, j) whose
+            # source block (row j) may be nonzero; a pair with neither is zero and skipped
+            w = np.bincount(self.seg_of[cols], minlength=n)
+            own = self.nzf.astype(np.int64)
+            jcnt = np.zeros((n, n), dtype=np.int64)
+            jcnt[er, ec] = 1
+            terms = own + jcnt @ own
+            self.counters.skipped += n * L + ent.size * L - int((terms * w[None, :]).sum())
+            if not dense:
+                self.nzf = (terms > 0) & self._segment_nonzero()
 
         ms = 32 - self.mfrac  # Q16 x Q16 -> Q_M
         src = {"W": x, "R": y_prev}
@@ -396,6 +423,9 @@ class FixedLearner:
             for i in rows:
                 self.G[cols] = self._sat32(self.G[cols] + rnd(ga[i] * self.M[i, cols], gs))
             macs += rows.size * cols.size
+            # runtime_c skips the (row, segment) blocks whose flag is clear (they add 0)
+            w = np.bincount(self.seg_of[cols], minlength=n)
+            self.counters.skipped += rows.size * cols.size - int((self.nzf[rows] * w[None, :]).sum())
             if not q.readout_c:
                 cpsi_now = rnd(f["c"] * f["psi"], FRAC)
                 self.G_imm = self._sat32(self.G_imm + rnd(dy * (-cpsi_now), 2 * FRAC - WFRAC))
@@ -429,7 +459,14 @@ class FixedLearner:
     def _mbar_add(self, ids: np.ndarray, rows: np.ndarray, vals: np.ndarray) -> None:
         """Saturating add of Mbar entries (distinct (row, param) pairs), bringing columns alive."""
         self.live[ids] = True
-        self.M[rows, ids] = self._sat(self.M[rows, ids] + vals, self.mlo, self.mhi)
+        new = self._sat(self.M[rows, ids] + vals, self.mlo, self.mhi)
+        self.M[rows, ids] = new
+        on = new != 0
+        self.nzf[rows[on], self.seg_of[ids[on]]] = True
+
+    def _segment_nonzero(self) -> np.ndarray:
+        """(n, n) bool: row i of segment s has a nonzero entry."""
+        return ((self.M != 0).astype(np.float32) @ self._seg_onehot) > 0
 
     def _update(self) -> None:
         cfg, n = self.cfg, self.q.n

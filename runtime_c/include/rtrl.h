@@ -53,7 +53,7 @@ typedef int16_t rtrl_m_t;
 #define RTRL_MAX_FEATURES 255 /* readout features n + taps * d; keeps the RLS sums exact */
 #define RTRL_MAX_DELAY 255
 #define RTRL_SAMPLE_MAX ((int32_t)((1L << 23) - 1)) /* |x|, |target| <= 128.0 */
-#define RTRL_ABSENT 0xFFFFu /* "no entry" in union maps; a group not yet alive */
+#define RTRL_ABSENT 0xFFFFu /* "no entry" in union maps; a column not yet alive */
 
 typedef enum {
     RTRL_OK = 0,
@@ -123,28 +123,34 @@ typedef struct {
     uint64_t active_cols;  /* active Jacobian columns (a_{t-1} != 0), summed over steps */
     uint64_t macs;         /* multiply-accumulates, cost model of docs/rtrl.md */
     uint64_t saturations;  /* values clamped to their type or documented limit */
+    uint64_t products;     /* of macs, the products performed: macs = products + skipped */
+    uint64_t skipped;      /* of macs, the products with a zero block of M, not performed */
 } rtrl_counters_t;
 
-/* Columns of the influence matrix come alive in groups, in the order they first get a
- * nonzero Mbar entry (until then they are exactly zero and cost nothing). Group g starts at
- * column group_start[g] (RTRL_ABSENT while dead):
- *   g = k            (k < d):  the input weights of input k: W_u, then W_r, then W_g
- *                              entries of column k, each in its CSC order;
- *   g = d + k        (k < n):  the recurrent weights of presynaptic unit k, likewise;
- *   g = d + n:                 b_u, b_r, b_g, b_rg (4n columns, in that order);
- *   g = d + n + 1 + j (j < n): thr_j (one column). */
-#define RTRL_GROUPS(n, d) ((size_t)(d) + 2u * (size_t)(n) + 1u)
+/* Layout of the influence matrix M (n rows, leading dimension P): by postsynaptic unit.
+ * Segment i (unit i) reserves the columns [seg_off[i], seg_off[i + 1]) for the parameters
+ * whose Mbar entry lies in row i: W_u/W_r/W_g[i, :], R_u/R_r/R_g[i, :], b_u/b_r/b_g/b_rg[i]
+ * and thr_i. A column is exactly zero until its parameter's first nonzero Mbar source
+ * (W[:, k]: input k nonzero; R[:, k]: unit k fired; biases: the first step; thr_j: unit j
+ * fired or came within eps); it then comes alive at the next free column of its segment
+ * (col_of[p] = its column, RTRL_ABSENT while dead), so segment i's live columns are
+ * [seg_off[i], seg_off[i] + seg_live[i]). Every column of segment i reaches only the rows
+ * reachable from unit i, so a (row, segment) pair is often zero as a whole: a flag per pair
+ * (nzm) says whether it may be nonzero, and the influence update and the gradient skip the
+ * pairs whose flag is clear (docs/rtrl.md, "Skipped blocks"). */
+#define RTRL_NZ_WORDS(n) (((size_t)(n) + 31u) / 32u) /* uint32 words of one segment's row flags */
 
 /* Read-only view of the learner's arrays (for host tests, telemetry and weight dumps). */
 typedef struct {
     const int32_t *theta, *w_o, *b_o;
     const int32_t *c, *h, *y, *psi, *a; /* current state, n each; events are y != 0 */
     const rtrl_m_t *M;       /* n rows, leading dimension P, first `live` columns used */
-    const uint16_t *group_start; /* RTRL_GROUPS(n, d) entries, see above */
+    const uint16_t *col_of;  /* P entries: column of M of each cell parameter (theta order),
+                                RTRL_ABSENT while dead; see above */
     const int32_t *grad;     /* accumulated cell gradient by column of M */
     const int32_t *grad_thr; /* threshold immediate gradient, n */
     const int32_t *grad_wo, *grad_bo;
-    uint16_t P, live, n_groups;
+    uint16_t P, live;        /* live: columns alive (in all segments) */
     uint16_t features;       /* columns of w_o: n + taps * d */
     const int32_t *rls_p;    /* RLS P, (features + 1)^2 row-major Q28, or NULL */
 } rtrl_view_t;
@@ -163,9 +169,11 @@ typedef struct {
     int64_t *acc;            /* n forward accumulators */
     int32_t *out, *dout;
     rtrl_m_t *M;
-    uint16_t *group_start, *act, *cursor, *jrow, *jslot;
-    uint16_t n_groups;
-    int32_t *jval, *aval;    /* J by rows; A by union entry (this step's active columns) */
+    uint16_t *col_of, *seg_off, *seg_live; /* layout of M (see above): P, n + 1, n */
+    uint16_t *act, *cursor, *jrow, *jslot, *srcs;
+    uint32_t *nzm;           /* row flags per segment: n x RTRL_NZ_WORDS(n) */
+    int32_t *jval, *aval;    /* J and A by union entry (this step's active columns) */
+    int32_t *lval;           /* one segment's J entries with a nonzero source, by rows */
     int32_t *grad, *grad_thr, *grad_wo, *grad_bo;
     uint16_t m;              /* readout features: n + taps * d */
     int32_t *taps_ring;      /* recent inputs, newest first: RTRL_RING(taps, d, delay) values */
@@ -198,7 +206,8 @@ typedef struct {
                        + 10u * (size_t)(n) /* two state banks */                             \
                        + 12u * (size_t)(n) /* gates, derivatives, dy, ga, grad_thr */        \
                        + 2u * (size_t)(k) /* out, dout */                                    \
-                       + 2u * (size_t)(nnz_union) /* J values, A values */                   \
+                       + 3u * (size_t)(nnz_union) /* J values, A values, row lists */         \
+                       + (size_t)(n) * RTRL_NZ_WORDS(n) /* row flags per segment */           \
                        + RTRL_RING(taps, d, delay) /* input ring */                          \
                        + ((delay) ? 10u * (size_t)(n) : 0u) /* forecast state banks */       \
                        + ((n) + (size_t)(taps) * (d) + 1u) /* readout input z */             \
@@ -206,8 +215,9 @@ typedef struct {
                                       ((n) + (size_t)(taps) * (d) + 3u) : 0u) /* P, Pz, gain */)) \
      + RTRL_ALIGN8(sizeof(rtrl_m_t) * ((size_t)(n) * RTRL_PARAMS(n, nnzw_total, nnzr_total)  \
                                        + (size_t)(n) * RTRL_CHUNK))                          \
-     + RTRL_ALIGN8(2u * (RTRL_GROUPS(n, d) /* group_start */                                 \
-                         + 3u * (size_t)(n) + 1u /* act, cursor, jrow */                      \
+     + RTRL_ALIGN8(2u * (RTRL_PARAMS(n, nnzw_total, nnzr_total) /* col_of */                 \
+                         + 2u * (size_t)(n) + 1u /* seg_off, seg_live */                      \
+                         + 4u * (size_t)(n) + 1u /* act, cursor, srcs, jrow */                \
                          + (size_t)(nnz_union) /* jslot */)))
 /* Adam's moments: 12 bytes for each parameter learned by gradient */
 #define RTRL_ADAM_PARAMS(n, d, k, nnzw_total, nnzr_total, taps, rls)                          \

@@ -4,7 +4,8 @@
  * The readout reads z = [y or c, taps, 1.0]. With dy = dL/ds for its state source s, the
  * cell gradient is (dy * a) M_t for s = y (rows with dy_i a_i != 0, plus the threshold's
  * immediate term dy_i (-c_i psi_i)) or dy M_t for s = c (every row with dy_i != 0),
- * accumulated row by row as contiguous updates of the live columns; the readout gets
+ * accumulated row by row as contiguous updates of each segment's live columns, skipping the
+ * (row, segment) blocks of M that are zero (their flag is clear, rtrl.h); the readout gets
  * dout z^T (SGD) or one RLS step (rtrl_rls.c).
  *
  * Softmax and -ln p use the pow2 and log2 tables (errors <= 1.8 and 1.6 LSB of Q16).
@@ -193,14 +194,25 @@ static RTRL_NOINLINE void cell_gradient(rtrl_t *ctx, int32_t *const *now)
         ctx->ga[i] = cfg->readout_c ? ctx->dy[i]
                                     : rtrl_sat32(rtrl_rnd((int64_t)ctx->dy[i] * a[i], RTRL_FRAC), sat);
     }
+    uint64_t done = 0;
     for (uint16_t i = 0; i < n; ++i) {
         const int64_t gi = ctx->ga[i];
         if (gi == 0 && !cfg->dense_mode)
             continue;
-        *sat += rtrl_grad_row(ctx->grad, ctx->M + (size_t)i * P, (int32_t)gi, L);
+        /* segment by segment: a (row, segment) block whose flag is clear is zero and adds 0 */
+        const rtrl_m_t *row = ctx->M + (size_t)i * P;
+        for (uint16_t s = 0; s < n; ++s) {
+            const uint16_t w = ctx->seg_live[s];
+            if (w == 0 || !rtrl_nz_get(rtrl_nz(ctx, s), i))
+                continue;
+            const uint16_t c0 = ctx->seg_off[s];
+            *sat += rtrl_grad_row(ctx->grad + c0, row + c0, (int32_t)gi, w);
+            done += w;
+        }
         ++rows;
     }
     ctx->counters.macs += rows * L;
+    ctx->counters.skipped += rows * L - done;
     if (cfg->readout_c) /* c does not depend on thr within the step */
         return;
     const int32_t *c = now[RTRL_S_C], *psi = now[RTRL_S_PSI];

@@ -2,10 +2,13 @@
  * rtrl_influence.c - M_t = J_t M_{t-1} + Mbar_t on the live columns (sparse exact RTRL).
  *
  * J_t = diag(d) + A_t diag(a_{t-1}): only columns j with a_{t-1,j} != 0 ("active") of the
- * off-diagonal part exist, and only on the union recurrent pattern. The update runs over
- * the live columns of M in chunks of RTRL_CHUNK: the active rows of the chunk are saved,
- * then each row is rewritten as d_i * row + sum_j J_ij * saved_j, a contiguous int64
- * multiply-accumulate over the chunk (rtrl_influence_rows.c).
+ * off-diagonal part exist, and only on the union recurrent pattern. M is laid out by
+ * postsynaptic unit (segments, rtrl.h); the update runs segment by segment over its live
+ * columns in chunks of RTRL_CHUNK, skipping the (row, segment) blocks that are zero and the
+ * J entries whose source block is zero (update_segments): the active rows of the chunk are
+ * saved, then each row is rewritten as d_i * row + sum_j J_ij * saved_j, a contiguous int64
+ * multiply-accumulate over the chunk (rtrl_influence_rows.c). Skipping a zero block changes
+ * no value: its products are zero, rnd(0) = 0 and nothing saturates.
  *
  * Scaling and overflow: d, J in Q16 (|J| <= 2^24, counted), M in Q_M; products Q(16+M)
  * summed in int64: n <= 255 terms of at most 2^55 stay below 2^63. Rounded to Q_M and
@@ -41,8 +44,9 @@ static RTRL_NOINLINE void derivatives(rtrl_t *ctx, int32_t *const *prev)
     }
 }
 
-/* A_t on the union entries of active columns (aval, by union entry), then J_t = A diag(a)
- * regrouped by rows (jrow, jslot, jval) for the row updates. Returns the entries visited. */
+/* A_t on the union entries of active columns (aval) and J_t = A diag(a) (jval), both by
+ * union entry; jrow[i] = first slot of row i's entry list (entries of active columns in row
+ * i, counted). Returns the entries visited. */
 static RTRL_NOINLINE uint32_t jacobian(rtrl_t *ctx, const int32_t *a_prev, uint16_t *nact_out)
 {
     const rtrl_config_t *cfg = &ctx->cfg;
@@ -70,75 +74,128 @@ static RTRL_NOINLINE uint32_t jacobian(rtrl_t *ctx, const int32_t *a_prev, uint1
                 ++macs;
             }
             ctx->aval[e] = rtrl_sat32(rtrl_rnd(s, RTRL_WFRAC), sat);
+            ctx->jval[e] = (int32_t)rtrl_clamp(rtrl_rnd((int64_t)ctx->aval[e] * a_prev[j], RTRL_FRAC),
+                                               -RTRL_LIM24, RTRL_LIM24, sat);
             ++ctx->jrow[i + 1u];
             ++nent;
         }
     }
-    for (uint16_t i = 0; i < n; ++i) {
+    for (uint16_t i = 0; i < n; ++i)
         ctx->jrow[i + 1u] = (uint16_t)(ctx->jrow[i + 1u] + ctx->jrow[i]);
-        ctx->cursor[i] = ctx->jrow[i];
-    }
-    for (uint16_t s = 0; s < nact; ++s) {
-        const uint16_t j = ctx->act[s];
-        for (uint16_t e = m->u_colptr[j]; e < m->u_colptr[j + 1]; ++e) {
-            const uint16_t k = ctx->cursor[m->u_rowidx[e]]++;
-            ctx->jslot[k] = s;
-            ctx->jval[k] = (int32_t)rtrl_clamp(rtrl_rnd((int64_t)ctx->aval[e] * a_prev[j], RTRL_FRAC),
-                                               -RTRL_LIM24, RTRL_LIM24, sat);
-        }
-    }
     ctx->counters.macs += macs;
     ctx->counters.active_cols += nact;
     *nact_out = nact;
     return nent;
 }
 
-/* M[:, :L] <- diag(d) M + J M[act], chunk by chunk (rows: rtrl_influence_rows.c). */
-static RTRL_NOINLINE void update_columns(rtrl_t *ctx, uint16_t nact)
+/* M[:, live] <- diag(d) M + J M[act], segment by segment, skipping the zero blocks.
+ *
+ * Segment s (unit s's parameters, w live columns) is updated row by row in chunks of
+ * RTRL_CHUNK columns. Its sources are the active units j whose row of the segment may be
+ * nonzero (flag set): only their chunk is saved, and each row's list holds only the J
+ * entries of those sources. A row whose own flag is clear and whose list is empty is zero
+ * and stays zero: skipped. The new flags are the rows whose result has a nonzero entry.
+ * Returns the row products performed (of the n L + nent L the cost model counts). */
+static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
 {
-    const uint16_t n = ctx->cfg.n, P = ctx->P, L = ctx->live;
+    const rtrl_model_t *m = &ctx->model;
+    const uint16_t n = ctx->cfg.n, P = ctx->P;
+    const int dense = ctx->cfg.dense_mode;
+    const size_t nw = RTRL_NZ_WORDS(n);
     rtrl_m_t *M = ctx->M;
-    uint64_t nsat = 0;
-    for (uint32_t c0 = 0; c0 < L; c0 += RTRL_CHUNK) {
-        const uint32_t w = (L - c0) < RTRL_CHUNK ? (L - c0) : RTRL_CHUNK;
-        for (uint16_t s = 0; s < nact; ++s) {
-            rtrl_m_t *dst = ctx->saved + (size_t)s * RTRL_CHUNK;
-            const rtrl_m_t *src = M + (size_t)ctx->act[s] * P + c0;
-            /* element by element: the cross targets' memcpy (newlib-nano, -Os) copies
-             * byte by byte, ~9 instructions per byte */
-            for (uint32_t j = 0; j < w; ++j)
-                dst[j] = src[j];
+    uint16_t *cnt = ctx->cursor;
+    uint64_t nsat = 0, done = 0;
+    uint32_t fresh[RTRL_NZ_WORDS(RTRL_MAX_UNITS)];
+    memset(cnt, 0, 2u * n);
+    for (uint16_t s = 0; s < n; ++s) {
+        const uint32_t w = ctx->seg_live[s];
+        if (w == 0)
+            continue;
+        uint32_t *flags = rtrl_nz(ctx, s);
+        /* row lists of the J entries whose source row of this segment may be nonzero */
+        uint16_t nsrc = 0;
+        for (uint16_t q = 0; q < nact; ++q) {
+            const uint16_t j = ctx->act[q];
+            if (!rtrl_nz_get(flags, j))
+                continue;
+            for (uint16_t e = m->u_colptr[j]; e < m->u_colptr[j + 1]; ++e) {
+                const uint16_t i = m->u_rowidx[e];
+                const uint16_t at = (uint16_t)(ctx->jrow[i] + cnt[i]++);
+                ctx->lval[at] = ctx->jval[e];
+                ctx->jslot[at] = nsrc;
+            }
+            ctx->srcs[nsrc++] = j;
         }
-        nsat += rtrl_influence_rows(M + c0, P, n, w, ctx->dvec, ctx->jrow, ctx->jslot,
-                                    ctx->jval, ctx->saved);
+        for (size_t q = 0; q < nw; ++q)
+            fresh[q] = 0;
+        const size_t base = ctx->seg_off[s];
+        for (uint32_t c0 = 0; c0 < w; c0 += RTRL_CHUNK) {
+            const uint32_t cw = (w - c0) < RTRL_CHUNK ? (w - c0) : RTRL_CHUNK;
+            for (uint16_t q = 0; q < nsrc; ++q) {
+                rtrl_m_t *dst = ctx->saved + (size_t)q * RTRL_CHUNK;
+                const rtrl_m_t *src = M + (size_t)ctx->srcs[q] * P + base + c0;
+                /* element by element: the cross targets' memcpy (newlib-nano, -Os) copies
+                 * byte by byte, ~9 instructions per byte */
+                for (uint32_t c = 0; c < cw; ++c)
+                    dst[c] = src[c];
+#if RTRL_PAD > 1
+                for (uint32_t c = cw; c % RTRL_PAD != 0; ++c)
+                    dst[c] = 0;
+#endif
+            }
+            for (uint16_t i = 0; i < n; ++i) {
+                const int own = rtrl_nz_get(flags, i);
+                const uint16_t ne = cnt[i];
+                if (!own && ne == 0)
+                    continue;
+                uint32_t nz = 0;
+                nsat += rtrl_row_update(M + (size_t)i * P + base + c0, cw, ctx->dvec[i], own,
+                                        ctx->lval + ctx->jrow[i], ctx->jslot + ctx->jrow[i], ne,
+                                        ctx->saved, &nz);
+                done += (uint64_t)cw * ((uint32_t)own + ne);
+                if (nz)
+                    rtrl_nz_set(fresh, i);
+            }
+        }
+        for (uint16_t q = 0; q < nsrc; ++q) /* clear the counts of the rows the lists reached */
+            for (uint16_t e = m->u_colptr[ctx->srcs[q]]; e < m->u_colptr[ctx->srcs[q] + 1]; ++e)
+                cnt[m->u_rowidx[e]] = 0;
+        if (!dense)
+            for (size_t q = 0; q < nw; ++q)
+                flags[q] = fresh[q];
     }
     ctx->counters.saturations += nsat;
+    return done;
 }
 
-static inline void mbar_add(rtrl_t *ctx, uint16_t col, uint16_t row, int64_t v)
+/* Saturating add of an Mbar entry to row `row` of column col (in segment seg); a nonzero
+ * result sets the row's flag in the segment. */
+static inline void mbar_add(rtrl_t *ctx, uint16_t col, uint16_t row, uint16_t seg, int64_t v)
 {
     rtrl_m_t *cell = ctx->M + (size_t)row * ctx->P + col;
     *cell = rtrl_sat_m((int64_t)*cell + v, &ctx->counters.saturations);
+    if (*cell != 0)
+        rtrl_nz_set(rtrl_nz(ctx, seg), row);
 }
 
 /* Mbar entries of the input (kind 0) or recurrent (kind 1) weights whose source v[k] is
- * nonzero: group k comes alive; within it, gate u's entries, then r's, then g's. */
+ * nonzero: the entries of column k come alive, each in its row's segment. */
 static RTRL_NOINLINE uint64_t mbar_sources(rtrl_t *ctx, int kind, uint16_t ncols, const int32_t *const coef[3],
                              const int32_t *v)
 {
     const uint16_t *const *cp = kind ? ctx->model.r_colptr : ctx->model.w_colptr;
     const uint16_t *const *ri = kind ? ctx->model.r_rowidx : ctx->model.w_rowidx;
+    const uint16_t *off = kind ? ctx->off_r : ctx->off_w;
     uint64_t count = 0;
     for (uint16_t k = 0; k < ncols; ++k) {
         const int64_t vk = v[k];
         if (vk == 0 && !ctx->cfg.dense_mode)
             continue;
-        const uint16_t grp = kind ? rtrl_group_r(ctx, k) : rtrl_group_w(ctx, k);
-        uint16_t col = rtrl_group_alive(ctx, grp, rtrl_group_size(ctx, kind, k));
         for (int g = 0; g < 3; ++g) {
-            for (uint16_t e = cp[g][k]; e < cp[g][k + 1]; ++e, ++col) {
+            for (uint16_t e = cp[g][k]; e < cp[g][k + 1]; ++e) {
                 const uint16_t i = ri[g][e];
-                mbar_add(ctx, col, i, rtrl_rnd((int64_t)coef[g][i] * vk, MSHIFT));
+                const uint16_t col = rtrl_col_alive(ctx, (uint16_t)(off[g] + e), i);
+                mbar_add(ctx, col, i, i, rtrl_rnd((int64_t)coef[g][i] * vk, MSHIFT));
                 ++count;
             }
         }
@@ -155,10 +212,9 @@ static RTRL_NOINLINE uint64_t mbar_bias_thr(rtrl_t *ctx, int32_t *const *prev, u
     const int32_t *thr = ctx->theta + ctx->off_thr;
     uint64_t macs = 0;
     const int32_t *bcoef[4] = {ctx->alpha_u, ctx->alpha_r, ctx->beta_g, ctx->alpha_g};
-    const uint16_t b0 = rtrl_group_alive(ctx, rtrl_group_b(ctx), (uint16_t)(4u * n));
     for (int b = 0; b < 4; ++b)
         for (uint16_t i = 0; i < n; ++i)
-            mbar_add(ctx, (uint16_t)(b0 + b * n + i), i,
+            mbar_add(ctx, rtrl_col_alive(ctx, (uint16_t)(ctx->off_b + b * n + i), i), i, i,
                      rtrl_rnd((int64_t)bcoef[b][i] * RTRL_ONE, MSHIFT));
     macs += 4u * n;
     /* thr_j through h_{t-1}: u_j (thr_j psi_j - o_j), alive once unit j fired or came near */
@@ -168,8 +224,8 @@ static RTRL_NOINLINE uint64_t mbar_bias_thr(rtrl_t *ctx, int32_t *const *prev, u
             continue;
         const int64_t thr16 = rtrl_rnd(thr[j], RTRL_WFRAC - RTRL_FRAC);
         const int64_t tp = rtrl_rnd(thr16 * prev[RTRL_S_PSI][j], RTRL_FRAC);
-        const uint16_t col = rtrl_group_alive(ctx, rtrl_group_t(ctx, j), 1u);
-        mbar_add(ctx, col, j, rtrl_rnd((int64_t)ctx->u[j] * (tp - o_prev * RTRL_ONE), MSHIFT));
+        const uint16_t col = rtrl_col_alive(ctx, (uint16_t)(ctx->off_thr + j), j);
+        mbar_add(ctx, col, j, j, rtrl_rnd((int64_t)ctx->u[j] * (tp - o_prev * RTRL_ONE), MSHIFT));
         ++macs;
     }
     /* thr_j through y_{t-1}: A_t[:, j] * (-c_j psi_j), only where psi_{t-1,j} != 0 */
@@ -178,9 +234,9 @@ static RTRL_NOINLINE uint64_t mbar_bias_thr(rtrl_t *ctx, int32_t *const *prev, u
         if (!dense && prev[RTRL_S_PSI][j] == 0)
             continue;
         const int64_t cpsi = -rtrl_rnd((int64_t)prev[RTRL_S_C][j] * prev[RTRL_S_PSI][j], RTRL_FRAC);
-        const uint16_t col = rtrl_group_alive(ctx, rtrl_group_t(ctx, j), 1u);
+        const uint16_t col = rtrl_col_alive(ctx, (uint16_t)(ctx->off_thr + j), j);
         for (uint16_t e = m->u_colptr[j]; e < m->u_colptr[j + 1]; ++e) {
-            mbar_add(ctx, col, m->u_rowidx[e], rtrl_rnd((int64_t)ctx->aval[e] * cpsi, MSHIFT));
+            mbar_add(ctx, col, m->u_rowidx[e], j, rtrl_rnd((int64_t)ctx->aval[e] * cpsi, MSHIFT));
             ++macs;
         }
     }
@@ -199,8 +255,9 @@ void rtrl_influence(rtrl_t *ctx, const int32_t *x)
     const uint32_t nent = jacobian(ctx, prev[RTRL_S_A], &nact);
     const uint16_t L = ctx->live;
     if (L) {
-        update_columns(ctx, nact);
-        macs += (uint64_t)n * L + (uint64_t)nent * (L + 1u);
+        const uint64_t rows = (uint64_t)n * L + (uint64_t)nent * L; /* the cost model's */
+        ctx->counters.skipped += rows - update_segments(ctx, nact);
+        macs += rows + nent;
     }
 
     /* Mbar: input and recurrent weights, then biases and thresholds */

@@ -21,17 +21,13 @@
 #error "RTRL_CHUNK must be a positive multiple of 4"
 #endif
 
-#include "rtrl_simd.h"
-
-#if defined(RTRL_SIMD_AVX512) && (RTRL_CHUNK == 16 || RTRL_CHUNK == 32)
+/* the kernel is chosen in rtrl_internal.h (RTRL_ROWS_*, from rtrl_simd.h) */
+#if defined(RTRL_ROWS_AVX512)
 #include "rtrl_avx512.h"
-#define RTRL_ROWS_AVX512 1
-#elif defined(RTRL_SIMD_AVX2)
+#elif defined(RTRL_ROWS_AVX2)
 #include "rtrl_avx2.h"
-#define RTRL_ROWS_AVX2 1
-#elif defined(RTRL_SIMD_NEON)
+#elif defined(RTRL_ROWS_NEON)
 #include "rtrl_neon.h"
-#define RTRL_ROWS_NEON 1
 #endif
 #if defined(RTRL_ROWS_AVX512) || defined(RTRL_ROWS_AVX2) || defined(RTRL_ROWS_NEON)
 #define RTRL_ROWS_VECTOR 1
@@ -68,18 +64,25 @@ static inline rtrl_m_t finish1(int64_t acc, uint32_t *nsat)
 #endif
 
 #ifndef RTRL_ROWS_VECTOR
-/* A full chunk, four columns at a time: the four accumulators stay in registers while the
- * entries stream by (on Cortex-M4 and up: LDRSH + SMLAL per product instead of reloading
- * and storing an accumulator array). RTRL_CHUNK is a multiple of 4. */
-static RTRL_NOINLINE uint64_t row_full(rtrl_m_t *restrict row, int32_t d, const int32_t *jv_row,
-                                       const uint16_t *slot, uint16_t ne,
-                                       const rtrl_m_t *restrict saved)
+/* Columns [0, w4) of one row (w4 a multiple of 4), four at a time: the four accumulators
+ * stay in registers while the entries stream by (on Cortex-M4 and up: LDRSH + SMLAL per
+ * product instead of reloading and storing an accumulator array). Without `own` the row is
+ * zero and its diagonal products are not formed. */
+static RTRL_NOINLINE uint32_t row_quads(rtrl_m_t *restrict row, uint32_t w4, int32_t d, int own,
+                                        const int32_t *jv_row, const uint16_t *slot, uint16_t ne,
+                                        const rtrl_m_t *restrict saved, uint32_t *nz)
 {
     uint32_t nsat = 0; /* at most RTRL_CHUNK */
+    int32_t any = 0;
     RTRL_SPLIT(d);
-    for (uint32_t c = 0; c < RTRL_CHUNK; c += 4u) {
-        int64_t a0 = RTRL_PROD(d, row[c]) + RTRL_HALF, a1 = RTRL_PROD(d, row[c + 1u]) + RTRL_HALF;
-        int64_t a2 = RTRL_PROD(d, row[c + 2u]) + RTRL_HALF, a3 = RTRL_PROD(d, row[c + 3u]) + RTRL_HALF;
+    for (uint32_t c = 0; c < w4; c += 4u) {
+        int64_t a0 = RTRL_HALF, a1 = RTRL_HALF, a2 = RTRL_HALF, a3 = RTRL_HALF;
+        if (own) {
+            a0 += RTRL_PROD(d, row[c]);
+            a1 += RTRL_PROD(d, row[c + 1u]);
+            a2 += RTRL_PROD(d, row[c + 2u]);
+            a3 += RTRL_PROD(d, row[c + 3u]);
+        }
         for (uint16_t e = 0; e < ne; ++e) {
             const int32_t jv = jv_row[e];
             RTRL_SPLIT(jv);
@@ -89,34 +92,44 @@ static RTRL_NOINLINE uint64_t row_full(rtrl_m_t *restrict row, int32_t d, const 
             a2 += RTRL_PROD(jv, src[2]);
             a3 += RTRL_PROD(jv, src[3]);
         }
-        row[c] = finish1(a0, &nsat);
-        row[c + 1u] = finish1(a1, &nsat);
-        row[c + 2u] = finish1(a2, &nsat);
-        row[c + 3u] = finish1(a3, &nsat);
+        const rtrl_m_t r0 = finish1(a0, &nsat), r1 = finish1(a1, &nsat);
+        const rtrl_m_t r2 = finish1(a2, &nsat), r3 = finish1(a3, &nsat);
+        row[c] = r0;
+        row[c + 1u] = r1;
+        row[c + 2u] = r2;
+        row[c + 3u] = r3;
+        any |= r0 | r1 | r2 | r3;
     }
+    *nz |= any != 0;
     return nsat;
 }
-#endif
 
-/* The last, partial chunk (w < RTRL_CHUNK columns): one column at a time, one accumulator
- * (no array on the stack: the micro:bit has 1 KiB of it). */
-static RTRL_NOINLINE uint64_t row_part(rtrl_m_t *restrict row, uint32_t w, int32_t d,
+/* Any number of columns, one at a time, one accumulator (no array on the stack: the
+ * micro:bit has 1 KiB of it): the 1-3 columns row_quads leaves. */
+static RTRL_NOINLINE uint32_t row_part(rtrl_m_t *restrict row, uint32_t w, int32_t d, int own,
                                        const int32_t *jv_row, const uint16_t *slot, uint16_t ne,
-                                       const rtrl_m_t *restrict saved)
+                                       const rtrl_m_t *restrict saved, uint32_t *nz)
 {
     uint32_t nsat = 0;
+    int32_t any = 0;
     RTRL_SPLIT(d);
     for (uint32_t c = 0; c < w; ++c) {
-        int64_t acc = RTRL_PROD(d, row[c]) + RTRL_HALF;
+        int64_t acc = RTRL_HALF;
+        if (own)
+            acc += RTRL_PROD(d, row[c]);
         for (uint16_t e = 0; e < ne; ++e) {
             const int32_t jv = jv_row[e];
             RTRL_SPLIT(jv);
             acc += RTRL_PROD(jv, saved[(size_t)slot[e] * RTRL_CHUNK + c]);
         }
-        row[c] = finish1(acc, &nsat);
+        const rtrl_m_t r = finish1(acc, &nsat);
+        row[c] = r;
+        any |= r;
     }
+    *nz |= any != 0;
     return nsat;
 }
+#endif
 
 #ifdef RTRL_ROWS_AVX2
 /* acc_even/odd += x * j for 8 columns (x: 8 int32 lanes; j: an int32 in every 64-bit lane):
@@ -172,40 +185,47 @@ static inline __m256i finish8_fast(__m256i e, __m256i o)
     return _mm256_blend_epi32(_mm256_srli_epi64(e, RTRL_FRAC), _mm256_slli_epi64(o, 32 - RTRL_FRAC), 0xAA);
 }
 
-/* 8 columns of one row (any chunk width, the partial chunk too): saved points at the
- * block's first column in slot 0. */
-static inline void row_block8(rtrl_m_t *restrict row, int32_t d, const int32_t *jv_row,
+/* 8 columns of one row: saved points at the block's first column in slot 0. The result's
+ * lanes are ORed into *any (in range, a lane is the stored value). */
+static inline void row_block8(rtrl_m_t *restrict row, int32_t d, int own, const int32_t *jv_row,
                               const uint16_t *slot, uint16_t ne, const rtrl_m_t *restrict saved,
-                              __m256i *cnt)
+                              __m256i *cnt, __m256i *any)
 {
     const __m256i half = _mm256_set1_epi64x(RTRL_HALF);
     __m256i e0 = half, o0 = half;
-    RTRL_MAC8(e0, o0, rtrl_v8_load_m(row), _mm256_set1_epi64x(d));
+    if (own)
+        RTRL_MAC8(e0, o0, rtrl_v8_load_m(row), _mm256_set1_epi64x(d));
     for (uint16_t e = 0; e < ne; ++e)
         RTRL_MAC8(e0, o0, rtrl_v8_load_m(saved + (size_t)slot[e] * RTRL_CHUNK),
                   _mm256_set1_epi64x(jv_row[e]));
     __m256i t = _mm256_setzero_si256();
     RTRL_INRANGE(t, e0, o0);
-    rtrl_v8_store_m(row, in_range(t) ? finish8_fast(e0, o0) : finish8(e0, o0, cnt));
+    const __m256i r = in_range(t) ? finish8_fast(e0, o0) : finish8(e0, o0, cnt);
+    *any = _mm256_or_si256(*any, r);
+    rtrl_v8_store_m(row, r);
 }
 
 #if RTRL_CHUNK == 16 || RTRL_CHUNK == 32
 /* A full chunk with every accumulator named, so that they stay in registers (4 or 8 of the
  * 16 ymm registers) and each entry's factor is broadcast once. */
-static inline void row_full_v(rtrl_m_t *restrict row, int32_t d, const int32_t *jv_row,
-                              const uint16_t *slot, uint16_t ne,
-                              const rtrl_m_t *restrict saved, __m256i *cnt)
+static inline void row_full_v(rtrl_m_t *restrict row, int32_t d, int own, const int32_t *jv_row,
+                              const uint16_t *slot, uint16_t ne, const rtrl_m_t *restrict saved,
+                              __m256i *cnt, __m256i *any)
 {
     const __m256i half = _mm256_set1_epi64x(RTRL_HALF);
     const __m256i dv = _mm256_set1_epi64x(d);
     __m256i e0 = half, o0 = half, e1 = half, o1 = half;
-    RTRL_MAC8(e0, o0, rtrl_v8_load_m(row), dv);
-    RTRL_MAC8(e1, o1, rtrl_v8_load_m(row + 8), dv);
 #if RTRL_CHUNK == 32
     __m256i e2 = half, o2 = half, e3 = half, o3 = half;
-    RTRL_MAC8(e2, o2, rtrl_v8_load_m(row + 16), dv);
-    RTRL_MAC8(e3, o3, rtrl_v8_load_m(row + 24), dv);
 #endif
+    if (own) {
+        RTRL_MAC8(e0, o0, rtrl_v8_load_m(row), dv);
+        RTRL_MAC8(e1, o1, rtrl_v8_load_m(row + 8), dv);
+#if RTRL_CHUNK == 32
+        RTRL_MAC8(e2, o2, rtrl_v8_load_m(row + 16), dv);
+        RTRL_MAC8(e3, o3, rtrl_v8_load_m(row + 24), dv);
+#endif
+    }
     for (uint16_t e = 0; e < ne; ++e) {
         const __m256i jv = _mm256_set1_epi64x(jv_row[e]);
         const rtrl_m_t *src = saved + (size_t)slot[e] * RTRL_CHUNK;
@@ -223,21 +243,20 @@ static inline void row_full_v(rtrl_m_t *restrict row, int32_t d, const int32_t *
     RTRL_INRANGE(t, e2, o2);
     RTRL_INRANGE(t, e3, o3);
 #endif
-    if (in_range(t)) {
-        rtrl_v8_store_m(row, finish8_fast(e0, o0));
-        rtrl_v8_store_m(row + 8, finish8_fast(e1, o1));
+    const int fast = in_range(t);
+    __m256i r0 = fast ? finish8_fast(e0, o0) : finish8(e0, o0, cnt);
+    __m256i r1 = fast ? finish8_fast(e1, o1) : finish8(e1, o1, cnt);
+    rtrl_v8_store_m(row, r0);
+    rtrl_v8_store_m(row + 8, r1);
+    r0 = _mm256_or_si256(r0, r1);
 #if RTRL_CHUNK == 32
-        rtrl_v8_store_m(row + 16, finish8_fast(e2, o2));
-        rtrl_v8_store_m(row + 24, finish8_fast(e3, o3));
+    const __m256i r2 = fast ? finish8_fast(e2, o2) : finish8(e2, o2, cnt);
+    const __m256i r3 = fast ? finish8_fast(e3, o3) : finish8(e3, o3, cnt);
+    rtrl_v8_store_m(row + 16, r2);
+    rtrl_v8_store_m(row + 24, r3);
+    r0 = _mm256_or_si256(r0, _mm256_or_si256(r2, r3));
 #endif
-        return;
-    }
-    rtrl_v8_store_m(row, finish8(e0, o0, cnt));
-    rtrl_v8_store_m(row + 8, finish8(e1, o1, cnt));
-#if RTRL_CHUNK == 32
-    rtrl_v8_store_m(row + 16, finish8(e2, o2, cnt));
-    rtrl_v8_store_m(row + 24, finish8(e3, o3, cnt));
-#endif
+    *any = _mm256_or_si256(*any, r0);
 }
 #endif
 #endif
@@ -245,14 +264,17 @@ static inline void row_full_v(rtrl_m_t *restrict row, int32_t d, const int32_t *
 #ifdef RTRL_ROWS_NEON
 /* 4 columns of one row (saved points at the block's first column in slot 0): SMLAL widens
  * each int32 x int32 product exactly into the int64 accumulators of columns 0-1 and 2-3. */
-static inline void row_block4(rtrl_m_t *restrict row, int32_t d, const int32_t *jv_row,
+static inline void row_block4(rtrl_m_t *restrict row, int32_t d, int own, const int32_t *jv_row,
                               const uint16_t *slot, uint16_t ne, const rtrl_m_t *restrict saved,
-                              int64x2_t *cnt)
+                              int64x2_t *cnt, int32x4_t *any)
 {
     const int64x2_t half = vdupq_n_s64(RTRL_HALF);
-    const int32x4_t x = rtrl_n4_load_m(row);
-    int64x2_t a0 = vmlal_n_s32(half, vget_low_s32(x), d);
-    int64x2_t a1 = vmlal_high_n_s32(half, x, d);
+    int64x2_t a0 = half, a1 = half;
+    if (own) {
+        const int32x4_t x = rtrl_n4_load_m(row);
+        a0 = vmlal_n_s32(half, vget_low_s32(x), d);
+        a1 = vmlal_high_n_s32(half, x, d);
+    }
     for (uint16_t e = 0; e < ne; ++e) {
         const int32x4_t s = rtrl_n4_load_m(saved + (size_t)slot[e] * RTRL_CHUNK);
         a0 = vmlal_n_s32(a0, vget_low_s32(s), jv_row[e]);
@@ -260,7 +282,9 @@ static inline void row_block4(rtrl_m_t *restrict row, int32_t d, const int32_t *
     }
     a0 = rtrl_n2_clamp(vshrq_n_s64(a0, RTRL_FRAC), RTRL_M_MIN, RTRL_M_MAX, cnt);
     a1 = rtrl_n2_clamp(vshrq_n_s64(a1, RTRL_FRAC), RTRL_M_MIN, RTRL_M_MAX, cnt);
-    rtrl_n4_store_m(row, rtrl_n4_narrow(a0, a1));
+    const int32x4_t r = rtrl_n4_narrow(a0, a1);
+    *any = vorrq_s32(*any, r);
+    rtrl_n4_store_m(row, r);
 }
 #endif
 
@@ -282,92 +306,86 @@ static inline __m512i finish16(__m512i e, __m512i o, __m512i *cnt)
                              RTRL_M_MIN, RTRL_M_MAX, cnt);
 }
 
-/* The same row update, 16 columns per vector, the accumulators named so that they stay
- * in registers (RTRL_CHUNK is 16 or 32 here). */
-static inline void row_full_v(rtrl_m_t *restrict row, int32_t d, const int32_t *jv_row,
-                              const uint16_t *slot, uint16_t ne,
-                              const rtrl_m_t *restrict saved, __m512i *cnt)
+/* 16 columns of one row: saved points at the block's first column in slot 0. */
+static inline void row_block16(rtrl_m_t *restrict row, int32_t d, int own, const int32_t *jv_row,
+                               const uint16_t *slot, uint16_t ne, const rtrl_m_t *restrict saved,
+                               __m512i *cnt, __m512i *any)
 {
     const __m512i half = _mm512_set1_epi64(RTRL_HALF);
-    const __m512i dv = _mm512_set1_epi64(d);
     __m512i e0 = half, o0 = half;
-    RTRL_MAC16(e0, o0, rtrl_v_load_m(row), dv);
-#if RTRL_CHUNK == 32
-    __m512i e1 = half, o1 = half;
-    RTRL_MAC16(e1, o1, rtrl_v_load_m(row + 16), dv);
-#endif
-    for (uint16_t e = 0; e < ne; ++e) {
-        const __m512i jv = _mm512_set1_epi64(jv_row[e]);
-        const rtrl_m_t *src = saved + (size_t)slot[e] * RTRL_CHUNK;
-        RTRL_MAC16(e0, o0, rtrl_v_load_m(src), jv);
-#if RTRL_CHUNK == 32
-        RTRL_MAC16(e1, o1, rtrl_v_load_m(src + 16), jv);
-#endif
-    }
-    rtrl_v_store_m(row, finish16(e0, o0, cnt));
-#if RTRL_CHUNK == 32
-    rtrl_v_store_m(row + 16, finish16(e1, o1, cnt));
-#endif
+    if (own)
+        RTRL_MAC16(e0, o0, rtrl_v_load_m(row), _mm512_set1_epi64(d));
+    for (uint16_t e = 0; e < ne; ++e)
+        RTRL_MAC16(e0, o0, rtrl_v_load_m(saved + (size_t)slot[e] * RTRL_CHUNK),
+                   _mm512_set1_epi64(jv_row[e]));
+    const __m512i r = finish16(e0, o0, cnt);
+    *any = _mm512_or_si512(*any, r);
+    rtrl_v_store_m(row, r);
 }
 #endif
 
-uint64_t rtrl_influence_rows(rtrl_m_t *M, size_t ld, uint16_t n, uint32_t w, const int32_t *d,
-                             const uint16_t *jrow, const uint16_t *jslot, const int32_t *jval,
-                             const rtrl_m_t *saved)
-{
-    uint64_t nsat = 0;
-#ifdef RTRL_ROWS_AVX512
-    if (w == RTRL_CHUNK) {
-        __m512i cnt = _mm512_setzero_si512();
-        for (uint16_t i = 0; i < n; ++i) {
-            const uint16_t e0 = jrow[i], ne = (uint16_t)(jrow[i + 1u] - e0);
-            row_full_v(M + (size_t)i * ld, d[i], jval + e0, jslot + e0, ne, saved, &cnt);
-        }
-        return (uint64_t)_mm512_reduce_add_epi64(cnt);
-    }
+/* Vector builds: the block width, and the columns of a partial block go through a copy padded
+ * with zeros (the caller pads each saved row with zeros up to a multiple of the width, so the
+ * padding lanes compute exactly zero: no clamp, nothing ORed into *nz). */
+#if defined(RTRL_ROWS_AVX512)
+#define RTRL_VW 16
 #elif defined(RTRL_ROWS_AVX2)
-    __m256i cnt = _mm256_setzero_si256();
-    for (uint16_t i = 0; i < n; ++i) {
-        rtrl_m_t *row = M + (size_t)i * ld;
-        const uint16_t e0 = jrow[i], ne = (uint16_t)(jrow[i + 1u] - e0);
-        uint32_t c = 0;
-#if RTRL_CHUNK == 16 || RTRL_CHUNK == 32
-        if (w == RTRL_CHUNK) {
-            row_full_v(row, d[i], jval + e0, jslot + e0, ne, saved, &cnt);
-            continue;
-        }
-#endif
-        for (; c + 8u <= w; c += 8u)
-            row_block8(row + c, d[i], jval + e0, jslot + e0, ne, saved + c, &cnt);
-        if (c < w)
-            nsat += row_part(row + c, w - c, d[i], jval + e0, jslot + e0, ne, saved + c);
-    }
-    return nsat + rtrl_v4_sum(cnt);
+#define RTRL_VW 8
 #elif defined(RTRL_ROWS_NEON)
+#define RTRL_VW 4
+#endif
+
+uint32_t rtrl_row_update(rtrl_m_t *row, uint32_t w, int32_t d, int own, const int32_t *jv,
+                         const uint16_t *slot, uint16_t ne, const rtrl_m_t *saved, uint32_t *nz)
+{
+#if defined(RTRL_ROWS_VECTOR)
+#if defined(RTRL_ROWS_AVX512)
+    __m512i cnt = _mm512_setzero_si512(), any = _mm512_setzero_si512();
+#define RTRL_BLOCK(R, S) row_block16((R), d, own, jv, slot, ne, (S), &cnt, &any)
+#elif defined(RTRL_ROWS_AVX2)
+    __m256i cnt = _mm256_setzero_si256(), any = _mm256_setzero_si256();
+#define RTRL_BLOCK(R, S) row_block8((R), d, own, jv, slot, ne, (S), &cnt, &any)
+#if RTRL_CHUNK == 16 || RTRL_CHUNK == 32
+    if (w == RTRL_CHUNK) {
+        row_full_v(row, d, own, jv, slot, ne, saved, &cnt, &any);
+        *nz |= !_mm256_testz_si256(any, any);
+        return (uint32_t)rtrl_v4_sum(cnt);
+    }
+#endif
+#else
     int64x2_t cnt = vdupq_n_s64(0);
-    for (uint16_t i = 0; i < n; ++i) {
-        rtrl_m_t *row = M + (size_t)i * ld;
-        const uint16_t e0 = jrow[i], ne = (uint16_t)(jrow[i + 1u] - e0);
-        uint32_t c = 0;
-        for (; c + 4u <= w; c += 4u)
-            row_block4(row + c, d[i], jval + e0, jslot + e0, ne, saved + c, &cnt);
-        if (c < w)
-            nsat += row_part(row + c, w - c, d[i], jval + e0, jslot + e0, ne, saved + c);
-    }
-    return nsat + (uint64_t)vaddvq_s64(cnt);
+    int32x4_t any = vdupq_n_s32(0);
+#define RTRL_BLOCK(R, S) row_block4((R), d, own, jv, slot, ne, (S), &cnt, &any)
 #endif
-#if !defined(RTRL_ROWS_AVX2) && !defined(RTRL_ROWS_NEON) /* portable; AVX-512's partial chunk */
-    for (uint16_t i = 0; i < n; ++i) {
-        rtrl_m_t *row = M + (size_t)i * ld;
-        const uint16_t e0 = jrow[i], ne = (uint16_t)(jrow[i + 1u] - e0);
-#ifndef RTRL_ROWS_VECTOR
-        if (w == RTRL_CHUNK) { /* fixed trip count: the accumulators stay in registers */
-            nsat += row_full(row, d[i], jval + e0, jslot + e0, ne, saved);
-            continue;
-        }
-#endif
-        nsat += row_part(row, w, d[i], jval + e0, jslot + e0, ne, saved);
+    uint32_t c = 0;
+    for (; c + RTRL_VW <= w; c += RTRL_VW)
+        RTRL_BLOCK(row + c, saved + c);
+    if (c < w) {
+        rtrl_m_t tmp[RTRL_VW] = {0};
+        for (uint32_t q = 0; q < w - c; ++q)
+            tmp[q] = row[c + q];
+        RTRL_BLOCK(tmp, saved + c);
+        for (uint32_t q = 0; q < w - c; ++q)
+            row[c + q] = tmp[q];
     }
+#undef RTRL_BLOCK
+#if defined(RTRL_ROWS_AVX512)
+    *nz |= _mm512_test_epi32_mask(any, any) != 0;
+    return (uint32_t)_mm512_reduce_add_epi64(cnt);
+#elif defined(RTRL_ROWS_AVX2)
+    *nz |= !_mm256_testz_si256(any, any);
+    return (uint32_t)rtrl_v4_sum(cnt);
+#else
+    *nz |= vmaxvq_u32(vreinterpretq_u32_s32(any)) != 0;
+    return (uint32_t)vaddvq_s64(cnt);
+#endif
+#else
+    const uint32_t w4 = w & ~3u;
+    uint32_t nsat = 0;
+    if (w4)
+        nsat += row_quads(row, w4, d, own, jv, slot, ne, saved, nz);
+    if (w4 < w)
+        nsat += row_part(row + w4, w - w4, d, own, jv, slot, ne, saved + w4, nz);
     return nsat;
 #endif
 }

@@ -201,6 +201,8 @@ rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_
     ctx->dout = take(&cur, 4u * k);
     ctx->jval = take(&cur, 4u * cfg->nnz_union);
     ctx->aval = take(&cur, 4u * cfg->nnz_union);
+    ctx->lval = take(&cur, 4u * cfg->nnz_union);
+    ctx->nzm = take(&cur, 4u * n * RTRL_NZ_WORDS(n));
     ctx->taps_ring = take(&cur, 4u * RTRL_RING(cfg->taps, cfg->d, cfg->delay));
     for (int b = 0; b < 2; ++b)
         for (int v = 0; v < RTRL_S_COUNT; ++v)
@@ -218,10 +220,12 @@ rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_
     ctx->saved = take(&cur, sizeof(rtrl_m_t) * (size_t)n * RTRL_CHUNK);
     cur = start + RTRL_ALIGN8(cur - start);
     start = cur;
-    ctx->n_groups = (uint16_t)RTRL_GROUPS(n, cfg->d);
-    ctx->group_start = take(&cur, 2u * ctx->n_groups);
+    ctx->col_of = take(&cur, 2u * P);
+    ctx->seg_off = take(&cur, 2u * (n + 1u));
+    ctx->seg_live = take(&cur, 2u * n);
     ctx->act = take(&cur, 2u * n);
     ctx->cursor = take(&cur, 2u * n);
+    ctx->srcs = take(&cur, 2u * n);
     ctx->jrow = take(&cur, 2u * (n + 1u));
     ctx->jslot = take(&cur, 2u * cfg->nnz_union);
     ctx->adam_v = NULL;
@@ -233,6 +237,16 @@ rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_
         ctx->adam_m = take(&cur, 4u * na);
     }
 
+    /* segment i's capacity: the W and R entries in row i, 4 biases and thr_i */
+    memset(ctx->seg_off, 0, 2u * (n + 1u));
+    for (int g = 0; g < 3; ++g) {
+        for (uint16_t e = 0; e < cfg->nnz_w[g]; ++e)
+            ++ctx->seg_off[model->w_rowidx[g][e] + 1u];
+        for (uint16_t e = 0; e < cfg->nnz_r[g]; ++e)
+            ++ctx->seg_off[model->r_rowidx[g][e] + 1u];
+    }
+    for (uint16_t i = 0; i < n; ++i)
+        ctx->seg_off[i + 1u] = (uint16_t)(ctx->seg_off[i + 1u] + ctx->seg_off[i] + 5u);
     memcpy(ctx->theta, model->theta, 4u * P);
     memcpy(ctx->w_o, model->w_o, 4u * k * m);
     memcpy(ctx->b_o, model->b_o, 4u * k);
@@ -267,17 +281,14 @@ rtrl_status_t rtrl_reset_state(rtrl_t *ctx)
     ctx->seen = 0;
     if (ctx->cfg.readout_rls)
         rtrl_rls_reset(ctx);
-    memset(ctx->group_start, 0xFF, 2u * ctx->n_groups);
+    memset(ctx->col_of, 0xFF, 2u * P);
+    memset(ctx->seg_live, 0, 2u * n);
     ctx->live = 0;
-    if (ctx->cfg.dense_mode) { /* every group alive from the start, in group order */
-        for (uint16_t j = 0; j < ctx->cfg.d; ++j)
-            rtrl_group_alive(ctx, rtrl_group_w(ctx, j), rtrl_group_size(ctx, 0, j));
-        for (uint16_t j = 0; j < n; ++j)
-            rtrl_group_alive(ctx, rtrl_group_r(ctx, j), rtrl_group_size(ctx, 1, j));
-        rtrl_group_alive(ctx, rtrl_group_b(ctx), (uint16_t)(4u * n));
-        for (uint16_t j = 0; j < n; ++j)
-            rtrl_group_alive(ctx, rtrl_group_t(ctx, j), 1u);
-    }
+    /* no (row, segment) block nonzero; in dense mode every flag stays set (nothing skipped) */
+    memset(ctx->nzm, ctx->cfg.dense_mode ? 0xFF : 0, 4u * n * RTRL_NZ_WORDS(n));
+    if (ctx->cfg.dense_mode) /* every column alive from the start, in parameter order */
+        for (uint16_t p = 0; p < P; ++p)
+            rtrl_col_alive(ctx, p, rtrl_seg_of(ctx, p));
     ctx->since_update = 0;
     memset(&ctx->counters, 0, sizeof ctx->counters);
     return RTRL_OK;
@@ -403,8 +414,7 @@ rtrl_status_t rtrl_get_view(const rtrl_t *ctx, rtrl_view_t *view)
     view->psi = s[RTRL_S_PSI];
     view->a = s[RTRL_S_A];
     view->M = ctx->M;
-    view->group_start = ctx->group_start;
-    view->n_groups = ctx->n_groups;
+    view->col_of = ctx->col_of;
     view->grad = ctx->grad;
     view->grad_thr = ctx->grad_thr;
     view->grad_wo = ctx->grad_wo;

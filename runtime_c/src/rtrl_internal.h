@@ -6,6 +6,22 @@
 #define RTRL_INTERNAL_H
 
 #include "rtrl.h"
+#include "rtrl_simd.h"
+
+/* The row kernel's vector width (rtrl_influence_rows.c): saved rows are padded with zeros to
+ * a multiple of it, so a partial block computes exactly zero in its padding lanes. */
+#if defined(RTRL_SIMD_AVX512) && (RTRL_CHUNK == 16 || RTRL_CHUNK == 32)
+#define RTRL_ROWS_AVX512 1
+#define RTRL_PAD 16
+#elif defined(RTRL_SIMD_AVX2) && RTRL_CHUNK % 8 == 0
+#define RTRL_ROWS_AVX2 1
+#define RTRL_PAD 8
+#elif defined(RTRL_SIMD_NEON)
+#define RTRL_ROWS_NEON 1
+#define RTRL_PAD 4
+#else
+#define RTRL_PAD 1
+#endif
 
 /* "RTR" and the influence width: a context records the build that initialised it, so a
  * library of the other width refuses it instead of reading its M with the wrong stride */
@@ -150,43 +166,59 @@ void rtrl_adam_reset(rtrl_t *ctx);
 void rtrl_adam_rate(rtrl_t *ctx);
 int32_t rtrl_adam_param(rtrl_t *ctx, uint32_t i, int32_t w, int64_t g);
 
-/* One chunk of w <= RTRL_CHUNK columns of the influence matrix, all n rows (leading
- * dimension ld): row_i <- sat(rnd(d_i row_i + sum_e jval[e] saved[jslot[e]], 16)) over the
- * entries e in [jrow[i], jrow[i+1]). Returns the saturated entries
- * (rtrl_influence_rows.c). */
-uint64_t rtrl_influence_rows(rtrl_m_t *M, size_t ld, uint16_t n, uint32_t w, const int32_t *d,
-                             const uint16_t *jrow, const uint16_t *jslot, const int32_t *jval,
-                             const rtrl_m_t *saved);
+/* One row of one chunk of w <= RTRL_CHUNK columns of M:
+ *   row <- sat(rnd((own ? d row : 0) + sum_e jv[e] saved[slot[e]], 16)) over e < ne,
+ * saved holding the chunk of source slot s at s * RTRL_CHUNK. *nz becomes nonzero when an
+ * entry of the result is. Returns the saturated entries (rtrl_influence_rows.c). */
+uint32_t rtrl_row_update(rtrl_m_t *row, uint32_t w, int32_t d, int own, const int32_t *jv,
+                         const uint16_t *slot, uint16_t ne, const rtrl_m_t *saved, uint32_t *nz);
 
 /* grad[c] <- sat32(grad[c] + rnd(g row[c], RTRL_MFRAC - 8)) for c < L (a row of M into the
  * Q24 gradient). Returns the saturated entries (rtrl_gradient.c). */
 uint64_t rtrl_grad_row(int32_t *grad, const rtrl_m_t *row, int32_t g, uint16_t L);
 
-/* Live-column groups (see rtrl.h). */
-static inline uint16_t rtrl_group_w(const rtrl_t *ctx, uint16_t k) { (void)ctx; return k; }
-static inline uint16_t rtrl_group_r(const rtrl_t *ctx, uint16_t k) { return (uint16_t)(ctx->cfg.d + k); }
-static inline uint16_t rtrl_group_b(const rtrl_t *ctx) { return (uint16_t)(ctx->cfg.d + ctx->cfg.n); }
-static inline uint16_t rtrl_group_t(const rtrl_t *ctx, uint16_t j)
+/* Segment (postsynaptic unit) of cell parameter p (theta order; layout in rtrl.h). */
+static inline uint16_t rtrl_seg_of(const rtrl_t *ctx, uint16_t p)
 {
-    return (uint16_t)(ctx->cfg.d + ctx->cfg.n + 1u + j);
+    if (p >= ctx->off_thr)
+        return (uint16_t)(p - ctx->off_thr);
+    if (p >= ctx->off_b)
+        return (uint16_t)((p - ctx->off_b) % ctx->cfg.n);
+    for (int g = 2; g >= 0; --g)
+        if (p >= ctx->off_r[g])
+            return ctx->model.r_rowidx[g][p - ctx->off_r[g]];
+    for (int g = 2; g >= 0; --g)
+        if (p >= ctx->off_w[g])
+            return ctx->model.w_rowidx[g][p - ctx->off_w[g]];
+    return 0; /* not reached: off_w[0] = 0 */
 }
 
-/* Number of columns in the W (kind 0) or R (kind 1) group of column k: its entries in the
- * three gates. */
-static inline uint16_t rtrl_group_size(const rtrl_t *ctx, int kind, uint16_t k)
+/* Column of parameter p in segment seg, bringing it alive (zero) at the segment's next free
+ * column if it was dead. */
+static inline uint16_t rtrl_col_alive(rtrl_t *ctx, uint16_t p, uint16_t seg)
 {
-    const uint16_t *const *cp = kind ? ctx->model.r_colptr : ctx->model.w_colptr;
-    return (uint16_t)(cp[0][k + 1] - cp[0][k] + cp[1][k + 1] - cp[1][k] + cp[2][k + 1] - cp[2][k]);
-}
-
-/* First column of group g, bringing its `size` columns alive (zero) if it was dead. */
-static inline uint16_t rtrl_group_alive(rtrl_t *ctx, uint16_t g, uint16_t size)
-{
-    if (ctx->group_start[g] == RTRL_ABSENT) {
-        ctx->group_start[g] = ctx->live;
-        ctx->live = (uint16_t)(ctx->live + size);
+    if (ctx->col_of[p] == RTRL_ABSENT) {
+        ctx->col_of[p] = (uint16_t)(ctx->seg_off[seg] + ctx->seg_live[seg]++);
+        ++ctx->live;
     }
-    return ctx->group_start[g];
+    return ctx->col_of[p];
+}
+
+/* The row flags of segment s: bit i set when row i of the segment may be nonzero (clear:
+ * exactly zero). */
+static inline uint32_t *rtrl_nz(const rtrl_t *ctx, uint16_t s)
+{
+    return ctx->nzm + (size_t)s * RTRL_NZ_WORDS(ctx->cfg.n);
+}
+
+static inline int rtrl_nz_get(const uint32_t *flags, uint16_t i)
+{
+    return (int)((flags[i >> 5] >> (i & 31u)) & 1u);
+}
+
+static inline void rtrl_nz_set(uint32_t *flags, uint16_t i)
+{
+    flags[i >> 5] |= (uint32_t)1 << (i & 31u);
 }
 
 #endif /* RTRL_INTERNAL_H */

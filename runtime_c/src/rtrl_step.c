@@ -45,6 +45,7 @@ rtrl_status_t rtrl_step_labelled(rtrl_t *ctx, const int32_t *x, const int32_t *t
         if (!ready) {
             if (loss != NULL)
                 *loss = 0;
+            ctx->counters.products = ctx->counters.macs - ctx->counters.skipped;
             return RTRL_OK;
         }
         x = ctx->taps_ring + (size_t)D * d;
@@ -66,6 +67,7 @@ rtrl_status_t rtrl_step_labelled(rtrl_t *ctx, const int32_t *x, const int32_t *t
      * no weight and no optimiser moment */
     if (learn && (target != NULL || label >= 0) && ++ctx->since_update >= ctx->cfg.update_every)
         rtrl_update(ctx);
+    ctx->counters.products = ctx->counters.macs - ctx->counters.skipped;
     return RTRL_OK;
 }
 

@@ -52,35 +52,20 @@ void rtrl_update(rtrl_t *ctx)
     ++ctx->counters.updates;
 }
 
-/* The cell's weights and biases group by group, in each group's column order (rtrl.h). */
+/* The cell's parameters in theta order; a parameter whose column never came alive has an
+ * exactly zero gradient and is left alone (as its optimiser moments). */
 static void update_cell(rtrl_t *ctx)
 {
-    const rtrl_config_t *cfg = &ctx->cfg;
-    const uint16_t n = cfg->n;
+    const uint16_t n = ctx->cfg.n;
     uint64_t *sat = &ctx->counters.saturations;
-    for (int kind = 0; kind < 2; ++kind) {
-        const uint16_t ncols = kind ? n : cfg->d;
-        const uint16_t *const *cp = kind ? ctx->model.r_colptr : ctx->model.w_colptr;
-        const uint16_t *off = kind ? ctx->off_r : ctx->off_w;
-        for (uint16_t k = 0; k < ncols; ++k) {
-            uint16_t col = ctx->group_start[kind ? rtrl_group_r(ctx, k) : rtrl_group_w(ctx, k)];
-            if (col == RTRL_ABSENT) /* never alive: its gradient is exactly zero */
-                continue;
-            for (int g = 0; g < 3; ++g)
-                for (uint16_t e = cp[g][k]; e < cp[g][k + 1]; ++e, ++col) {
-                    const uint32_t i = (uint32_t)off[g] + e;
-                    ctx->theta[i] = step(ctx, i, ctx->theta[i], ctx->grad[col]);
-                }
-        }
+    for (uint16_t p = 0; p < ctx->off_thr; ++p) {
+        const uint16_t col = ctx->col_of[p];
+        if (col != RTRL_ABSENT)
+            ctx->theta[p] = step(ctx, p, ctx->theta[p], ctx->grad[col]);
     }
-    const uint16_t b0 = ctx->group_start[rtrl_group_b(ctx)];
-    if (b0 != RTRL_ABSENT)
-        for (uint16_t i = 0; i < 4u * n; ++i)
-            ctx->theta[ctx->off_b + i] =
-                step(ctx, (uint32_t)ctx->off_b + i, ctx->theta[ctx->off_b + i], ctx->grad[b0 + i]);
     for (uint16_t j = 0; j < n; ++j) {
         const uint16_t p = (uint16_t)(ctx->off_thr + j);
-        const uint16_t c = ctx->group_start[rtrl_group_t(ctx, j)];
+        const uint16_t c = ctx->col_of[p];
         const int64_t g = rtrl_sat32((int64_t)(c == RTRL_ABSENT ? 0 : ctx->grad[c]) + ctx->grad_thr[j], sat);
         int32_t t = step(ctx, p, ctx->theta[p], g);
         ctx->theta[p] = t < 0 ? 0 : (t > RTRL_WONE ? RTRL_WONE : t);

@@ -218,8 +218,7 @@ static inline rtrl_view_t view_of(const rtrl_t *ctx)
 static inline int same_learner(const rtrl_t *a, const rtrl_t *b, uint16_t n, uint16_t k)
 {
     const rtrl_view_t va = view_of(a), vb = view_of(b);
-    if (va.theta == NULL || vb.theta == NULL || va.P != vb.P || va.live != vb.live ||
-        va.n_groups != vb.n_groups)
+    if (va.theta == NULL || vb.theta == NULL || va.P != vb.P || va.live != vb.live)
         return 0;
     const size_t P = va.P;
     return memcmp(va.theta, vb.theta, 4u * P) == 0 &&
@@ -228,43 +227,29 @@ static inline int same_learner(const rtrl_t *a, const rtrl_t *b, uint16_t n, uin
            memcmp(va.c, vb.c, 4u * n) == 0 && memcmp(va.h, vb.h, 4u * n) == 0 &&
            memcmp(va.y, vb.y, 4u * n) == 0 && memcmp(va.a, vb.a, 4u * n) == 0 &&
            memcmp(va.psi, vb.psi, 4u * n) == 0 && memcmp(va.grad, vb.grad, 4u * P) == 0 &&
-           memcmp(va.group_start, vb.group_start, 2u * va.n_groups) == 0;
+           memcmp(va.col_of, vb.col_of, 2u * P) == 0;
 }
 
-/* Column of M holding cell parameter p (theta order), from the group layout documented in
- * rtrl.h, or RTRL_ABSENT while its group is dead. */
+/* Column of M holding cell parameter p (theta order), or RTRL_ABSENT while it is dead. */
 static inline uint16_t column_of(const rtrl_view_t *v, const tmodel_t *t, uint16_t p)
 {
-    const uint16_t n = t->cfg.n, d = t->cfg.d;
-    uint16_t group = 0, offset = 0, base = 0;
+    (void)t;
+    return p < v->P ? v->col_of[p] : RTRL_ABSENT;
+}
+
+/* The postsynaptic unit of cell parameter p (theta order): its segment of M (rtrl.h). */
+static inline uint16_t column_row(const tmodel_t *t, uint16_t p)
+{
+    uint16_t base = 0;
     for (int kind = 0; kind < 2; ++kind) {
         const tpat_t *pat = kind ? t->r : t->w;
         for (int g = 0; g < 3; ++g) {
-            if (p < base + pat[g].nnz) {
-                const uint16_t e = (uint16_t)(p - base);
-                uint16_t k = 0;
-                while (pat[g].colptr[k + 1] <= e)
-                    ++k;
-                group = (uint16_t)(kind ? d + k : k);
-                offset = (uint16_t)(e - pat[g].colptr[k]);
-                for (int h = 0; h < g; ++h)
-                    offset = (uint16_t)(offset + pat[h].colptr[k + 1] - pat[h].colptr[k]);
-                goto found;
-            }
+            if (p < base + pat[g].nnz)
+                return pat[g].rowidx[p - base];
             base = (uint16_t)(base + pat[g].nnz);
         }
     }
-    if (p < base + 4u * n) { /* biases */
-        group = (uint16_t)(d + n);
-        offset = (uint16_t)(p - base);
-    } else { /* thresholds */
-        group = (uint16_t)(d + n + 1u + (p - base - 4u * n));
-        offset = 0;
-    }
-found:
-    if (group >= v->n_groups || v->group_start[group] == RTRL_ABSENT)
-        return RTRL_ABSENT;
-    return (uint16_t)(v->group_start[group] + offset);
+    return (uint16_t)((p - base) % t->cfg.n); /* biases (4n), then thresholds (n) */
 }
 
 static inline int all_zero(const void *p, size_t bytes)

@@ -1,9 +1,10 @@
 /*
- * test_kernels.c - the library's influence row kernel (rtrl_influence_rows) and gradient row
+ * test_kernels.c - the library's influence row kernel (rtrl_row_update) and gradient row
  * kernel (rtrl_grad_row), whichever this build compiled (rtrl_kernel_name(): AVX-512, AVX2,
  * NEON or portable), against the plain int64 formulas written out here: the same integers
  * and the same saturation counts on random shapes (every chunk width up to RTRL_CHUNK, the
- * partial chunk, padding columns left alone) and values pushed to the clamps.
+ * partial chunk, padding columns left alone, rows without their own term) and values pushed
+ * to the clamps; the kernel's nonzero flag against the result.
  * `make test` runs it on the portable build, `make test-native` on this CPU's vector kernel.
  * Host-only unit test (uses stdio); exits 0 on success, 1 on failure.
  */
@@ -106,20 +107,36 @@ static int check_rows(int trial)
         jrow[i + 1u] = (uint16_t)(jrow[i] + ne);
     }
 
+    /* the caller's contract: each saved row is zero past w up to a multiple of RTRL_PAD */
+    for (uint16_t q = 0; q < nact; ++q)
+        for (uint32_t c = w; c % RTRL_PAD != 0; ++c)
+            saved[(size_t)q * RTRL_CHUNK + c] = 0;
     uint64_t want = 0;
+    static int own[MAX_N], nz_want[MAX_N];
     for (uint16_t i = 0; i < n; ++i) {
         rtrl_m_t *row = ref + (size_t)i * ld;
+        own[i] = mode == 3 || (next_u64() % 4u) != 0;
+        nz_want[i] = 0;
         for (uint32_t c = 0; c < w; ++c) {
-            int64_t acc = (int64_t)d[i] * row[c] + ((int64_t)1 << (RTRL_FRAC - 1u));
+            int64_t acc = (own[i] ? (int64_t)d[i] * row[c] : 0) + ((int64_t)1 << (RTRL_FRAC - 1u));
             for (uint16_t e = jrow[i]; e < jrow[i + 1u]; ++e)
                 acc += (int64_t)jval[e] * saved[(size_t)jslot[e] * RTRL_CHUNK + c];
             row[c] = rtrl_sat_m(acc >> RTRL_FRAC, &want);
+            nz_want[i] |= row[c] != 0;
         }
     }
-    const uint64_t got = rtrl_influence_rows(M, ld, n, w, d, jrow, jslot, jval, saved);
+    uint64_t got = 0;
+    int nz_bad = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+        uint32_t nz = 0;
+        got += rtrl_row_update(M + (size_t)i * ld, w, d[i], own[i], jval + jrow[i], jslot + jrow[i],
+                               (uint16_t)(jrow[i + 1u] - jrow[i]), saved, &nz);
+        nz_bad += (nz != 0) != nz_want[i];
+    }
 
     int bad = 0;
     CHECK(got == want);
+    CHECK(nz_bad == 0);
     for (size_t i = 0; i < (size_t)n * ld; ++i)
         bad += M[i] != ref[i];
     CHECK(bad == 0);

@@ -241,14 +241,13 @@ static void test_reset(const tmodel_t *t)
     CHECK(all_zero(v.grad, 4u * P) && all_zero(v.grad_thr, 4u * n));
     CHECK(all_zero(v.grad_wo, 4u * k * n) && all_zero(v.grad_bo, 4u * k));
     CHECK(v.live == 0);
-    CHECK(v.n_groups == RTRL_GROUPS(TM_N, TM_D));
     int absent = 1;
-    for (uint16_t g = 0; g < v.n_groups; ++g)
-        absent &= v.group_start[g] == RTRL_ABSENT;
+    for (uint16_t p = 0; p < P; ++p)
+        absent &= v.col_of[p] == RTRL_ABSENT;
     CHECK(absent);
     CHECK(memcmp(v.theta, theta, 4u * P) == 0);
     CHECK(memcmp(v.w_o, w_o, sizeof w_o) == 0 && memcmp(v.b_o, b_o, sizeof b_o) == 0);
-    const rtrl_counters_t zero = {0, 0, 0, 0, 0, 0}, cr = counters_of(&ctx);
+    const rtrl_counters_t zero = {0, 0, 0, 0, 0, 0, 0, 0}, cr = counters_of(&ctx);
     CHECK(memcmp(&cr, &zero, sizeof zero) == 0);
 
     /* black box: the reset learner behaves as a fresh one initialised with its weights
@@ -278,9 +277,12 @@ static void test_reset(const tmodel_t *t)
     CHECK_ST(rtrl_reset_state(&fresh), RTRL_OK);
     v = view_of(&fresh);
     CHECK(v.live == P);
-    int in_order = v.group_start[0] == 0; /* every group alive, in group order */
-    for (uint16_t g = 1; g < v.n_groups; ++g)
-        in_order &= v.group_start[g] != RTRL_ABSENT && v.group_start[g] > v.group_start[g - 1];
+    /* every column alive, in parameter order within each postsynaptic unit's segment */
+    int in_order = 1;
+    for (uint16_t p = 0; p < P; ++p)
+        for (uint16_t q = 0; q < p; ++q)
+            if (column_row(t, p) == column_row(t, q))
+                in_order &= v.col_of[q] < v.col_of[p];
     CHECK(in_order);
     int distinct = 1; /* every parameter has its own column */
     for (uint16_t p = 0; p < P; ++p)

@@ -4,15 +4,13 @@ and losses equal the host C library's bit for bit, on the simulated device (no e
 and on mps2-an386 under QEMU."""
 
 import json
-import os
-import shutil
 
 import numpy as np
 import pytest
+from needs import require_board
 
 import pyrtrl
 from pyrtrl import protocol as P
-from pyrtrl.boards import get_board
 from pyrtrl.classify import DeviceLearner, learn_sequences, make_learner, run_classification
 from pyrtrl.cli import main
 from pyrtrl.data import load_sequences
@@ -26,12 +24,7 @@ LR = 0.01
 
 
 def _need(board: str) -> None:
-    b = get_board(board)
-    missing = [t for t in (b.qemu, "make", "arm-none-eabi-gcc") if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI lacks {missing}: .ci/run must install them")
-        pytest.skip(f"MISSING TOOLS {missing}: install qemu-system-arm and gcc-arm-none-eabi")
+    require_board(board)
 
 
 def small_set(tmp_path, n=8, nt=5, T=7, seed=0):

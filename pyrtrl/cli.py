@@ -87,8 +87,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return _bench_all(args)
     if args.quality:
         return _bench_quality(args)
-    if args.work or args.check:
-        raise PyrtrlError("--work and --check go with --all")
+    if args.work or args.check or args.no_quality:
+        raise PyrtrlError("--work, --check and --no-quality go with --all")
     configs = grid(args.hidden, args.density, args.eps, args.masks)
     rows = run_bench(configs, quick=args.quick, progress=not args.json and sys.stderr.isatty())
     if args.out:
@@ -146,14 +146,22 @@ def _bench_all(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     res = regenerate(out, quick=args.quick, work=args.work, progress=not args.json, command=cmd)
     problems = check_outputs(out) if args.check else []
+    quality_files: List[str] = []
+    if not args.no_quality:  # every figure of cost is read next to one of quality
+        from .quality import regenerate as regenerate_quality
+
+        t1 = time.perf_counter()
+        quality_files = regenerate_quality(out, quick=args.quick, progress=not args.json and sys.stderr.isatty())
+        res["timings"]["quality"] = time.perf_counter() - t1
     summary = {"out": out, "seconds": time.perf_counter() - t0, "timings": res["timings"],
                "exponents": {k: res["growth"][k] for k in res["growth"] if k.startswith("exp_")},
-               "growth_criterion_met": res["growth"]["criterion_met"], "problems": problems}
+               "growth_criterion_met": res["growth"]["criterion_met"], "problems": problems,
+               "quality_files": quality_files}
     if args.json:
         _print_json(summary)
     else:
-        print(f"wrote {out}/benchmarks.md, {out}/benchmarks_readme_table.md, {out}/bench/ "
-              f"in {summary['seconds']:.0f} s")
+        print(f"wrote {out}/benchmarks.md, {out}/benchmarks_readme_table.md, {out}/bench/"
+              f"{', ' + ', '.join(quality_files) if quality_files else ''} in {summary['seconds']:.0f} s")
         print("fitted exponents: " + ", ".join(f"{k[4:]} {v:.2f}" for k, v in summary["exponents"].items()))
         for p in problems:
             print(f"CHECK FAILED: {p}")
@@ -520,7 +528,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true",
                    help="regenerate <out>/benchmarks.md, its figures in <out>/bench/ and "
                         "<out>/benchmarks_readme_table.md (cost surface, growth, host speed, device "
-                        "runs under QEMU, fidelity; ~15 min, --quick ~1 min)")
+                        "runs under QEMU, fidelity), then <out>/quality.md as --quality does "
+                        "(~40 min in all; --quick ~2 min)")
+    p.add_argument("--no-quality", action="store_true",
+                   help="with --all: leave out the learning-quality run (docs/quality.md)")
     p.add_argument("--work", help="with --all: keep the device run directories here (default: a "
                                   "temporary directory, removed)")
     p.add_argument("--check", action="store_true",

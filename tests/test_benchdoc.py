@@ -10,7 +10,9 @@ from pyrtrl.cli import main
 def test_bench_all_quick(tmp_path, capsys):
     have_qemu = all(shutil.which(t) for t in (get_board("mps2-an386").qemu, "make", "arm-none-eabi-gcc"))
     out = tmp_path / "docs"
-    rc = main(["bench", "--all", "--quick", "--out", str(out), "--work", str(tmp_path / "work"), "--json"])
+    # the quality part has its own test (tests/test_quality.py); here only that --all runs it
+    rc = main(["bench", "--all", "--quick", "--no-quality", "--out", str(out), "--work", str(tmp_path / "work"),
+               "--json"])
     problems = check_outputs(str(out), require_device=have_qemu)
     assert problems == [], problems
     assert rc == 0
@@ -46,3 +48,25 @@ def test_readme_table_is_the_benchmark_run():
 
     for num in re.findall(r"\d+(?:\.\d+)?(?:e[+-]\d+)?", table):
         assert num in doc, num
+
+
+def test_bench_all_runs_the_quality_part_too(tmp_path, monkeypatch, capsys):
+    """Every figure of cost is read next to one of quality: --all also writes quality.md."""
+    import json
+
+    import pyrtrl.benchdoc
+    import pyrtrl.quality
+
+    calls = []
+    monkeypatch.setattr(pyrtrl.benchdoc, "regenerate",
+                        lambda out, **kw: calls.append(("cost", out, kw["quick"])) or
+                        {"timings": {}, "growth": {"exp_dense": 3.0, "exp_sparse": 2.0, "criterion_met": True}})
+    monkeypatch.setattr(pyrtrl.quality, "regenerate",
+                        lambda out, **kw: calls.append(("quality", out, kw["quick"])) or [f"{out}/quality.md"])
+    assert main(["bench", "--all", "--quick", "--out", str(tmp_path), "--json"]) == 0
+    assert calls == [("cost", str(tmp_path), True), ("quality", str(tmp_path), True)]
+    assert json.loads(capsys.readouterr().out)["quality_files"] == [f"{tmp_path}/quality.md"]
+    calls.clear()
+    assert main(["bench", "--all", "--quick", "--no-quality", "--out", str(tmp_path), "--json"]) == 0
+    assert [c[0] for c in calls] == ["cost"]
+    assert main(["bench", "--no-quality"]) != 0  # only with --all: one line, not a run

@@ -57,18 +57,18 @@ def test_update_uses_the_mean_gradient_of_k_steps():
 def test_memory_does_not_grow_with_stream_length():
     model = pyrtrl.init_egru(8, 1, 2, density=0.5, eps=0.5, seed=5)
     learner = pyrtrl.OnlineLearner(model, lr=1e-3)
-    x, target = delayed_recall(20000, seed=6)
-    tracemalloc.start()
+    x, target = delayed_recall(6000, seed=6)
+    tracemalloc.start()  # slows each step ~10x: 5,000 steps resolve a leak of 1 byte a step
     try:
         for t in range(1000):
             learner.step(x[t], target[t])
         at_1k = tracemalloc.get_traced_memory()[0]
-        for t in range(1000, 20000):
+        for t in range(1000, 6000):
             learner.step(x[t], target[t])
-        at_20k = tracemalloc.get_traced_memory()[0]
+        at_6k = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
-    assert at_20k - at_1k < 16 * 1024, (at_1k, at_20k)
+    assert at_6k - at_1k < 4 * 1024, (at_1k, at_6k)  # measured: under 100 bytes
 
 
 def test_bad_samples_are_rejected_and_lose_nothing():

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from needs import in_ci
 
 from pyrtrl import datasets
 from pyrtrl.baselines import (classification_baselines, logistic_regression, mean_std_features,
@@ -150,6 +151,8 @@ def test_the_real_italy_power_demand_when_installed():
     try:
         ds = datasets.load_dataset("ItalyPowerDemand")
     except PyrtrlError as e:
+        if in_ci():
+            pytest.fail(f"CI lacks the data set ({e}): tools/test.sh installs sktime", pytrace=False)
         pytest.skip(f"OPTIONAL PACKAGE MISSING: {e}")
     assert ds.X.shape == (67, 24, 1) and ds.X_test.shape == (1029, 24, 1)
     assert np.bincount(ds.y).tolist() == [34, 33] and np.bincount(ds.y_test).tolist() == [513, 516]

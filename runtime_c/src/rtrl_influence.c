@@ -88,14 +88,36 @@ static RTRL_NOINLINE uint32_t jacobian(rtrl_t *ctx, const int32_t *a_prev, uint1
     return nent;
 }
 
+/* Index of the lowest set bit of a nonzero word: two instructions where the core counts
+ * leading zeros of a bit-reversed word (Armv7-M and up) or has TZCNT/BSF (x86); a loop
+ * elsewhere (Armv6-M and RV32IMAC have neither, and libgcc's __ctzsi2 is a call). */
+RTRL_INLINE uint32_t lowest_bit(uint32_t v)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) ||                \
+                          (defined(__ARM_ARCH) && __ARM_ARCH >= 7 && !defined(__ARM_ARCH_6M__) &&   \
+                           !defined(__ARM_ARCH_8M_BASE__)))
+    return (uint32_t)__builtin_ctz(v);
+#else
+    uint32_t i = 0;
+    while (!(v & 1u)) {
+        v >>= 1;
+        ++i;
+    }
+    return i;
+#endif
+}
+
 /* M[:, live] <- diag(d) M + J M[act], segment by segment, skipping the zero blocks.
  *
  * Segment s (unit s's parameters, w live columns) is updated row by row in chunks of
  * RTRL_CHUNK columns. Its sources are the active units j whose row of the segment may be
  * nonzero (flag set): only their chunk is saved, and each row's list holds only the J
- * entries of those sources. A row whose own flag is clear and whose list is empty is zero
- * and stays zero: skipped. The new flags are the rows whose result has a nonzero entry.
- * Returns the row products performed (of the n L + nent L the cost model counts). */
+ * entries of those sources. The rows updated are those whose own flag is set or whose list
+ * is not empty; every other row is zero and stays zero: skipped. The new flags are the rows
+ * whose result has a nonzero entry. On the portable kernel a partial chunk is widened to a
+ * multiple of 4 columns where the segment has room: the extra columns are dead (zero in M
+ * and in the saved rows) and stay zero. Returns the row products over live columns (of the
+ * n L + nent L the cost model counts). */
 static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
 {
     const rtrl_model_t *m = &ctx->model;
@@ -105,13 +127,17 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
     rtrl_m_t *M = ctx->M;
     uint16_t *cnt = ctx->cursor;
     uint64_t nsat = 0, done = 0;
-    uint32_t fresh[RTRL_NZ_WORDS(RTRL_MAX_UNITS)];
+    uint32_t fresh[RTRL_NZ_WORDS(RTRL_MAX_UNITS)], todo[RTRL_NZ_WORDS(RTRL_MAX_UNITS)];
     memset(cnt, 0, 2u * n);
     for (uint16_t s = 0; s < n; ++s) {
         const uint32_t w = ctx->seg_live[s];
         if (w == 0)
             continue;
         uint32_t *flags = rtrl_nz(ctx, s);
+        for (size_t q = 0; q < nw; ++q) {
+            todo[q] = flags[q];
+            fresh[q] = 0;
+        }
         /* row lists of the J entries whose source row of this segment may be nonzero */
         uint16_t nsrc = 0;
         for (uint16_t q = 0; q < nact; ++q) {
@@ -123,43 +149,50 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
                 const uint16_t at = (uint16_t)(ctx->jrow[i] + cnt[i]++);
                 ctx->lval[at] = ctx->jval[e];
                 ctx->jslot[at] = nsrc;
+                rtrl_nz_set(todo, i);
             }
             ctx->srcs[nsrc++] = j;
         }
-        for (size_t q = 0; q < nw; ++q)
-            fresh[q] = 0;
         const size_t base = ctx->seg_off[s];
         for (uint32_t c0 = 0; c0 < w; c0 += RTRL_CHUNK) {
             const uint32_t cw = (w - c0) < RTRL_CHUNK ? (w - c0) : RTRL_CHUNK;
+            const int last = c0 + RTRL_CHUNK >= w;
+#if RTRL_PAD == 1
+            uint32_t kw = (cw + 3u) & ~3u; /* widened over dead columns where there is room */
+            if (base + c0 + kw > ctx->seg_off[s + 1u])
+                kw = cw;
+#else
+            const uint32_t kw = cw;
+#endif
             for (uint16_t q = 0; q < nsrc; ++q) {
                 rtrl_m_t *dst = ctx->saved + (size_t)q * RTRL_CHUNK;
                 const rtrl_m_t *src = M + (size_t)ctx->srcs[q] * P + base + c0;
                 /* element by element: the cross targets' memcpy (newlib-nano, -Os) copies
                  * byte by byte, ~9 instructions per byte */
-                for (uint32_t c = 0; c < cw; ++c)
+                for (uint32_t c = 0; c < kw; ++c)
                     dst[c] = src[c];
 #if RTRL_PAD > 1
                 for (uint32_t c = cw; c % RTRL_PAD != 0; ++c)
                     dst[c] = 0;
 #endif
             }
-            for (uint16_t i = 0; i < n; ++i) {
-                const int own = rtrl_nz_get(flags, i);
-                const uint16_t ne = cnt[i];
-                if (!own && ne == 0)
-                    continue;
-                uint32_t nz = 0;
-                nsat += rtrl_row_update(M + (size_t)i * P + base + c0, cw, ctx->dvec[i], own,
-                                        ctx->lval + ctx->jrow[i], ctx->jslot + ctx->jrow[i], ne,
-                                        ctx->saved, &nz);
-                done += (uint64_t)cw * ((uint32_t)own + ne);
-                if (nz)
-                    rtrl_nz_set(fresh, i);
+            for (size_t q = 0; q < nw; ++q) {
+                for (uint32_t bits = todo[q]; bits != 0; bits &= bits - 1u) {
+                    const uint16_t i = (uint16_t)(q * 32u + lowest_bit(bits));
+                    const int own = rtrl_nz_get(flags, i);
+                    const uint16_t ne = cnt[i];
+                    uint32_t nz = 0;
+                    nsat += rtrl_row_update(M + (size_t)i * P + base + c0, kw, ctx->dvec[i], own,
+                                            ctx->lval + ctx->jrow[i], ctx->jslot + ctx->jrow[i], ne,
+                                            ctx->saved, &nz);
+                    done += (uint64_t)cw * ((uint32_t)own + ne);
+                    if (nz)
+                        rtrl_nz_set(fresh, i);
+                    if (last)
+                        cnt[i] = 0;
+                }
             }
         }
-        for (uint16_t q = 0; q < nsrc; ++q) /* clear the counts of the rows the lists reached */
-            for (uint16_t e = m->u_colptr[ctx->srcs[q]]; e < m->u_colptr[ctx->srcs[q] + 1]; ++e)
-                cnt[m->u_rowidx[e]] = 0;
         if (!dense)
             for (size_t q = 0; q < nw; ++q)
                 flags[q] = fresh[q];
@@ -170,7 +203,7 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
 
 /* Saturating add of an Mbar entry to row `row` of column col (in segment seg); a nonzero
  * result sets the row's flag in the segment. */
-static inline void mbar_add(rtrl_t *ctx, uint16_t col, uint16_t row, uint16_t seg, int64_t v)
+RTRL_INLINE void mbar_add(rtrl_t *ctx, uint16_t col, uint16_t row, uint16_t seg, int64_t v)
 {
     rtrl_m_t *cell = ctx->M + (size_t)row * ctx->P + col;
     *cell = rtrl_sat_m((int64_t)*cell + v, &ctx->counters.saturations);

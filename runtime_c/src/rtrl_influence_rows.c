@@ -68,7 +68,7 @@ static inline rtrl_m_t finish1(int64_t acc, uint32_t *nsat)
  * stay in registers while the entries stream by (on Cortex-M4 and up: LDRSH + SMLAL per
  * product instead of reloading and storing an accumulator array). Without `own` the row is
  * zero and its diagonal products are not formed. */
-static RTRL_NOINLINE uint32_t row_quads(rtrl_m_t *restrict row, uint32_t w4, int32_t d, int own,
+RTRL_INLINE uint32_t row_quads(rtrl_m_t *restrict row, uint32_t w4, int32_t d, int own,
                                         const int32_t *jv_row, const uint16_t *slot, uint16_t ne,
                                         const rtrl_m_t *restrict saved, uint32_t *nz)
 {

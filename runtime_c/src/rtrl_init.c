@@ -285,7 +285,11 @@ rtrl_status_t rtrl_reset_state(rtrl_t *ctx)
     memset(ctx->seg_live, 0, 2u * n);
     ctx->live = 0;
     /* no (row, segment) block nonzero; in dense mode every flag stays set (nothing skipped) */
-    memset(ctx->nzm, ctx->cfg.dense_mode ? 0xFF : 0, 4u * n * RTRL_NZ_WORDS(n));
+    memset(ctx->nzm, 0, 4u * n * RTRL_NZ_WORDS(n));
+    if (ctx->cfg.dense_mode)
+        for (uint16_t s = 0; s < n; ++s)
+            for (uint16_t i = 0; i < n; ++i)
+                rtrl_nz_set(rtrl_nz(ctx, s), i);
     if (ctx->cfg.dense_mode) /* every column alive from the start, in parameter order */
         for (uint16_t p = 0; p < P; ++p)
             rtrl_col_alive(ctx, p, rtrl_seg_of(ctx, p));

@@ -195,7 +195,7 @@ static inline uint16_t rtrl_seg_of(const rtrl_t *ctx, uint16_t p)
 
 /* Column of parameter p in segment seg, bringing it alive (zero) at the segment's next free
  * column if it was dead. */
-static inline uint16_t rtrl_col_alive(rtrl_t *ctx, uint16_t p, uint16_t seg)
+RTRL_INLINE uint16_t rtrl_col_alive(rtrl_t *ctx, uint16_t p, uint16_t seg)
 {
     if (ctx->col_of[p] == RTRL_ABSENT) {
         ctx->col_of[p] = (uint16_t)(ctx->seg_off[seg] + ctx->seg_live[seg]++);
@@ -206,17 +206,17 @@ static inline uint16_t rtrl_col_alive(rtrl_t *ctx, uint16_t p, uint16_t seg)
 
 /* The row flags of segment s: bit i set when row i of the segment may be nonzero (clear:
  * exactly zero). */
-static inline uint32_t *rtrl_nz(const rtrl_t *ctx, uint16_t s)
+RTRL_INLINE uint32_t *rtrl_nz(const rtrl_t *ctx, uint16_t s)
 {
     return ctx->nzm + (size_t)s * RTRL_NZ_WORDS(ctx->cfg.n);
 }
 
-static inline int rtrl_nz_get(const uint32_t *flags, uint16_t i)
+RTRL_INLINE int rtrl_nz_get(const uint32_t *flags, uint16_t i)
 {
     return (int)((flags[i >> 5] >> (i & 31u)) & 1u);
 }
 
-static inline void rtrl_nz_set(uint32_t *flags, uint16_t i)
+RTRL_INLINE void rtrl_nz_set(uint32_t *flags, uint16_t i)
 {
     flags[i >> 5] |= (uint32_t)1 << (i & 31u);
 }

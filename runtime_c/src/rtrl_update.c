@@ -44,7 +44,7 @@ void rtrl_update(rtrl_t *ctx)
         for (uint16_t q = 0; q < k; ++q)
             ctx->b_o[q] = step(ctx, ctx->P + wo + q, ctx->b_o[q], ctx->grad_bo[q]);
     }
-    memset(ctx->grad, 0, 4u * ctx->P);
+    /* the cell's grad was cleared by update_cell, column by column (dead columns stay 0) */
     memset(ctx->grad_thr, 0, 4u * n);
     memset(ctx->grad_wo, 0, 4u * (size_t)k * ctx->m);
     memset(ctx->grad_bo, 0, 4u * k);
@@ -52,21 +52,44 @@ void rtrl_update(rtrl_t *ctx)
     ++ctx->counters.updates;
 }
 
-/* The cell's parameters in theta order; a parameter whose column never came alive has an
- * exactly zero gradient and is left alone (as its optimiser moments). */
+/* The cell's parameters in theta order, each gradient read and cleared; a parameter whose
+ * column never came alive has an exactly zero gradient and is left alone (as its optimiser
+ * moments). With SGD a zero gradient changes nothing (w - rnd(0) = w): skipped. */
 static void update_cell(rtrl_t *ctx)
 {
-    const uint16_t n = ctx->cfg.n;
+    const rtrl_config_t *cfg = &ctx->cfg;
+    const uint16_t n = cfg->n;
     uint64_t *sat = &ctx->counters.saturations;
-    for (uint16_t p = 0; p < ctx->off_thr; ++p) {
-        const uint16_t col = ctx->col_of[p];
-        if (col != RTRL_ABSENT)
-            ctx->theta[p] = step(ctx, p, ctx->theta[p], ctx->grad[col]);
+    int32_t *grad = ctx->grad;
+    if (cfg->adam) {
+        for (uint16_t p = 0; p < ctx->off_thr; ++p) {
+            const uint16_t col = ctx->col_of[p];
+            if (col == RTRL_ABSENT)
+                continue;
+            ctx->theta[p] = step(ctx, p, ctx->theta[p], grad[col]);
+            grad[col] = 0;
+        }
+    } else {
+        const int64_t lr = cfg->lr_q, clip = cfg->clip_q;
+        for (uint16_t p = 0; p < ctx->off_thr; ++p) {
+            const uint16_t col = ctx->col_of[p];
+            if (col == RTRL_ABSENT)
+                continue;
+            int64_t g = grad[col];
+            if (g == 0)
+                continue;
+            grad[col] = 0;
+            if (clip)
+                g = g > clip ? clip : (g < -clip ? -clip : g);
+            ctx->theta[p] = rtrl_sat32((int64_t)ctx->theta[p] - rtrl_rnd(lr * g, RTRL_WFRAC), sat);
+        }
     }
     for (uint16_t j = 0; j < n; ++j) {
         const uint16_t p = (uint16_t)(ctx->off_thr + j);
         const uint16_t c = ctx->col_of[p];
-        const int64_t g = rtrl_sat32((int64_t)(c == RTRL_ABSENT ? 0 : ctx->grad[c]) + ctx->grad_thr[j], sat);
+        const int64_t g = rtrl_sat32((int64_t)(c == RTRL_ABSENT ? 0 : grad[c]) + ctx->grad_thr[j], sat);
+        if (c != RTRL_ABSENT)
+            grad[c] = 0;
         int32_t t = step(ctx, p, ctx->theta[p], g);
         ctx->theta[p] = t < 0 ? 0 : (t > RTRL_WONE ? RTRL_WONE : t);
     }

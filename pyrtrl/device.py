@@ -39,6 +39,14 @@ def split_weights_image(q, image: bytes) -> "tuple[np.ndarray, np.ndarray, np.nd
     return v[:q.P], v[q.P:wo_end].reshape(q.k, q.features), v[wo_end:]
 
 
+def _quiet_steps(hello_payload: bytes) -> bool:
+    """The HELLO in ``hello_payload`` announces ``CAP_QUIET_STEPS`` (False if unreadable)."""
+    try:
+        return P.Hello.unpack(hello_payload).quiet_steps
+    except (struct.error, IndexError, UnicodeDecodeError):
+        return False
+
+
 class MemoryLink:
     """One end of an in-memory byte pipe with pyserial's read/write/timeout interface."""
 
@@ -115,6 +123,9 @@ class Device:
         self.hello_msg: Optional[P.Hello] = None
         self.credit = 0
         self.grants = 0  # CREDIT frames received
+        # the device owes a CREDIT: it is learning a SAMPLES frame (or, with
+        # CAP_QUIET_STEPS, has just sent a HELLO); the host sends nothing until it comes
+        self.owed_credit = False
 
     # -- frames --------------------------------------------------------------------------
     def send(self, ftype: int, payload: bytes = b"") -> int:
@@ -148,6 +159,10 @@ class Device:
         if f.type == P.CREDIT:  # grants add up: each says how many more samples fit
             self.credit += P.Credit.unpack(f.payload).samples
             self.grants += 1
+            self.owed_credit = False
+        elif f.type == P.HELLO and _quiet_steps(f.payload):
+            self.credit = 0  # the CREDIT that follows every HELLO grants the whole free queue
+            self.owed_credit = True
         elif f.type == P.ERROR:
             self.stats.errors.append(P.Error.unpack(f.payload))
 
@@ -175,10 +190,11 @@ class Device:
         """
         try:
             f = self.expect(P.HELLO, "HELLO", timeout=boot_wait)
-        except PyrtrlError:
+        except PyrtrlError:  # (a real board booted before the port was opened)
             self.send(P.HELLO_REQ)
             f = self.expect(P.HELLO, "HELLO")
         self.hello_msg = P.Hello.unpack(f.payload)
+        self.await_credit("HELLO")  # (under the flow-control rule nothing is sent before it)
         return self.hello_msg
 
     def request_hello(self) -> P.Hello:
@@ -186,7 +202,18 @@ class Device:
         RAM use (static data plus the deepest stack so far)."""
         self.send(P.HELLO_REQ)
         f = self.expect(P.HELLO, "HELLO")
+        self.await_credit("HELLO")
         return P.Hello.unpack(f.payload)
+
+    def await_credit(self, after: str) -> None:
+        """Wait for the CREDIT the device owes (after a SAMPLES frame, or a HELLO of a device
+        with ``CAP_QUIET_STEPS``): it is then idle, waiting for bytes."""
+        deadline = time.monotonic() + self.timeout
+        while self.owed_credit:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise PyrtrlError(f"device sent no CREDIT after {after} within {self.timeout:g} s")
+            self._pump(min(left, 0.2))
 
     def command(self, ftype: int, payload: bytes = b"") -> None:
         """Send a command and wait for its ACK (or raise on the device's ERROR)."""
@@ -263,8 +290,22 @@ class Device:
         HELLO announces ``CAP_LABELLED_ONLY``): the device reports only the steps with a
         label >= 0, each record's counts summed since its previous record; one record per
         such step, the last one's after every sample was learned.
+
+        Flow control (docs/telemetry.md): one burst of SAMPLES frames per CREDIT (one frame
+        to a device without ``CAP_QUIET_STEPS``), nothing else sent until the device's next
+        CREDIT, so no byte reaches it while it steps; returns once the last CREDIT is back
+        (the device idle, waiting for bytes).
         """
         hello = self.hello_msg or self.hello()
+        try:
+            return self._stream(hello, x, target, labels, on_records, labelled_only)
+        except BaseException:
+            self.owed_credit = False  # (what follows a failure is the caller's choice)
+            raise
+
+    def _stream(self, hello: P.Hello, x: np.ndarray, target: Optional[np.ndarray],
+                labels: Optional[np.ndarray], on_records: Optional[Callable[[List[P.StepRecord]], None]],
+                labelled_only: bool) -> List[P.StepRecord]:
         T = x.shape[0]
         if labelled_only:
             if labels is None or T == 0 or int(labels[-1]) < 0:
@@ -281,15 +322,22 @@ class Device:
         sent = 0
         last_progress = time.monotonic()
         grants = self.grants
-        while len(records) < expected:
-            while sent < T and self.credit > 0:
+        while len(records) < expected or self.owed_credit:
+            more = True
+            while more and sent < T and self.credit > 0 and not self.owed_credit:
+                # one burst per grant: its frames back to back, all but the last flagged
+                # MORE (the device steps only after the last), then quiet until the CREDIT
+                # it sends after learning them: no byte in flight while it steps
+                # (docs/telemetry.md). A device without the flag: one frame per grant.
                 count = min(per_frame, self.credit, T - sent)
+                more = hello.quiet_steps and count < self.credit and sent + count < T
                 s = slice(sent, sent + count)
                 self.send(P.SAMPLES, P.Samples(x[s], None if target is None else target[s],
                                                None if labels is None else labels[s],
-                                               labelled_only).pack())
+                                               labelled_only, more).pack())
                 self.credit -= count
                 sent += count
+                self.owed_credit = not more
             self._pump(0.05)
             got = self.grants != grants  # a grant: the device consumed samples (progress)
             grants = self.grants
@@ -311,6 +359,9 @@ class Device:
                     f"{len(records)} of {expected} labelled steps ({sent} of {T} samples sent)"
                 raise PyrtrlError(f"device stopped answering after {done} "
                                   f"({self.timeout:g} s without statistics or credit)")
+            if any(e.code == P.ERR_BUSY for e in self.stats.errors):
+                raise PyrtrlError("the device reports a byte that arrived while it stepped: the host "
+                                  "broke the flow-control rule (on a real board bytes may be lost)")
             refused = [e for e in self.stats.errors if e.seq != 0xFFFF]
             if refused:  # (errors without a sequence number are counted, not fatal)
                 e = refused[-1]
@@ -324,6 +375,10 @@ class SimulatedDevice(threading.Thread):
     It speaks the protocol on a :class:`MemoryLink` exactly as the firmware does on its
     UART: HELLO on start, ACK for commands, CREDIT for flow control, STEP_STATS per window,
     WEIGHTS dumps. ``pyrtrl run --board host`` uses it (no emulator).
+
+    Like the firmware it checks the flow-control rule (docs/telemetry.md): a byte that
+    arrived while it learned a SAMPLES frame (before the CREDIT that ends it) is counted in
+    :attr:`bytes_while_stepping` and reported as ERROR BUSY.
     """
 
     def __init__(self, learner, link: MemoryLink, board: str = "host", window: int = 4,
@@ -342,6 +397,9 @@ class SimulatedDevice(threading.Thread):
         q = learner.q
         self.d, self.k = q.d, q.k
         self.acc = [0, 0, 0]  # events, active columns, MACs since the last record
+        self.bytes_while_stepping = 0  # SAMPLES frames after whose steps a byte was waiting
+        self._more = False  # more frames were read with the one being handled
+        self.burst: List[P.Samples] = []  # SAMPLES frames of a burst not yet learned (flag MORE)
 
     def send(self, ftype: int, payload: bytes = b"") -> None:
         self.link.write(P.encode_frame(ftype, self.seq, payload))
@@ -353,7 +411,8 @@ class SimulatedDevice(threading.Thread):
                        self.learner.required_bytes, self.learner.required_bytes, 0,
                        P.Samples.capacity(q.d, q.k), self.window, self.board, "runtime_c (cffi)",
                        q.features, P.readout_flags(q.readout_c, fc.rls is not None, fc.freeze_cell,
-                                                    fc.adam is not None), P.Hello.CAP_LABELLED_ONLY)
+                                                    fc.adam is not None),
+                       P.Hello.CAP_LABELLED_ONLY | P.Hello.CAP_QUIET_STEPS)
 
     def run(self) -> None:  # thread body
         self.send(P.HELLO, self.hello().pack())
@@ -364,7 +423,9 @@ class SimulatedDevice(threading.Thread):
                 if self.link.closed:
                     return
                 continue
-            for f in self.decoder.feed(data):
+            frames = self.decoder.feed(data)
+            for i, f in enumerate(frames):
+                self._more = i + 1 < len(frames)
                 try:
                     self.handle(f)
                 except (struct.error, ValueError) as e:  # a payload of the wrong length
@@ -373,8 +434,9 @@ class SimulatedDevice(threading.Thread):
     def handle(self, f: P.Frame) -> None:
         c = self.learner
         ack = P.Ack(f.seq, f.type).pack()
-        if f.type == P.HELLO_REQ:
+        if f.type == P.HELLO_REQ:  # a CREDIT follows every HELLO: the whole (empty) buffer
             self.send(P.HELLO, self.hello().pack())
+            self.send(P.CREDIT, P.Credit(self.buffer_samples).pack())
         elif f.type == P.START:
             self.running = True
             self.send(P.ACK, ack)
@@ -400,28 +462,36 @@ class SimulatedDevice(threading.Thread):
                 self.send(P.ERROR, P.Error(f.seq, P.ERR_STATE, "samples before START").pack())
                 return
             s = P.Samples.unpack(f.payload, self.d, self.k)
-            if s.x.shape[0] > self.buffer_samples:  # more than any credit it grants
+            if s.x.shape[0] + sum(b.x.shape[0] for b in self.burst) > self.buffer_samples:
                 self.send(P.ERROR, P.Error(f.seq, P.ERR_OVERFLOW, "more samples than credit").pack())
                 return
+            self.burst.append(s)
+            if s.more:  # another frame of the burst follows: step after the last
+                return
+            burst, self.burst = self.burst, []
             recs = []
-            for i in range(s.x.shape[0]):  # one call per sample: per-step counters, as on a device
-                before = c.counters()
-                r = c.run_fixed(s.x[i:i + 1], None if s.target is None else s.target[i:i + 1],
-                                labels=None if s.labels is None else s.labels[i:i + 1])
-                after = c.counters()
-                acc = self.acc
-                acc[0] += int(r.events[0])
-                acc[1] += after.active_cols - before.active_cols
-                acc[2] += after.macs - before.macs
-                if s.labelled_only and s.labels[i] < 0:
-                    continue  # counted into the next record
-                recs.append(P.StepRecord(before.steps, int(r.loss_q[0]), r.output_q[0],
-                                         min(acc[0], 0xFFFF), min(acc[1], 0xFFFF), min(acc[2], 0xFFFFFFFF),
-                                         0, after.saturations))
-                self.acc = [0, 0, 0]
+            for s in burst:
+                for i in range(s.x.shape[0]):  # one call per sample: per-step counters, as on a device
+                    before = c.counters()
+                    r = c.run_fixed(s.x[i:i + 1], None if s.target is None else s.target[i:i + 1],
+                                    labels=None if s.labels is None else s.labels[i:i + 1])
+                    after = c.counters()
+                    acc = self.acc
+                    acc[0] += int(r.events[0])
+                    acc[1] += after.active_cols - before.active_cols
+                    acc[2] += after.macs - before.macs
+                    if s.labelled_only and s.labels[i] < 0:
+                        continue  # counted into the next record
+                    recs.append(P.StepRecord(before.steps, int(r.loss_q[0]), r.output_q[0],
+                                             min(acc[0], 0xFFFF), min(acc[1], 0xFFFF), min(acc[2], 0xFFFFFFFF),
+                                             0, after.saturations))
+                    self.acc = [0, 0, 0]
             for i in range(0, len(recs), self.window):
                 self.send(P.STEP_STATS, P.StepStats(recs[i:i + self.window]).pack())
-            self.send(P.CREDIT, P.Credit(s.x.shape[0]).pack())  # those slots are free again
+            if self._more or self.link.in_waiting:  # sent before the CREDIT below: while stepping
+                self.bytes_while_stepping += 1
+                self.send(P.ERROR, P.Error(0xFFFF, P.ERR_BUSY, "byte arrived while stepping").pack())
+            self.send(P.CREDIT, P.Credit(sum(b.x.shape[0] for b in burst)).pack())  # free again
         elif f.type == P.EXIT:
             self.send(P.ACK, ack)
             self.stop_flag = True

@@ -50,7 +50,7 @@ TYPE_NAMES = {
 }
 
 # error codes carried by ERROR frames
-ERR_CRC, ERR_TYPE, ERR_LENGTH, ERR_STATE, ERR_RANGE, ERR_OVERFLOW, ERR_LOAD = range(1, 8)
+ERR_CRC, ERR_TYPE, ERR_LENGTH, ERR_STATE, ERR_RANGE, ERR_OVERFLOW, ERR_LOAD, ERR_BUSY = range(1, 9)
 
 
 def _crc16_table() -> List[int]:
@@ -219,7 +219,7 @@ class Hello:
     # optional tail after the strings (devices that predate it send none: None here)
     features: Optional[int] = None  # columns of W_o: n + taps * d (sizes the weights image)
     readout_flags: Optional[int] = None  # READOUT_C | READOUT_RLS | FREEZE_CELL | ADAM
-    capabilities: Optional[int] = None  # CAP_LABELLED_ONLY (devices that predate it: None)
+    capabilities: Optional[int] = None  # CAP_* bits (devices that predate them: None)
 
     _TAIL: ClassVar[struct.Struct] = struct.Struct("<HB")
     READOUT_C: ClassVar[int] = 1  # the readout reads the state c (else the events y)
@@ -227,6 +227,10 @@ class Hello:
     FREEZE_CELL: ClassVar[int] = 4  # only the readout learns
     ADAM: ClassVar[int] = 8  # what learns by gradient steps by Adam (else SGD)
     CAP_LABELLED_ONLY: ClassVar[int] = 1  # SAMPLES flag LABELLED_ONLY understood
+    # SAMPLES flag MORE understood (steps only after a burst's last frame), a CREDIT follows
+    # every HELLO (credit restarts there), and a byte found waiting after the steps is
+    # reported as ERROR BUSY (docs/telemetry.md, flow control)
+    CAP_QUIET_STEPS: ClassVar[int] = 2
 
     def pack(self) -> bytes:
         head = self._S.pack(self.protocol, self.influence_bits, self.n, self.d, self.k,
@@ -252,6 +256,13 @@ class Hello:
         """The device takes SAMPLES with the LABELLED_ONLY flag (HELLO's capabilities byte)."""
         return bool((self.capabilities or 0) & self.CAP_LABELLED_ONLY)
 
+    @property
+    def quiet_steps(self) -> bool:
+        """The device keeps the flow-control rule's side (HELLO's capabilities byte): it steps
+        only after a burst's last SAMPLES frame (flag MORE clear), sends a CREDIT after each
+        HELLO, and reports ERROR BUSY when a byte arrived while it stepped."""
+        return bool((self.capabilities or 0) & self.CAP_QUIET_STEPS)
+
 
 def readout_flags(readout_c: bool, rls: bool, freeze_cell: bool, adam: bool = False) -> int:
     """HELLO's readout byte for a learner's settings."""
@@ -270,10 +281,14 @@ class Samples:
     # report only the steps with a label >= 0, each record's events, active columns, MACs
     # and ticks summed since the previous record (flags bit 2; HELLO's CAP_LABELLED_ONLY)
     labelled_only: bool = False
+    # another SAMPLES frame of the same burst follows at once: the device steps only after
+    # a burst's last frame (flags bit 3; HELLO's CAP_QUIET_STEPS; docs/telemetry.md)
+    more: bool = False
 
     HAS_TARGET: ClassVar[int] = 1
     HAS_LABELS: ClassVar[int] = 2
     LABELLED_ONLY: ClassVar[int] = 4
+    MORE: ClassVar[int] = 8
 
     def pack(self) -> bytes:
         count = self.x.shape[0]
@@ -281,7 +296,8 @@ class Samples:
             raise PyrtrlError("SAMPLES: labelled_only needs labels")
         flags = ((self.HAS_TARGET if self.target is not None else 0)
                  | (self.HAS_LABELS if self.labels is not None else 0)
-                 | (self.LABELLED_ONLY if self.labelled_only else 0))
+                 | (self.LABELLED_ONLY if self.labelled_only else 0)
+                 | (self.MORE if self.more else 0))
         if count == 0:  # (reshape(0, -1) below would fail)
             return struct.pack("<HB", 0, flags)
         rows = [np.asarray(self.x, dtype="<i4").reshape(count, -1)]
@@ -314,7 +330,7 @@ class Samples:
             if has_l:
                 (lab[t],) = struct.unpack_from("<h", p, off)
                 off += 2
-        return cls(x, tg, lab, bool(flags & cls.LABELLED_ONLY) and lab is not None)
+        return cls(x, tg, lab, bool(flags & cls.LABELLED_ONLY) and lab is not None, bool(flags & cls.MORE))
 
     @staticmethod
     def capacity(d: int, k: int, has_target: bool = True, has_label: bool = False) -> int:

@@ -70,7 +70,8 @@ def _close(sim, ends):
 
 
 def test_device_that_stops_answering_mid_stream_gives_one_line_error_within_timeout():
-    model, dev, sim, ends = _sim(_DiesAfter, timeout=1.0, frames=3)
+    # (the first credit, 64 samples, goes as one burst of 4 frames: silent during the second)
+    model, dev, sim, ends = _sim(_DiesAfter, timeout=1.0, frames=6)
     try:
         dev.hello()
         dev.start()

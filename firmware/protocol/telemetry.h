@@ -25,7 +25,8 @@ enum {
 
 enum {
     TLM_ERR_CRC = 1, TLM_ERR_TYPE = 2, TLM_ERR_LENGTH = 3, TLM_ERR_STATE = 4,
-    TLM_ERR_RANGE = 5, TLM_ERR_OVERFLOW = 6, TLM_ERR_LOAD = 7
+    TLM_ERR_RANGE = 5, TLM_ERR_OVERFLOW = 6, TLM_ERR_LOAD = 7,
+    TLM_ERR_BUSY = 8 /* a byte arrived while the device stepped (docs/telemetry.md) */
 };
 
 /* CRC-16/CCITT-FALSE over len bytes, continuing from crc (start with 0xFFFF). */

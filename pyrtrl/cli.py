@@ -709,6 +709,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--influence-bits", type=int, choices=(16, 32), default=16,
                    help="influence matrix storage width (default 16)")
     p.add_argument("--json", action="store_true", help="print the written files as JSON")
+    from .flash import add_parser as add_flash_parser  # pyrtrl flash (issue 13 item 5)
+    add_flash_parser(command)
     return top
 
 

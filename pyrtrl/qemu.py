@@ -320,3 +320,91 @@ class Qemu:
         raise PyrtrlError(f"{self.board.name}: the serial port closed while waiting for {what} "
                           f"(got {buf[-80:]!r}); QEMU exit status {describe_status(status)}"
                           + (f"; QEMU said: {last}" if last else "")) from None
+
+
+class PtyQemu:
+    """Firmware booted under QEMU with its first UART on a pseudo-terminal, like a flashed
+    board on a USB-serial port: the guest runs at once (boot output before a host opens
+    :attr:`path` is lost, as on a board), and any pyserial user opens :attr:`path`
+    (``pyrtrl run --board B --port /dev/pts/N``). :class:`Qemu` (a socket held until the
+    host connects) is what board runs use; this is for testing the real-board path.
+
+    Parameters
+    ----------
+    board : str or Board
+        Board name or description.
+    elf : path
+        Firmware image (e.g. what ``pyrtrl flash`` wrote).
+    timeout : float
+        Seconds for QEMU to announce its pseudo-terminal.
+    extra_args : sequence of str
+        More QEMU arguments.
+    """
+
+    def __init__(self, board: Union[str, Board], elf: Union[str, os.PathLike], *,
+                 timeout: float = DEFAULT_CONNECT_TIMEOUT, extra_args: Sequence[str] = ()) -> None:
+        self.board = board if isinstance(board, Board) else get_board(board)
+        self.elf = Path(elf)
+        self.timeout = float(timeout)
+        self.extra_args = list(extra_args)
+        self.path: Optional[str] = None
+        self.proc: Optional[subprocess.Popen] = None
+        self._log = None
+
+    def command(self) -> List[str]:
+        """The QEMU command line, serial port 0 on a new pseudo-terminal."""
+        b = self.board
+        cmd = [b.qemu, "-M", b.machine] + (["-cpu", b.qemu_cpu] if b.qemu_cpu else [])
+        return cmd + ["-nographic", "-monitor", "none", "-semihosting-config", "enable=on,target=native",
+                      "-serial", "pty"] + self.extra_args + ["-kernel", str(self.elf)]
+
+    def start(self) -> "PtyQemu":
+        """Start QEMU; return once it has said which /dev/pts it redirected the UART to."""
+        import re
+
+        if self.proc is not None:
+            raise PyrtrlError(f"QEMU for {self.board.name} is already started")
+        if not self.elf.is_file():
+            raise PyrtrlError(f"firmware image {self.elf} not found (pyrtrl flash --board "
+                              f"{self.board.name} --dry-run writes one)")
+        if shutil.which(self.board.qemu) is None:
+            raise PyrtrlError(f"{self.board.qemu} not found (needed for board {self.board.name}): "
+                              f"install the Debian package {self.board.qemu_package}")
+        self._log = tempfile.TemporaryFile(prefix="pyrtrl-qemu-pty-")
+        self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT,
+                                     preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            m = re.search(r"char device redirected to (\S+)", self.output())
+            if m:
+                self.path = m.group(1)
+                return self
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                status = self.stop()
+                lines = [ln for ln in self.output().splitlines() if ln.strip()]
+                raise PyrtrlError(f"QEMU for {self.board.name} announced no pseudo-terminal "
+                                  f"(status {describe_status(status)})" + (f": {lines[-1]}" if lines else ""))
+            time.sleep(0.02)
+
+    def output(self) -> str:
+        """What QEMU wrote so far."""
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace")
+
+    def stop(self) -> Optional[int]:
+        """End QEMU by its PID (SIGKILL if it still runs); its exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        return self.proc.returncode
+
+    def __enter__(self) -> "PtyQemu":
+        return self if self.proc is not None else self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -112,7 +112,8 @@ RTRL_INLINE uint32_t lowest_bit(uint32_t v)
  * Segment s (unit s's parameters, w live columns) is updated row by row in chunks of
  * RTRL_CHUNK columns. Its sources are the active units j whose row of the segment may be
  * nonzero (flag set): only their chunk is saved, and each row's list holds only the J
- * entries of those sources. The rows updated are those whose own flag is set or whose list
+ * entries of those sources (rebuilt only when the sources differ from the previous
+ * segment's). The rows updated are those whose own flag is set or whose list
  * is not empty; every other row is zero and stays zero: skipped. The new flags are the rows
  * whose result has a nonzero entry. On the portable kernel a partial chunk is widened to a
  * multiple of 4 columns where the segment has room: the extra columns are dead (zero in M
@@ -128,35 +129,58 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
     uint16_t *cnt = ctx->cursor;
     uint64_t nsat = 0, done = 0;
     uint32_t fresh[RTRL_NZ_WORDS(RTRL_MAX_UNITS)], todo[RTRL_NZ_WORDS(RTRL_MAX_UNITS)];
+    uint32_t actm[RTRL_NZ_WORDS(RTRL_MAX_UNITS)], srcm[RTRL_NZ_WORDS(RTRL_MAX_UNITS)];
+    uint32_t reach[RTRL_NZ_WORDS(RTRL_MAX_UNITS)];
+    int have = 0; /* lists built for the sources srcm */
+    uint16_t nsrc = 0;
     memset(cnt, 0, 2u * n);
+    for (size_t q = 0; q < nw; ++q)
+        actm[q] = srcm[q] = reach[q] = 0;
+    for (uint16_t q = 0; q < nact; ++q)
+        rtrl_nz_set(actm, ctx->act[q]);
     for (uint16_t s = 0; s < n; ++s) {
         const uint32_t w = ctx->seg_live[s];
         if (w == 0)
             continue;
         uint32_t *flags = rtrl_nz(ctx, s);
+        /* the sources: active units whose row of this segment may be nonzero; the same
+         * sources as the previous segment's (always in dense mode) give the same lists */
+        int same = have;
         for (size_t q = 0; q < nw; ++q) {
-            todo[q] = flags[q];
-            fresh[q] = 0;
+            const uint32_t v = flags[q] & actm[q];
+            same &= v == srcm[q];
+            srcm[q] = v;
         }
-        /* row lists of the J entries whose source row of this segment may be nonzero */
-        uint16_t nsrc = 0;
-        for (uint16_t q = 0; q < nact; ++q) {
-            const uint16_t j = ctx->act[q];
-            if (!rtrl_nz_get(flags, j))
-                continue;
-            for (uint16_t e = m->u_colptr[j]; e < m->u_colptr[j + 1]; ++e) {
-                const uint16_t i = m->u_rowidx[e];
-                const uint16_t at = (uint16_t)(ctx->jrow[i] + cnt[i]++);
-                ctx->lval[at] = ctx->jval[e];
-                ctx->jslot[at] = nsrc;
-                rtrl_nz_set(todo, i);
+        if (!same) {
+            for (uint16_t q = 0; q < nsrc; ++q) /* the previous lists' counts */
+                for (uint16_t e = m->u_colptr[ctx->srcs[q]]; e < m->u_colptr[ctx->srcs[q] + 1]; ++e)
+                    cnt[m->u_rowidx[e]] = 0;
+            for (size_t q = 0; q < nw; ++q)
+                reach[q] = 0;
+            /* row lists of the J entries of those sources */
+            nsrc = 0;
+            for (uint16_t q = 0; q < nact; ++q) {
+                const uint16_t j = ctx->act[q];
+                if (!rtrl_nz_get(srcm, j))
+                    continue;
+                for (uint16_t e = m->u_colptr[j]; e < m->u_colptr[j + 1]; ++e) {
+                    const uint16_t i = m->u_rowidx[e];
+                    const uint16_t at = (uint16_t)(ctx->jrow[i] + cnt[i]++);
+                    ctx->lval[at] = ctx->jval[e];
+                    ctx->jslot[at] = nsrc;
+                    rtrl_nz_set(reach, i);
+                }
+                ctx->srcs[nsrc++] = j;
             }
-            ctx->srcs[nsrc++] = j;
+            have = 1;
+        }
+        for (size_t q = 0; q < nw; ++q) {
+            todo[q] = flags[q] | reach[q];
+            fresh[q] = 0;
         }
         const size_t base = ctx->seg_off[s];
         for (uint32_t c0 = 0; c0 < w; c0 += RTRL_CHUNK) {
             const uint32_t cw = (w - c0) < RTRL_CHUNK ? (w - c0) : RTRL_CHUNK;
-            const int last = c0 + RTRL_CHUNK >= w;
 #if RTRL_PAD == 1
             uint32_t kw = (cw + 3u) & ~3u; /* widened over dead columns where there is room */
             if (base + c0 + kw > ctx->seg_off[s + 1u])
@@ -188,8 +212,6 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
                     done += (uint64_t)cw * ((uint32_t)own + ne);
                     if (nz)
                         rtrl_nz_set(fresh, i);
-                    if (last)
-                        cnt[i] = 0;
                 }
             }
         }

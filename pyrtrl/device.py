@@ -467,7 +467,7 @@ class SimulatedDevice(threading.Thread):
             self.send(P.ACK, ack)
         elif f.type == P.SET_LR:
             (lr_q,) = struct.unpack("<i", f.payload[:4])
-            c._check(c.lib.rtrl_set_learning_rate(c.ctx, lr_q), "set learning rate")
+            c.set_learning_rate_q(lr_q)
             self.send(P.ACK, ack)
         elif f.type == P.DUMP:
             s = c.snapshot()

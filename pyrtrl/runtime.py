@@ -218,9 +218,13 @@ class CLearner:
         off: steps run forward only (outputs and losses as usual) and change no weight,
         influence matrix, gradient, RLS or optimizer state. The state advances, so call
         :meth:`reset_state` before learning again for exact gradients."""
-        lr_q = lr_fixed(lr, self.fcfg.update_every, self.fcfg.adam is not None)
-        self._check(self.lib.rtrl_set_learning_rate(self.ctx, lr_q), "set learning rate")
-        self.fcfg.lr_q = lr_q
+        self.set_learning_rate_q(lr_fixed(lr, self.fcfg.update_every, self.fcfg.adam is not None))
+
+    def set_learning_rate_q(self, lr_q: int) -> None:
+        """:meth:`set_learning_rate` with the rate already in the library's fixed point (as
+        the device protocol's SET_LR carries it); refused rates raise and change nothing."""
+        self._check(self.lib.rtrl_set_learning_rate(self.ctx, int(lr_q)), "set learning rate")
+        self.fcfg.lr_q = int(lr_q)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Outputs without learning: ``x`` (d,) gives (k,), a sequence (T, d) gives (T, k).

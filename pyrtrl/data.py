@@ -484,8 +484,6 @@ def stream_baselines(stream: DataStream, last_fraction: float = 0.2) -> Dict[str
 # -- in a run directory -------------------------------------------------------------------
 #: The stream of a ``--data`` run, saved in its run directory for the report.
 STREAM_FILE = "stream.npz"
-#: Every target channel's truth, prediction and naive forecast per step (runs with k > 1).
-CHANNELS_FILE = "channels.csv"
 
 
 def save_stream(run_dir: PathLike, stream: DataStream) -> str:
@@ -515,11 +513,6 @@ def load_run_stream(run_dir: PathLike) -> Optional[Dict[str, Any]]:
     out["mode"] = str(out["mode"])
     out["horizon"] = int(out["horizon"])
     return out
-
-
-def channel_columns(k: int) -> List[str]:
-    """Header of ``channels.csv`` for k target channels."""
-    return ["step"] + [f"{what}_{j}" for j in range(k) for what in ("target", "prediction", "naive")]
 
 
 def run_stream_baselines(saved: Dict[str, Any], last_fraction: float = 0.2) -> Dict[str, Any]:

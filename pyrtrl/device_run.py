@@ -11,7 +11,6 @@ the same model and stream.
 from __future__ import annotations
 
 import contextlib
-import csv
 import os
 import subprocess
 import time
@@ -32,15 +31,14 @@ from .fixed.arith import FRAC
 from .fixed.model import fixed_config
 from .fixed.quantize import QuantizedModel, quantize, quantize_samples
 from .health import assess
-from .host_run import last_steps, write_json_atomic
+from .host_run import last_steps
 from .model import EGRU, init_egru
 from .model_file import load_model, save_model
 from .paths import cache_dir, firmware_dir, is_checkout, plugin_source
+from .run_files import TelemetryWriter, ended_state, run_state, write_json_atomic
 from .runtime import CLearner
 from .signals import forecasting_stream, load_signal
 
-TELEMETRY_COLUMNS = ("step", "x", "target", "prediction", "loss", "events", "active_cols", "macs",
-                     "ticks", "saturations")
 DEFAULT_BOARD = "mps2-an386"
 
 
@@ -158,89 +156,43 @@ def marker_addresses(elf: Path, board: str) -> tuple:
     return syms["learn_mark_begin"], syms["learn_mark_end"]
 
 
-class _Telemetry:
-    """telemetry.csv written as records arrive (flushed per window: a crash keeps them;
-    a failed write, e.g. a full disk, is cut back to the last whole window, so no row is
-    ever half-written).
+class _Telemetry(TelemetryWriter):
+    """telemetry.csv (:mod:`pyrtrl.run_files`) written from the device's records as they
+    arrive, flushed per window: a crash keeps them; a failed write, e.g. a full disk, is cut
+    back to the last whole window, so no row is ever half-written.
 
-    ``first_step`` > 0 (a resumed run): the device counts from 0 again, rows get
-    ``first_step + step``; rows of an earlier run before ``first_step`` are kept.
+    ``x`` holds each step's naive forecast of every target channel, ``target`` each
+    forecast's truth (rows for the steps that have one). ``first_step`` > 0 (a resumed
+    run): the device counts from 0 again, rows get ``first_step + step``; rows of an
+    earlier run before ``first_step`` are kept. ``backend``: :data:`pyrtrl.run_files.BACKENDS`
+    (the host C library measures no ticks).
     """
 
     def __init__(self, path: Path, x: np.ndarray, target: np.ndarray, first_step: int = 0,
-                 channels: Optional[Path] = None) -> None:
-        kept: List[List[str]] = []
-        self.paths = (path, channels)
-        if first_step and path.is_file():
-            with open(path, newline="") as f:
-                kept = [row for row in list(csv.reader(f))[1:] if row and int(row[0]) < first_step]
-        self.f = open(path, "w", newline="")
-        self.w = csv.writer(self.f)
-        self.w.writerow(TELEMETRY_COLUMNS)
-        self.w.writerows(kept)
+                 backend: str = "host-c") -> None:
+        super().__init__(Path(path).parent, backend, target.shape[1], keep_before=first_step,
+                         flush_every=None)
         self.x, self.target = x, target
         self.first_step = first_step
-        self.count = 0  # records written by this run
-        self.cf = None  # channels.csv (several targets): every channel's truth, output, naive
-        if channels is not None:
-            from .data import channel_columns
-
-            self.cf = open(channels, "w", newline="")
-            self.cw = csv.writer(self.cf)
-            self.cw.writerow(channel_columns(target.shape[1]))
-        self._flush()
-
-    def _flush(self) -> None:
-        self.f.flush()
-        if self.cf is not None:
-            self.cf.flush()
-        self.good = (self.f.tell(), None if self.cf is None else self.cf.tell())
+        self.count = 0  # records of this run in whole windows on disk
+        self.losses: List[float] = []  # this run's rows' loss (run_files' definition)
 
     def add(self, recs: List[P.StepRecord]) -> None:
-        try:
-            self._add(recs)
-        except OSError:
-            self._cut_back()
-            raise
-
-    def _cut_back(self) -> None:
-        """After a failed write: close the files and cut them back to the last whole window
-        (by path: the buffered file cannot be flushed or sought any more). Writing ends."""
-        for f, path, size in ((self.f, self.paths[0], self.good[0]),
-                              (self.cf, self.paths[1], self.good[1])):
-            if f is None:
-                continue
-            try:
-                f.close()
-            except (OSError, ValueError):
-                pass
-            try:
-                os.truncate(path, size)
-            except OSError:
-                pass
-
-    def _add(self, recs: List[P.StepRecord]) -> None:
+        k = self.target.shape[1]
+        losses = []
         for rec in recs:
-            r = P.StepRecord(**{**rec.__dict__, "step": rec.step + self.first_step})
-            if r.step >= self.target.shape[0]:  # a forecast past the recording: no truth
+            t = rec.step + self.first_step
+            if t >= self.target.shape[0]:  # a forecast past the recording: no truth
                 continue
-            self.w.writerow([r.step, repr(float(self.x[r.step, 0])), repr(float(self.target[r.step, 0])),
-                             repr(float(r.out_q[0]) / (1 << FRAC)), repr(r.loss_q / (1 << FRAC)),
-                             r.events, r.active_cols, r.macs, r.instructions, r.saturations])
-            if self.cf is not None:
-                t = r.step
-                self.cw.writerow([t] + [repr(v) for j in range(self.target.shape[1]) for v in (
-                    float(self.target[t, j]), float(r.out_q[j]) / (1 << FRAC), float(self.x[t, j]))])
-        self._flush()
+            pred = np.asarray(rec.out_q[:k], dtype=np.float64) / (1 << FRAC)  # exact
+            # the device's loss_q is not written: the writer computes the row's loss
+            loss, _ = self.row(t, self.x[t, :k], self.target[t], pred, rec.events,
+                               active_cols=rec.active_cols, macs=rec.macs, ticks=rec.instructions,
+                               saturations=rec.saturations)
+            losses.append(loss)
+        self.flush()
         self.count += len(recs)
-
-    def close(self) -> None:
-        try:
-            self.f.close()
-            if self.cf is not None:
-                self.cf.close()
-        except OSError:  # the last buffer could not be written: keep the whole windows
-            self._cut_back()
+        self.losses += losses
 
 
 def _device_error(records: List[P.StepRecord], x: np.ndarray, truth: np.ndarray,
@@ -372,7 +324,8 @@ RUN_FILES = ("summary.json", "telemetry.csv", "channels.csv", "stream.npz", "ins
              "model_before.npz", "report.md", "report.json", "float_learner.csv", CHECKPOINT)
 
 
-def _start_run_dir(out: Path, board: str, resume_from: Optional[str], first: int) -> str:
+def _start_run_dir(out: Path, board: str, resume_from: Optional[str], first: int, backend: str,
+                   rows_total: int) -> str:
     """Make ``out`` a fresh run directory, so a report or monitor never mixes two runs: the
     files of an earlier run are removed (a resumed run keeps the telemetry rows before its
     checkpoint, the checkpoint, and the earlier instruction counts as
@@ -391,8 +344,9 @@ def _start_run_dir(out: Path, board: str, resume_from: Optional[str], first: int
             if name not in keep and (out / name).is_file():
                 (out / name).unlink()
         run_id = uuid.uuid4().hex[:12]
-        write_json_atomic(out / "summary.json", {"status": "running", "run_id": run_id, "board": board,
-                                           "resumed_from_step": first if resume_from else None})
+        write_json_atomic(out / "summary.json", {**run_state("running", run_id, backend, rows_total),
+                                                 "board": board,
+                                                 "resumed_from_step": first if resume_from else None})
     except OSError as e:
         raise PyrtrlError(f"{out}: cannot prepare the run directory: "
                           f"{' '.join(str(e.strerror or e).split())}") from None
@@ -553,7 +507,9 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     if first >= T:
         raise PyrtrlError(f"{resume_from}: the checkpoint is at step {first}, the stream has only {T} steps")
     out = Path(out_dir).resolve()  # make runs in firmware/: paths must be absolute
-    run_id = _start_run_dir(out, board, resume_from, first)
+    backend = "host-c" if board == "host" else ("serial" if port else "qemu")
+    rows_total = T - horizon + 1  # the forecasts that have a truth
+    run_id = _start_run_dir(out, board, resume_from, first, backend, rows_total)
     save_model(out / "model_before.npz", model)
     if stream is not None:
         from .data import save_stream
@@ -570,8 +526,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     interrupted: Optional[BaseException] = None
     resume_checked = None
     try:
-        tele = _Telemetry(out / "telemetry.csv", naive_x, truth, first,
-                          channels=out / "channels.csv" if k > 1 else None)
+        tele = _Telemetry(out / "telemetry.csv", naive_x, truth, first, backend)
     except BaseException:  # nothing may keep running: QEMU or the simulated device
         stop_backend(qemu, sim, link)
         raise
@@ -595,7 +550,8 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
             tele.add(recs)
             if bar is not None:
                 bar.update(len(recs))
-                bar.set_postfix(loss=f"{recs[-1].loss_q / 65536:.3f}", sat=recs[-1].saturations)
+                bar.set_postfix(loss=f"{tele.losses[-1]:.3g}" if tele.losses else "-",
+                                sat=recs[-1].saturations)
 
         records: List[P.StepRecord] = []
         seg = checkpoint_every or T_run
@@ -623,12 +579,11 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         finally:
             tele.close()
     if interrupted is not None or failure is not None:
+        ended = interrupted if interrupted is not None else failure
+        assert ended is not None
         write_json_atomic(out / "summary.json", {
-            "status": "interrupted" if interrupted is not None else "failed", "run_id": run_id,
-            "reason": (str(interrupted) or "SIGINT") if interrupted is not None
-            else " ".join(str(failure).split()) or type(failure).__name__,
-            "board": board, "steps_kept": first + tele.count, "steps_total": T,
-            "telemetry": str(out / "telemetry.csv")})
+            **ended_state(ended, run_id, backend, rows_total, tele.rows),
+            "board": board, "telemetry": str(out / "telemetry.csv")})
     if interrupted is not None:
         raise interrupted
     if failure is not None:
@@ -649,8 +604,8 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     s = ref.snapshot()
     match = image == P.weights_image(s.theta, s.w_o, s.b_o)
     save_model(out / "model_after.npz", model_from_image(model, image))
-    loss = np.array([r.loss_q for r in records], dtype=np.float64) / (1 << FRAC)
-    head = max(1, T_run // 10)
+    loss = np.array(tele.losses, dtype=np.float64)  # run_files' loss of this run's rows
+    head = max(1, loss.size // 10)
     ticks = np.array([r.instructions for r in records], dtype=np.float64)
     instructions = None
     if qemu is not None:
@@ -660,6 +615,8 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         instructions = counts
     summary: Dict[str, Any] = {
         "board": board, "data": data, "source": source, "steps": T,
+        # figures in seconds without reloading the signal (a data file has no rate)
+        "rate_hz": None if stream is not None else float(sig.rate_hz),
         "hidden": model.n, "density": round(model.density(), 4), "shared_mask": model.shared_mask,
         "influence_bits": influence_bits, "lr": lr,
         "eps": float(model.eps), "readout": model.readout, "taps": model.taps,
@@ -668,7 +625,10 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
         "optimizer": optimizer,
         **({"adam_beta1": RD.ADAM_BETA1, "adam_beta2": RD.ADAM_BETA2, "adam_eps": RD.ADAM_EPS}
            if optimizer == "adam" else {}),
-        "first_loss": float(loss[:head].mean()), "final_loss": float(loss[-head:].mean()),
+        # the mean loss (telemetry's: squared error, mean over channels) of the first and
+        # last tenth of this run's rows
+        "first_loss": float(loss[:head].mean()) if loss.size else None,
+        "final_loss": float(loss[-head:].mean()) if loss.size else None,
         # exact guest instructions per learning step (TCG plugin) under QEMU; on a real
         # board the device's own tick counter (cycles at its clock) instead
         "instructions_per_step": (float(instructions.mean()) if instructions is not None else None),
@@ -695,7 +655,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
                        inputs=list(stream.inputs), targets=list(stream.targets),
                        clamp_warning=stream.clamp_warning())
     summary["health"] = assess(summary["ratio_device_over_naive_last"], summary["saturations"], T_run)
-    summary["status"], summary["run_id"] = "finished", run_id
+    summary.update(run_state("finished", run_id, backend, rows_total, steps_kept=tele.rows))
     write_json_atomic(out / "summary.json", summary)
     if report:  # figures, report.md, report.json (pyrtrl.report)
         from .report import write_report

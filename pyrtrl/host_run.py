@@ -17,11 +17,10 @@ report         ``report.md`` and the PNG figures it shows
 The layout is meant to stay the same when the learner runs on an emulated microcontroller:
 per-step telemetry, the models before and after, a summary.
 
-Telemetry columns: ``step`` (0-based), ``x`` (s_t, normalized), ``target`` (s_{t+1}),
-``prediction`` (the readout before this step's update), ``loss`` = (prediction - target)^2,
-``naive_loss`` = (x - target)^2 (the "repeat the last sample" forecaster) and ``events``
-(units that emitted an event at this step). ``loss`` is the full squared error so that it
-compares directly with ``naive_loss``; the learner minimizes half of it.
+Telemetry and summary follow :mod:`pyrtrl.run_files`, as a device run's do: ``loss`` is
+the squared error (the mean over target channels), so that it compares directly with
+``naive_loss`` and with a device run's; the learner minimizes half of it. The float learner
+leaves the counter columns (``active_cols``, ``macs``, ``ticks``, ``saturations``) empty.
 
 The summary, the report and the learning curve also hold the online linear baselines of
 :mod:`pyrtrl.baselines` (NLMS and RLS autoregressive forecasters) on the same stream,
@@ -30,15 +29,12 @@ scored over the same last 20 %.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import time
-from typing import IO, TYPE_CHECKING, Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 import numpy as np
 
-from . import __version__
 from . import run_defaults as D
 from .baselines import (baseline_label, baselines_section, baselines_summary, forecast_baselines,
                         stream_signal)
@@ -49,6 +45,8 @@ from .health import assess
 from .learner import OnlineLearner
 from .model import EGRU, init_egru
 from .model_file import load_model, save_model
+from .run_files import (TelemetryWriter, ended_state, read_summary, read_telemetry, run_state,
+                        unfinished_run_message, write_json_atomic)
 from .signals import check_signal_name, forecasting_stream, load_signal
 
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
@@ -58,10 +56,6 @@ if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-#: Telemetry columns, in file order.
-TELEMETRY_COLUMNS: tuple[str, ...] = ("step", "x", "target", "prediction", "loss", "naive_loss", "events")
-#: Rows between flushes of ``telemetry.csv``: a crash loses at most this many steps.
-FLUSH_EVERY = 200
 #: The end-of-stream errors are measured over this final fraction of the steps.
 LAST_FRACTION = 0.2
 #: Files a run writes (removed first, so a crashed run never sits beside an old summary).
@@ -121,7 +115,8 @@ def run_channels(run_dir: PathLike, tel: Dict[str, np.ndarray], baselines: bool 
     (:func:`pyrtrl.data.stream_baselines` for a data file's stream; :func:`stream_baselines`
     on the telemetry for a built-in signal, whose one channel is the telemetry's). Reads
     host and device telemetry alike (both have ``x``, ``target``, ``prediction``)."""
-    from .data import CHANNELS_FILE, load_run_stream, run_stream_baselines
+    from .data import load_run_stream, run_stream_baselines
+    from .run_files import CHANNELS_FILE
 
     out = os.fspath(run_dir)
     saved = load_run_stream(out)
@@ -156,28 +151,6 @@ def baseline_sq(entry: Dict[str, Any], truth: np.ndarray) -> np.ndarray:
 # -- argument checks ----------------------------------------------------------------------
 
 
-def write_json_atomic(path: PathLike, obj: Dict[str, Any]) -> None:
-    """Write ``obj`` as JSON so that a reader sees the old file or the new one, never a part
-    (a temporary file in the same directory, then a rename)."""
-    path = os.fspath(path)
-    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def unfinished_run_message(run_dir: PathLike, s: Dict[str, Any]) -> Optional[str]:
-    """None for a finished run's summary (older ones have no status: they finished), else
-    the one line that says what the run directory holds instead of a report."""
-    if s.get("status", "finished") == "finished":
-        return None
-    return (f"{os.fspath(run_dir)}: the run {s.get('run_id', '')} is {s['status']}"
-            + (f" ({s['reason']})" if s.get("reason") else "")
-            + (f" with {s['steps_kept']} of {s['steps_total']} steps in telemetry.csv"
-               if "steps_kept" in s else "") + ": no report")
-
-
 def prepare_out_dir(out_dir: PathLike) -> str:
     """Create ``out_dir``, prove it is writable and clear this tool's files from it."""
     path = os.fspath(out_dir)
@@ -199,50 +172,6 @@ def prepare_out_dir(out_dir: PathLike) -> str:
 
 
 # -- the run ------------------------------------------------------------------------------
-class _Telemetry:
-    """``telemetry.csv`` written row by row, flushed every :data:`FLUSH_EVERY` rows."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.f: IO[str] = open(path, "w", newline="")
-        self.w = csv.writer(self.f)
-        self.w.writerow(TELEMETRY_COLUMNS)
-        self.pending = 0
-
-    def row(self, step: int, x: float, target: float, pred: float, loss: float,
-            naive: float, events: int) -> None:
-        # repr() is the shortest exact round trip, so the summary can be recomputed bit for
-        # bit from the file
-        self.w.writerow((step, repr(x), repr(target), repr(pred), repr(loss), repr(naive), events))
-        self.pending += 1
-        if self.pending >= FLUSH_EVERY:
-            self.f.flush()
-            self.pending = 0
-
-    def close(self) -> None:
-        self.f.flush()
-        self.f.close()
-
-
-class _Channels:
-    """``channels.csv``: every target channel's truth, prediction and naive forecast per step
-    (runs with several target channels; :func:`pyrtrl.data.channel_columns`)."""
-
-    def __init__(self, path: str, k: int) -> None:
-        from .data import channel_columns
-
-        self.f: IO[str] = open(path, "w", newline="")
-        self.w = csv.writer(self.f)
-        self.w.writerow(channel_columns(k))
-
-    def row(self, step: int, truth: np.ndarray, pred: np.ndarray, naive: np.ndarray) -> None:
-        self.w.writerow([step] + [repr(float(a[j])) for j in range(truth.shape[0])
-                                  for a in (truth, pred, naive)])
-
-    def close(self) -> None:
-        self.f.close()
-
-
 class _StreamSignal:
     """What the summary and report say about a data file's stream (a
     :class:`pyrtrl.signals.Signal`'s fields)."""
@@ -378,12 +307,13 @@ def run_host(
     import uuid
 
     run_id = uuid.uuid4().hex[:12]
-    write_json_atomic(os.path.join(out, "summary.json"), {"status": "running", "run_id": run_id})
+    backend = "float"
 
     # the truth the forecast made at step t is scored on: s_{t+H} (x holds s_0..s_{T-1},
     # target s_1..s_T); the last H - 1 steps' forecasts have none and are not scored
     T_all = x.shape[0]
     T = T_all - horizon + 1
+    write_json_atomic(os.path.join(out, "summary.json"), run_state("running", run_id, backend, T))
     if stream is None:
         s_all = np.concatenate([x[:, 0], target[-1:, 0]])
         truth = s_all[horizon:horizon + T][:, None]
@@ -402,10 +332,8 @@ def run_host(
     naive = np.empty(T)
     events = np.empty(T, dtype=np.int64)
     window = curve_window(T, signal.rate_hz)
-    tel = _Telemetry(os.path.join(out, "telemetry.csv"))
-    chan = _Channels(os.path.join(out, "channels.csv"), k_out) if k_out > 1 else None
+    tel = TelemetryWriter(out, backend, k_out)
     t0 = time.perf_counter()
-    done = 0  # steps whose telemetry row was written
     try:
         with tqdm(total=T_all, disable=not progress, unit="step", desc=f"learning {signal.name}",
                   mininterval=0.5) as bar:
@@ -413,18 +341,9 @@ def run_host(
                 r = learner.step(x[t], target[t])
                 if t >= T:  # learning goes on; this forecast's truth is past the recording
                     continue
-                pred = float(r.output[0])
-                xt, yt = float(naive_x[t, 0]), float(truth[t, 0])
-                # d * d, not d ** 2: libm's pow may differ from numpy's square by one ulp
-                sq[t] = (pred - yt) * (pred - yt)
-                naive[t] = (xt - yt) * (xt - yt)
-                if chan is not None:  # the mean over the target channels
-                    e, en = r.output - truth[t], naive_x[t] - truth[t]
-                    sq[t], naive[t] = float(np.mean(e * e)), float(np.mean(en * en))
-                    chan.row(t, truth[t], r.output, naive_x[t])
                 events[t] = r.events
-                tel.row(t, xt, yt, pred, float(sq[t]), float(naive[t]), r.events)
-                done = t + 1
+                # the writer computes both losses (run_files: one definition for every backend)
+                sq[t], naive[t] = tel.row(t, naive_x[t, :k_out], truth[t], r.output[:k_out], r.events)
                 if (t + 1) % 100 == 0 or t + 1 == T:
                     lo = max(0, t + 1 - window)
                     elapsed = time.perf_counter() - t0
@@ -433,16 +352,11 @@ def run_host(
                                     steps_s=f"{(t + 1) / max(elapsed, 1e-9):.0f}", refresh=False)
                     bar.update(t + 1 - bar.n)
     except BaseException as e:  # any end before the last step: say so in the run directory
-        interrupted = isinstance(e, KeyboardInterrupt)
-        write_json_atomic(os.path.join(out, "summary.json"), {
-            "status": "interrupted" if interrupted else "failed", "run_id": run_id,
-            "reason": (str(e) or "SIGINT") if interrupted else " ".join(str(e).split()) or type(e).__name__,
-            "steps_kept": done, "steps_total": T})
+        tel.close()  # first: the summary counts the rows that reached the disk
+        write_json_atomic(os.path.join(out, "summary.json"),
+                          ended_state(e, run_id, backend, T, tel.rows))
         raise
-    finally:
-        tel.close()
-        if chan is not None:
-            chan.close()
+    tel.close()
     wall = time.perf_counter() - t0
 
     save_model(os.path.join(out, "model_after.npz"), learner.model)
@@ -451,7 +365,7 @@ def run_host(
                        model_path=None if model_path is None else os.fspath(model_path),
                        horizon=horizon, optimizer=optimizer, clip=clip, readout_rule=readout_rule,
                        train=train, stream=stream)
-    summary["status"], summary["run_id"] = "finished", run_id
+    summary.update(run_state("finished", run_id, backend, T, steps_kept=tel.rows))
     write_json_atomic(os.path.join(out, "summary.json"), summary)
     write_report(out)
     return summary
@@ -534,43 +448,10 @@ def _summary(signal: Any, model: EGRU, learner: OnlineLearner, x: np.ndarray, ta
         "skipped_updates": learner.skipped_updates,
         "wall_seconds": wall,
         "steps_per_second": T / wall if wall > 0 else None,
-        "telemetry_columns": list(TELEMETRY_COLUMNS),
-        "pyrtrl_version": __version__,
     }
 
 
 # -- report -------------------------------------------------------------------------------
-def read_telemetry(run_dir: PathLike) -> Dict[str, np.ndarray]:
-    """The columns of ``telemetry.csv`` as arrays (``step`` and ``events`` as integers)."""
-    path = os.path.join(os.fspath(run_dir), "telemetry.csv")
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-    except OSError as e:
-        raise PyrtrlError(f"{path}: cannot read telemetry: {' '.join(str(e.strerror or e).split())}") from None
-    if not rows or tuple(rows[0]) != TELEMETRY_COLUMNS:
-        raise PyrtrlError(f"{path}: header must be {','.join(TELEMETRY_COLUMNS)}")
-    body = rows[1:]
-    try:
-        cols = {name: np.array([float(r[i]) for r in body], dtype=np.float64)
-                for i, name in enumerate(TELEMETRY_COLUMNS)}
-    except (ValueError, IndexError):
-        raise PyrtrlError(f"{path}: malformed row") from None
-    cols["step"] = cols["step"].astype(np.int64)
-    cols["events"] = cols["events"].astype(np.int64)
-    return cols
-
-
-def read_summary(run_dir: PathLike) -> Dict[str, Any]:
-    """A run directory's ``summary.json`` (one-line error if unreadable)."""
-    path = os.path.join(os.fspath(run_dir), "summary.json")
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise PyrtrlError(f"{path}: cannot read summary: {' '.join(str(e).split())}") from None
-
-
 def report_figures(run_dir: PathLike) -> Dict[str, "Figure"]:
     """The report's figures, built from a run directory's telemetry and summary.
 
@@ -748,7 +629,8 @@ def write_report(run_dir: PathLike) -> List[str]:
         "![events per step](events.png)",
         "",
         "Files: `telemetry.csv` (one row per step: step, x, target, prediction, loss = squared "
-        "error, naive_loss, events), `model_before.npz`, `model_after.npz`, `summary.json`.",
+        "error, naive_loss, events; the counter columns are a device run's, empty here: "
+        "docs/run_directory.md), `model_before.npz`, `model_after.npz`, `summary.json`.",
         "",
     ]
     path = os.path.join(out, "report.md")

@@ -5,7 +5,8 @@ A run (``pyrtrl run --board B --out DIR``, also ``--port`` for a real board and
 re-reads that file (a last line still being written is ignored) and ``instructions.txt``
 (QEMU runs) and draws four panels:
 
-* loss, running mean, beside the naive "repeat the last sample" forecaster's;
+* loss (:mod:`pyrtrl.run_files`: the squared error, the same for every backend), running
+  mean, beside the naive "repeat the last sample" forecaster's;
 * prediction vs target over the last N steps;
 * event rate: forward (events / n) and, on devices, backward activity (active columns / n);
 * cost per step: the device's MACs and, under QEMU, its exact instructions.
@@ -28,7 +29,8 @@ import numpy as np
 
 from .errors import PyrtrlError
 from .host_run import running_mean
-from .report import DEVICE_COLUMNS, INT_COLUMNS, read_columns, read_instructions
+from .report import read_instructions
+from .run_files import SUMMARY_FILE, read_telemetry, run_backend
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -39,8 +41,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_EVERY = 2.0
 #: Steps shown by the prediction-vs-target panel.
 DEFAULT_LAST = 300
-#: Columns of a host float run's telemetry (:data:`pyrtrl.host_run.TELEMETRY_COLUMNS`).
-FLOAT_COLUMNS = ("step", "x", "target", "prediction", "loss", "naive_loss", "events")
 #: Non-interactive matplotlib backends (no window can be shown).
 _HEADLESS_BACKENDS = {"agg", "pdf", "ps", "svg", "pgf", "cairo", "template"}
 
@@ -57,37 +57,34 @@ def looks_like_port(source: str) -> bool:
 
 def read_live(run_dir: PathLike) -> Dict[str, Any]:
     """What a run directory holds so far: ``rows``, ``kind`` ("device", "float" or None),
-    ``tel`` (columns; the loss as 0.5 squared error and a ``naive`` column whichever the
-    kind), ``instructions`` (or None), ``n`` (hidden units, None if unknown), ``done``."""
+    ``tel`` (:func:`pyrtrl.run_files.read_telemetry`'s columns), ``instructions`` (or None),
+    ``n`` (hidden units, None if unknown), ``done``."""
     out = os.fspath(run_dir)
-    path = os.path.join(out, "telemetry.csv")
     info: Dict[str, Any] = {"rows": 0, "kind": None, "tel": {}, "instructions": None, "n": None,
                             "done": False}
-    if not os.path.isfile(path):
-        return info
-    cols = read_columns(path, partial=True)
+    cols = read_telemetry(out, partial=True)
     if not cols:
         return info
-    names = tuple(cols)
-    if names == DEVICE_COLUMNS:
-        info["kind"] = "device"
-        cols["naive"] = 0.5 * (cols["x"] - cols["target"]) ** 2
-        ins = read_instructions(out, partial=True)
-        info["instructions"] = ins
-    elif names == FLOAT_COLUMNS:
-        info["kind"] = "float"
-        cols["loss"] = 0.5 * cols["loss"]
-        cols["naive"] = 0.5 * cols["naive_loss"]
-    else:
-        raise PyrtrlError(f"{path}: not a pyrtrl run's telemetry (header {','.join(names)})")
-    for name in INT_COLUMNS:
-        if name in cols:
-            cols[name] = cols[name].astype(np.int64)
+    info["kind"] = "float" if _backend(out, cols) == "float" else "device"
+    if info["kind"] == "device":
+        info["instructions"] = read_instructions(out, partial=True)
     info["tel"] = cols
     info["rows"] = rows = int(cols["step"].size)
     info["n"] = _hidden(out)
     info["done"] = run_finished(out, rows)
     return info
+
+
+def _backend(run_dir: str, cols: Dict[str, np.ndarray]) -> str:
+    """The run's backend from its summary (written first, as ``running``), else from the
+    counters the telemetry holds (the float learner writes none)."""
+    import json
+
+    try:
+        with open(os.path.join(run_dir, SUMMARY_FILE)) as f:
+            return run_backend(json.load(f))
+    except (OSError, ValueError):
+        return "float" if "macs" not in cols else "host-c"
 
 
 def _hidden(run_dir: str) -> Optional[int]:
@@ -117,7 +114,8 @@ def run_finished(run_dir: PathLike, rows: int) -> bool:
         return False
     if s.get("status") in ("interrupted", "failed"):  # it ended: nothing more will arrive
         return True
-    return s.get("status", "finished") == "finished" and int(s.get("steps", -1)) == rows
+    # steps_kept: the rows of its telemetry (summaries without it: steps)
+    return s.get("status", "finished") == "finished" and int(s.get("steps_kept", s.get("steps", -1))) == rows
 
 
 def draw(fig: "Figure", run_dir: PathLike, last: int = DEFAULT_LAST) -> Dict[str, Any]:
@@ -137,10 +135,10 @@ def draw(fig: "Figure", run_dir: PathLike, last: int = DEFAULT_LAST) -> Dict[str
         floor = 1e-12
         ax.plot(step, np.maximum(running_mean(tel["loss"], window), floor), "-",
                 label="learner" if info["kind"] == "float" else "device")
-        ax.plot(step, np.maximum(running_mean(tel["naive"], window), floor), "--",
+        ax.plot(step, np.maximum(running_mean(tel["naive_loss"], window), floor), "--",
                 label="naive: repeat last sample")
         ax.set_yscale("log")
-    _finish(ax, f"Loss (running mean over {window} steps)", "step", "0.5 (prediction - target)²", rows)
+    _finish(ax, f"Loss (running mean over {window} steps)", "step", "(prediction - target)², mean over targets", rows)
 
     ax = axes[0, 1]
     if rows:

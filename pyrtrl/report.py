@@ -29,9 +29,10 @@ run's forgetting factor and p0) and ``train`` (summaries written before these ke
 SGD, all trained). It sees the float samples the
 device was sent (``x``, ``target`` of the telemetry), the device their Q16 versions.
 
-Losses are 0.5 (prediction - target)^2 (what the device reports); the table's MSE is the
-mean of (prediction - target)^2, for the device, the float learner and the naive
-forecaster alike, over the last 20 % of the steps.
+Every loss here is :mod:`pyrtrl.run_files`' ``loss``: the squared error (prediction -
+target)^2, the mean over target channels, for the device, the float learner, the naive
+forecaster and the baselines alike; the table's MSE is its mean over the last 20 % of the
+steps.
 """
 
 from __future__ import annotations
@@ -47,22 +48,18 @@ from .baselines import baseline_label, baselines_section, baselines_summary, str
 from .health import assess
 from .errors import PyrtrlError
 from .host_run import (LAST_FRACTION, MAX_CHANNEL_PANELS, PREDICTION_WINDOW_S, baseline_sq,
-                       curve_window, forecast_frame, last_steps, normalization_lines, read_summary,
-                       run_channels, running_mean, seen, unfinished_run_message)
+                       curve_window, forecast_frame, last_steps, normalization_lines, run_channels,
+                       running_mean, seen)
+from .run_files import read_summary, read_telemetry, unfinished_run_message
 
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
     from matplotlib.figure import Figure
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-#: Columns of a device run's ``telemetry.csv`` (:data:`pyrtrl.device_run.TELEMETRY_COLUMNS`).
-DEVICE_COLUMNS: tuple = ("step", "x", "target", "prediction", "loss", "events", "active_cols", "macs",
-                         "ticks", "saturations")
-#: Integer columns of the telemetry.
-INT_COLUMNS = ("step", "events", "active_cols", "macs", "ticks", "saturations")
 #: Figure names of :func:`report_figures`; each is saved as ``<name>.png``.
 FIGURES: tuple = ("learning_curve", "prediction_start", "prediction_end", "activity", "cost", "memory")
-#: The host float learner's per-step results.
+#: The host float learner's per-step results (``loss``: :mod:`pyrtrl.run_files`' definition).
 FLOAT_FILE = "float_learner.csv"
 FLOAT_COLUMNS = ("step", "prediction", "loss")
 #: The host float learner's settings: the device's update rule (clipped per component).
@@ -140,19 +137,6 @@ def read_columns(path: PathLike, partial: bool = False) -> Dict[str, np.ndarray]
     return {name: arr[:, j] for j, name in enumerate(header)}
 
 
-def read_device_telemetry(run_dir: PathLike, partial: bool = False) -> Dict[str, np.ndarray]:
-    """A device run's ``telemetry.csv`` by column (integer columns as int64)."""
-    path = os.path.join(os.fspath(run_dir), "telemetry.csv")
-    cols = read_columns(path, partial)
-    if cols and tuple(cols) != DEVICE_COLUMNS:
-        raise PyrtrlError(f"{path}: not a device run's telemetry (header must be "
-                          f"{','.join(DEVICE_COLUMNS)})")
-    for name in INT_COLUMNS:
-        if name in cols:
-            cols[name] = cols[name].astype(np.int64)
-    return cols
-
-
 def read_instructions(run_dir: PathLike, partial: bool = False) -> Optional[np.ndarray]:
     """Exact instructions per step (``instructions.txt``, QEMU runs), or None if absent."""
     path = os.path.join(os.fspath(run_dir), "instructions.txt")
@@ -176,7 +160,8 @@ def _newer(path: str, *others: str) -> bool:
 
 # -- the host float learner ---------------------------------------------------------------
 def float_learner(run_dir: PathLike, recompute: bool = False) -> Dict[str, np.ndarray]:
-    """The host float learner's per-step ``prediction`` and ``loss`` on the run's stream.
+    """The host float learner's per-step ``prediction`` and ``loss`` (the squared error
+    against the telemetry's truth, the mean over target channels) on the run's stream.
 
     Read from ``float_learner.csv`` when it covers the telemetry and is newer than it and
     than ``model_before.npz``; otherwise (or with ``recompute``) computed and saved there.
@@ -188,7 +173,7 @@ def float_learner(run_dir: PathLike, recompute: bool = False) -> Dict[str, np.nd
     path = os.path.join(out, FLOAT_FILE)
     tel_path = os.path.join(out, "telemetry.csv")
     model_path = os.path.join(out, "model_before.npz")
-    tel = read_device_telemetry(out)
+    tel = read_telemetry(out)
     T = tel["step"].size
     from .data import load_run_stream
 
@@ -221,7 +206,10 @@ def float_learner(run_dir: PathLike, recompute: bool = False) -> Dict[str, np.nd
         r = learner.run(sig[:-1, None], sig[1:, None])
     preds = np.asarray(r.output[:T], dtype=np.float64)
     pred = preds[:, 0]
-    loss = np.asarray(r.loss[:T], dtype=np.float64)
+    # not the learner's own loss (half the summed square, against the target it learns
+    # from): the telemetry's, against each forecast's truth
+    truth = run_channels(out, tel, baselines=False)["truth"]
+    loss = np.mean((preds[:, :truth.shape[1]] - truth) ** 2, axis=1)
     tmp = path + f".tmp-{os.getpid()}"
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f)
@@ -233,16 +221,6 @@ def float_learner(run_dir: PathLike, recompute: bool = False) -> Dict[str, np.nd
 
 
 # -- the numbers --------------------------------------------------------------------------
-def _signal_rate(s: Dict[str, Any]) -> Optional[float]:
-    """Sample rate of the run's signal (None if it cannot be loaded)."""
-    from .signals import load_signal
-
-    try:
-        return float(load_signal(s["data"], max_steps=int(s["steps"]) + 1, seed=0).rate_hz)
-    except Exception:  # the numbers do not need it; figures then count steps
-        return None
-
-
 def bptt_memory(model: Any, x: np.ndarray, prefix: int = BPTT_PREFIX) -> Dict[str, Any]:
     """Bytes BPTT would keep for the stream ``x`` (T x d): per step, measured on the first
     ``min(T, prefix)`` steps with :func:`pyrtrl.bptt.bptt_bytes`, times T."""
@@ -261,7 +239,7 @@ def run_baselines(run_dir: PathLike) -> Dict[str, Any]:
     """:func:`pyrtrl.baselines.forecast_baselines` on a device run's stream (telemetry ``x``
     then the last target; horizon ``summary["horizon"]``, default 1), predictions included."""
     out = os.fspath(run_dir)
-    tel = read_device_telemetry(out)
+    tel = read_telemetry(out)
     if tel["step"].size < 1:
         raise PyrtrlError(f"{out}: telemetry has no rows")
     return run_channels(out, tel)["baselines"]
@@ -279,7 +257,7 @@ def report_numbers(run_dir: PathLike, baselines: Optional[Dict[str, Any]] = None
 
     out = os.fspath(run_dir)
     s = read_summary(out)
-    tel = read_device_telemetry(out)
+    tel = read_telemetry(out)
     T = tel["step"].size
     if T < 1:
         raise PyrtrlError(f"{out}: telemetry has no rows")
@@ -350,14 +328,14 @@ def report_figures(run_dir: PathLike, numbers: Optional[Dict[str, Any]] = None,
 
     out = os.fspath(run_dir)
     s = read_summary(out)
-    tel = read_device_telemetry(out)
+    tel = read_telemetry(out)
     T = tel["step"].size
     if T < 1:
         raise PyrtrlError(f"{out}: telemetry has no rows")
     base = run_baselines(out) if baselines is None else baselines
     num = report_numbers(out, base) if numbers is None else numbers
     fl = float_learner(out)
-    rate = _signal_rate(s)
+    rate = None if s.get("rate_hz") is None else float(s["rate_hz"])  # None: a data file
     window = curve_window(T, rate) if rate else max(1, min(300, T // 5))
     step = tel["step"]
     n = int(s["hidden"])
@@ -372,19 +350,18 @@ def report_figures(run_dir: PathLike, numbers: Optional[Dict[str, Any]] = None,
     truth = ch["truth"]
     k = truth.shape[1]
     fpred = fl.get("predictions", fl["prediction"][:, None])
-    # losses as the device reports them: 0.5 times the squared error summed over channels
-    naive_loss = 0.5 * k * np.mean((ch["naive"] - truth) ** 2, axis=1)
+    # every curve is the telemetry's loss: the squared error, the mean over channels
     for values, label, style in ((tel["loss"], f"device ({s['board']}, fixed point)", "-"),
                                  (fl["loss"], "host float learner (same rule)", "-"),
-                                 (naive_loss, "naive: repeat last sample", "--"),
-                                 # the baselines' loss on the device's scale: half the square
-                                 *((0.5 * k * baseline_sq(base[b], truth),
-                                    baseline_label(b, base[b]), "-.") for b in ("nlms", "rls"))):
+                                 (tel["naive_loss"], "naive: repeat last sample", "--"),
+                                 *((baseline_sq(base[b], truth), baseline_label(b, base[b]), "-.")
+                                   for b in ("nlms", "rls"))):
         ax.plot(step, np.maximum(running_mean(values, window), floor), style, label=label)
     ax.axvspan(T - num["last_steps"] - 0.5, T - 0.5, color="0.9", zorder=0, label="last 20 % (scored)")
     ax.set_yscale("log")
     _style_axes(ax, f"Learning curve: device vs host float learner vs baselines\n({where})", "step",
-                f"loss 0.5 (prediction - target)², running mean over {window} steps")
+                f"squared error{'' if k == 1 else f' (mean over {k} channels)'}, "
+                f"running mean over {window} steps")
     figs["learning_curve"] = fig
 
     # prediction vs target
@@ -637,8 +614,9 @@ def write_report(run_dir: PathLike) -> List[str]:
         "",
         "![memory](memory.png)",
         "",
-        "Files: `telemetry.csv` (step, x, target, prediction, loss = 0.5 squared error, events, "
-        "active_cols, macs, ticks, saturations), `instructions.txt` (QEMU runs), "
+        "Files: `telemetry.csv` (step, x, target, prediction, loss = squared error, naive_loss, "
+        "events, active_cols, macs, ticks, saturations: docs/run_directory.md), "
+        "`instructions.txt` (QEMU runs), "
         "`float_learner.csv`, `model_before.npz`, `model_after.npz`, `summary.json`, "
         "`report.json`.",
         "",

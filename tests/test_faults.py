@@ -241,9 +241,10 @@ class _Killer(threading.Thread):
 
 
 def _telemetry(path):
+    """(steps, the device's Q16 predictions) of telemetry.csv (prediction = out_q / 2^16 exactly)."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    return [int(r["step"]) for r in rows], [round(float(r["loss"]) * 65536) for r in rows]
+    return [int(r["step"]) for r in rows], [round(float(r["prediction"]) * 65536) for r in rows]
 
 
 def test_link_cut_mid_run_then_resume_from_checkpoint(tmp_path, monkeypatch, capsys):
@@ -282,7 +283,7 @@ def test_link_cut_mid_run_then_resume_from_checkpoint(tmp_path, monkeypatch, cap
     assert killer.killed_at <= K < T
 
     # everything received is in telemetry.csv, bit for bit what the host computes
-    steps, loss_q = _telemetry(run / "telemetry.csv")
+    steps, out_q = _telemetry(run / "telemetry.csv")
     assert steps == list(range(K))
     x, target = forecasting_stream(load_signal("ppg", max_steps=T + 1))
     xq = quantize_samples(x[:T], "x")[0].astype(np.int32)
@@ -291,7 +292,7 @@ def test_link_cut_mid_run_then_resume_from_checkpoint(tmp_path, monkeypatch, cap
     run_settings = dict(readout_rule=RD.READOUT_RULE, train=RD.TRAIN, rls_forgetting=RD.RLS_FORGETTING,
                         rls_p0=RD.RLS_P0)
     ref = CLearner(model, lr=lr, influence_bits=16, **run_settings)
-    np.testing.assert_array_equal(loss_q, ref.run_fixed(xq[:K], tq[:K]).loss_q)
+    np.testing.assert_array_equal(out_q, ref.run_fixed(xq[:K], tq[:K]).output_q[:, 0])
 
     # the checkpoint holds the weights after a multiple of 200 steps, exactly the host's
     image, s0 = load_checkpoint(str(run / "checkpoint.npz"), model)

@@ -108,6 +108,10 @@ def _recompute(d: Path) -> Dict[str, Any]:
     T = tel.shape[0]
     last = max(1, int(0.2 * T))
     sq = lambda a: ((a - tel["target"]) ** 2)[-last:].mean()  # noqa: E731
+    # the telemetry's loss is run_files' definition on a device run too: not the device's
+    # own loss_q (half the square), computed by the writer from the row's own values
+    np.testing.assert_array_equal(tel["loss"], (tel["prediction"] - tel["target"]) ** 2)
+    np.testing.assert_array_equal(tel["naive_loss"], (tel["x"] - tel["target"]) ** 2)
     dev, naive, flt = sq(tel["prediction"]), sq(tel["x"]), sq(fl["prediction"])
     model = load_model(d / "model_before.npz")
     b = budget_for_model(model, s["influence_bits"], readout_rule=s["readout_rule"],
@@ -253,8 +257,10 @@ def test_float_learner_is_the_device_rule_and_is_cached(host_dir: Path) -> None:
     assert rep["float_learner"]["optimizer"] == s["optimizer"]
     r = learner.run(tel["x"][:, None], tel["target"][:, None])
     np.testing.assert_array_equal(fl["prediction"], r.output[:, 0])
-    np.testing.assert_array_equal(fl["loss"], r.loss)
-    np.testing.assert_allclose(r.loss, 0.5 * (r.output[:, 0] - tel["target"]) ** 2)
+    # float_learner.csv's loss is the telemetry's (run_files): the squared error against the
+    # forecast's truth, not the learner's own half of it
+    np.testing.assert_array_equal(fl["loss"], (r.output[:, 0] - tel["target"]) ** 2)
+    np.testing.assert_allclose(r.loss, 0.5 * fl["loss"])
     path = host_dir / "float_learner.csv"
     stamp = path.stat().st_mtime_ns
     written = write_report(host_dir)  # regenerated from the saved file, not recomputed

@@ -59,6 +59,10 @@ QUICK_PLAN: Dict[str, Any] = {
 }
 
 
+#: runtime_c's influence row kernels as the phase profile names them (rtrl_row_update with
+#: row_quads inlined, and row_part; row_full before issue 14's blocked layout)
+ROW_KERNELS = ("rtrl_row_update", "row_quads", "row_part", "row_full")
+
 def fmt(x: float) -> str:
     """Every number in the document and the README table goes through here (3 significant digits)."""
     if x is None or (isinstance(x, float) and not np.isfinite(x)):
@@ -569,7 +573,7 @@ def _phase_reading(dflt: List[Dict[str, Any]], rows: List[Dict[str, Any]]) -> st
         ph, m, f = r["phases"], r["macs"], r["functions_with_helpers_per_step"]
         tot = r["instructions_per_step"]
         infl, grad = ph["influence"], ph["readout+gradient"]
-        kern = sum(f["influence"].get(k, 0.0) for k in ("row_full", "row_part"))
+        kern = sum(f["influence"].get(k, 0.0) for k in ROW_KERNELS)
         lmul = sum(fs.get("__aeabi_lmul", 0.0) for fs in r["functions_per_step"].values())
         cell_macs = m["readout+gradient"] - r.get("macs_rls", 0.0)
         gr = f["readout+gradient"].get("rtrl_grad_row", 0.0)
@@ -577,7 +581,7 @@ def _phase_reading(dflt: List[Dict[str, Any]], rows: List[Dict[str, Any]]) -> st
         s = (f"**{r['board']}** ({r['cpu']}, n = {r['hidden']}): {_k(tot)} instructions for "
              f"{fmt(r['macs_per_step'])} MACs, {tot / r['macs_per_step']:.1f} per MAC. The influence "
              f"update is {100 * infl / tot:.0f} % of the step at {infl / max(m['influence'], 1):.1f} per "
-             f"MAC: its row kernels (row_full, row_part) {_k(kern)}, "
+             f"MAC: its row kernels ({', '.join(k for k in ROW_KERNELS if k in f['influence'])}) {_k(kern)}, "
              f"{kern / max(m['influence'], 1):.1f} per influence MAC, the rest of the phase (Jacobian, "
              f"Mbar, column bookkeeping, copies) {_k(infl - kern)}. Readout + gradient is "
              f"{100 * grad / tot:.0f} %: the cell gradient's row loop rtrl_grad_row {_k(gr)} for "

@@ -38,7 +38,7 @@ def test_phases_add_up_to_the_step(tmp_path):
     total = sum(r["phases"].values())
     assert abs(total - r["instructions_per_step"]) <= 1e-6 * total
     # the influence update and the cell gradient are where the products are
-    assert "row_full" in r["functions_per_step"]["influence"]
+    assert "rtrl_row_update" in r["functions_per_step"]["influence"]
     assert "rtrl_grad_row" in r["functions_per_step"]["readout+gradient"]
     assert r["macs"]["influence"] > 0 and r["macs"]["forecast"] > 0
     assert abs(sum(r["macs"].values()) - r["macs_per_step"]) <= 1e-6 * r["macs_per_step"]

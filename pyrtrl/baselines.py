@@ -95,7 +95,7 @@ def _mse_last(pred: np.ndarray, target: np.ndarray, last: int) -> float:
 
 def last_count(forecasts: int, last_fraction: float = LAST_FRACTION) -> int:
     """Scored forecasts: the final ``last_fraction`` of them, at least one (as the learner's
-    :func:`pyrtrl.host_run.last_steps`)."""
+    `pyrtrl.report_common.last_steps`)."""
     return max(1, int(forecasts * last_fraction))
 
 

@@ -432,7 +432,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         _print_json({"report": files[-1], "files": files}) if args.json else print(files[-1])
         return 0
     if "board" not in s:  # a host float run (pyrtrl run --board float): its own report
-        from .host_run import write_report as write_float_report
+        from .report_float import write_report as write_float_report
 
         files = write_float_report(args.run_dir)
         md = os.path.join(args.run_dir, "report.md")

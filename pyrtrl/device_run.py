@@ -31,7 +31,7 @@ from .fixed.arith import FRAC
 from .fixed.model import fixed_config
 from .fixed.quantize import QuantizedModel, quantize, quantize_samples
 from .health import assess
-from .host_run import last_steps
+from .report_common import last_steps
 from .model import EGRU, init_egru
 from .model_file import load_model, save_model
 from .paths import cache_dir, firmware_dir, is_checkout, plugin_source

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Union
 import numpy as np
 
 from .errors import PyrtrlError
-from .host_run import running_mean
-from .report import read_instructions
+from .report_common import running_mean
+from .run_files import read_instructions
 from .run_files import SUMMARY_FILE, read_telemetry, run_backend
 
 if TYPE_CHECKING:

@@ -47,10 +47,10 @@ import numpy as np
 from .baselines import baseline_label, baselines_section, baselines_summary, stream_signal
 from .health import assess
 from .errors import PyrtrlError
-from .host_run import (LAST_FRACTION, MAX_CHANNEL_PANELS, PREDICTION_WINDOW_S, baseline_sq,
+from .report_common import (LAST_FRACTION, MAX_CHANNEL_PANELS, PREDICTION_WINDOW_S, baseline_sq,
                        curve_window, forecast_frame, last_steps, normalization_lines, run_channels,
                        running_mean, seen)
-from .run_files import read_summary, read_telemetry, unfinished_run_message
+from .run_files import read_columns, read_instructions, read_summary, read_telemetry, unfinished_run_message
 
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
     from matplotlib.figure import Figure
@@ -92,62 +92,6 @@ def optimizer_label(summary: Dict[str, Any]) -> str:
     return "Adam" if summary.get("optimizer", READOUT_SETTINGS["optimizer"]) == "adam" else "SGD"
 #: BPTT's bytes per step are measured on at most this many first steps, then multiplied.
 BPTT_PREFIX = 256
-
-
-# -- reading ------------------------------------------------------------------------------
-def _lines(text: str, partial: bool) -> List[str]:
-    """The lines of ``text``; with ``partial``, without an unterminated last one (still
-    being written)."""
-    lines = text.split("\n")
-    if lines and (lines[-1] == "" or partial):
-        lines.pop()
-    return lines
-
-
-def read_columns(path: PathLike, partial: bool = False) -> Dict[str, np.ndarray]:
-    """A CSV file with a header row as float arrays by column name.
-
-    With ``partial=True`` (a file still being written) an unterminated last line and any
-    row from the first malformed one on are dropped; otherwise they are an error.
-    """
-    path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise PyrtrlError(f"{path}: cannot read: {' '.join(str(e.strerror or e).split())}") from None
-    lines = _lines(data.decode("utf-8", errors="replace"), partial)
-    if not lines:
-        if partial:
-            return {}
-        raise PyrtrlError(f"{path}: empty file")
-    header = [h.strip() for h in lines[0].split(",")]
-    rows: List[List[float]] = []
-    for i, line in enumerate(lines[1:], start=2):
-        parts = line.rstrip("\r").split(",")
-        try:
-            if len(parts) != len(header):
-                raise ValueError
-            rows.append([float(p) for p in parts])
-        except ValueError:
-            if partial:
-                break
-            raise PyrtrlError(f"{path}: malformed line {i}") from None
-    arr = np.array(rows, dtype=np.float64).reshape(len(rows), len(header))
-    return {name: arr[:, j] for j, name in enumerate(header)}
-
-
-def read_instructions(run_dir: PathLike, partial: bool = False) -> Optional[np.ndarray]:
-    """Exact instructions per step (``instructions.txt``, QEMU runs), or None if absent."""
-    path = os.path.join(os.fspath(run_dir), "instructions.txt")
-    if not os.path.isfile(path):
-        return None
-    with open(path, "rb") as f:
-        lines = _lines(f.read().decode("ascii", errors="replace"), partial)
-    try:
-        return np.array([int(v) for v in lines], dtype=np.int64)
-    except ValueError:
-        raise PyrtrlError(f"{path}: malformed instruction count") from None
 
 
 def _newer(path: str, *others: str) -> bool:

@@ -410,3 +410,58 @@ def run_backend(s: Dict[str, Any]) -> str:
         return "float"
     return "host-c" if s["board"] == "host" else "qemu"
 
+
+# -- other run files -------------------------------------------------------------------
+def text_lines(text: str, partial: bool) -> List[str]:
+    """The lines of ``text``; with ``partial``, without an unterminated last one (still
+    being written)."""
+    lines = text.split("\n")
+    if lines and (lines[-1] == "" or partial):
+        lines.pop()
+    return lines
+
+
+def read_columns(path: PathLike, partial: bool = False) -> Dict[str, np.ndarray]:
+    """A CSV file with a header row as float arrays by column name.
+
+    With ``partial=True`` (a file still being written) an unterminated last line and any
+    row from the first malformed one on are dropped; otherwise they are an error.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise PyrtrlError(f"{path}: cannot read: {' '.join(str(e.strerror or e).split())}") from None
+    lines = text_lines(data.decode("utf-8", errors="replace"), partial)
+    if not lines:
+        if partial:
+            return {}
+        raise PyrtrlError(f"{path}: empty file")
+    header = [h.strip() for h in lines[0].split(",")]
+    rows: List[List[float]] = []
+    for i, line in enumerate(lines[1:], start=2):
+        parts = line.rstrip("\r").split(",")
+        try:
+            if len(parts) != len(header):
+                raise ValueError
+            rows.append([float(p) for p in parts])
+        except ValueError:
+            if partial:
+                break
+            raise PyrtrlError(f"{path}: malformed line {i}") from None
+    arr = np.array(rows, dtype=np.float64).reshape(len(rows), len(header))
+    return {name: arr[:, j] for j, name in enumerate(header)}
+
+
+def read_instructions(run_dir: PathLike, partial: bool = False) -> Optional[np.ndarray]:
+    """Exact instructions per step (``instructions.txt``, QEMU runs), or None if absent."""
+    path = os.path.join(os.fspath(run_dir), "instructions.txt")
+    if not os.path.isfile(path):
+        return None
+    with open(path, "rb") as f:
+        lines = text_lines(f.read().decode("ascii", errors="replace"), partial)
+    try:
+        return np.array([int(v) for v in lines], dtype=np.int64)
+    except ValueError:
+        raise PyrtrlError(f"{path}: malformed instruction count") from None

@@ -13,7 +13,7 @@ from pyrtrl.baselines import (
     majority_class, naive_forecast, nlms_forecast, rls_forecast, stream_signal,
 )
 from pyrtrl.errors import PyrtrlError
-from pyrtrl.host_run import last_steps
+from pyrtrl.report_common import last_steps
 from pyrtrl.signals import forecasting_stream, load_signal
 
 

@@ -14,7 +14,10 @@ import pytest
 from pyrtrl import MASKED, PARAMS, PyrtrlError, init_egru, load_model, save_model
 from pyrtrl.baselines import BASELINES, baselines_summary, forecast_baselines
 from pyrtrl.cli import main
-from pyrtrl.host_run import FIGURES, last_steps, read_telemetry, report_figures, run_host, running_mean
+from pyrtrl.host_run import run_host
+from pyrtrl.report_common import last_steps, running_mean
+from pyrtrl.report_float import FIGURES, report_figures
+from pyrtrl.run_files import read_telemetry
 from pyrtrl.run_files import NAMES
 from pyrtrl.signals import (
     SIGNALS, calibration_length, causal_normalization, forecasting_stream, load_signal,

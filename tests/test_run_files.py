@@ -201,7 +201,7 @@ def test_both_kinds_share_the_schema_and_the_summary_core(runs: dict) -> None:
 def test_reports_never_reload_the_signal(runs: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """The sample rate comes from the summary: a report works with the signal unloadable."""
     import pyrtrl.signals
-    from pyrtrl.host_run import write_report as write_float_report
+    from pyrtrl.report_float import write_report as write_float_report
     from pyrtrl.report import write_report
 
     def refuse(*a, **kw):

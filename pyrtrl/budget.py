@@ -240,7 +240,7 @@ def ram_components(n: int, d: int, k: int, nnz_w_total: int, nnz_r_total: int, n
         "state": 4 * (10 * n + _ring(taps, d, delay) + (10 * n if delay else 0)),  # banks, ring
         "work": 4 * (11 * n + 2 * k + (f + 1)),  # ...; the readout input z
         "jacobian": 4 * 3 * nnz_union,  # jval, aval, lval (one segment's row lists)
-        "column_maps": 4 * n * ((n + 31) // 32),  # row flags per segment (nzm)
+        "column_maps": 4 * (n + 5) * ((n + 31) // 32),  # row flags per segment, 5 unit masks (nzm)
     }
     i32_bytes = sum(i32.values())
     # int64 block (always a multiple of 8)
@@ -281,7 +281,7 @@ def required_bytes(n: int, d: int, k: int, nnz_w_total: int, nnz_r_total: int, n
                            + 12 * n
                            + 2 * k
                            + 3 * nnz_union
-                           + n * ((n + 31) // 32)
+                           + (n + 5) * ((n + 31) // 32)
                            + ring
                            + (10 * n if delay else 0)
                            + (n + taps * d + 1)

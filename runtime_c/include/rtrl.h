@@ -171,7 +171,8 @@ typedef struct {
     rtrl_m_t *M;
     uint16_t *col_of, *seg_off, *seg_live; /* layout of M (see above): P, n + 1, n */
     uint16_t *act, *cursor, *jrow, *jslot, *srcs;
-    uint32_t *nzm;           /* row flags per segment: n x RTRL_NZ_WORDS(n) */
+    uint32_t *nzm;           /* row flags per segment: n x RTRL_NZ_WORDS(n), then the influence
+                                update's 5 unit masks (in the buffer, not on the stack) */
     int32_t *jval, *aval;    /* J and A by union entry (this step's active columns) */
     int32_t *lval;           /* one segment's J entries with a nonzero source, by rows */
     int32_t *grad, *grad_thr, *grad_wo, *grad_bo;
@@ -207,7 +208,7 @@ typedef struct {
                        + 12u * (size_t)(n) /* gates, derivatives, dy, ga, grad_thr */        \
                        + 2u * (size_t)(k) /* out, dout */                                    \
                        + 3u * (size_t)(nnz_union) /* J values, A values, row lists */         \
-                       + (size_t)(n) * RTRL_NZ_WORDS(n) /* row flags per segment */           \
+                       + ((size_t)(n) + 5u) * RTRL_NZ_WORDS(n) /* row flags, unit masks */    \
                        + RTRL_RING(taps, d, delay) /* input ring */                          \
                        + ((delay) ? 10u * (size_t)(n) : 0u) /* forecast state banks */       \
                        + ((n) + (size_t)(taps) * (d) + 1u) /* readout input z */             \

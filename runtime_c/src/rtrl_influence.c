@@ -128,9 +128,10 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
     rtrl_m_t *M = ctx->M;
     uint16_t *cnt = ctx->cursor;
     uint64_t nsat = 0, done = 0;
-    uint32_t fresh[RTRL_NZ_WORDS(RTRL_MAX_UNITS)], todo[RTRL_NZ_WORDS(RTRL_MAX_UNITS)];
-    uint32_t actm[RTRL_NZ_WORDS(RTRL_MAX_UNITS)], srcm[RTRL_NZ_WORDS(RTRL_MAX_UNITS)];
-    uint32_t reach[RTRL_NZ_WORDS(RTRL_MAX_UNITS)];
+    /* unit masks in the buffer after the row flags: on the 16 KiB boards' 1 KiB stack, five
+     * arrays of RTRL_MAX_UNITS bits (160 bytes) did not fit beside the rest of a step */
+    uint32_t *const fresh = ctx->nzm + (size_t)n * nw, *const todo = fresh + nw;
+    uint32_t *const actm = todo + nw, *const srcm = actm + nw, *const reach = srcm + nw;
     int have = 0; /* lists built for the sources srcm */
     uint16_t nsrc = 0;
     memset(cnt, 0, 2u * n);

@@ -202,7 +202,7 @@ rtrl_status_t rtrl_init(rtrl_t *ctx, const rtrl_config_t *cfg, const rtrl_model_
     ctx->jval = take(&cur, 4u * cfg->nnz_union);
     ctx->aval = take(&cur, 4u * cfg->nnz_union);
     ctx->lval = take(&cur, 4u * cfg->nnz_union);
-    ctx->nzm = take(&cur, 4u * n * RTRL_NZ_WORDS(n));
+    ctx->nzm = take(&cur, 4u * (n + 5u) * RTRL_NZ_WORDS(n));
     ctx->taps_ring = take(&cur, 4u * RTRL_RING(cfg->taps, cfg->d, cfg->delay));
     for (int b = 0; b < 2; ++b)
         for (int v = 0; v < RTRL_S_COUNT; ++v)

@@ -69,6 +69,9 @@ class Table:
     path: str
     names: List[str]
     values: np.ndarray
+    #: CSV columns holding text (a time stamp, a label), by index, with the one-line error of
+    #: their first non-numeric cell: their values are NaN, and a run may not select them
+    text: Dict[int, str] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -111,6 +114,7 @@ def _read_csv(path: str) -> Table:
         raise PyrtrlError(f"{path}: header names column {dup[0]!r} more than once")
     body = rows[1:]
     values = np.empty((len(body), len(header)), dtype=np.float64)
+    text: Dict[int, str] = {}
     for r, (_, cells) in enumerate(body, start=1):
         if len(cells) != len(header):
             raise PyrtrlError(f"{path}: ragged rows: row {r} has {len(cells)} value(s), the header "
@@ -118,10 +122,11 @@ def _read_csv(path: str) -> Table:
         for c, cell in enumerate(cells):
             try:
                 values[r - 1, c] = float(cell)
-            except ValueError:
-                raise PyrtrlError(f"{path}: non-numeric value {cell.strip()[:30]!r} at "
-                                  f"{_where(r, c, header)}") from None
-    return Table(path, header, values)
+            except ValueError:  # a text column is fine as long as no run selects it
+                values[r - 1, c] = math.nan
+                text.setdefault(c, f"{path}: non-numeric value {cell.strip()[:30]!r} at "
+                                   f"{_where(r, c, header)}")
+    return Table(path, header, values, text)
 
 
 def _is_number(text: str) -> bool:
@@ -204,7 +209,8 @@ def load_table(path: PathLike) -> Table:
         raise
     except (OSError, ValueError, EOFError) as e:  # unreadable, corrupt, pickled objects
         raise PyrtrlError(f"{p}: cannot read as {ext}: {' '.join(str(e).split())[:120]}") from None
-    _check_finite(p, table.values, table.names)
+    numeric = [j for j in range(len(table.names)) if j not in table.text]
+    _check_finite(p, table.values[:, numeric], [table.names[j] for j in numeric])
     if table.rows < MIN_SAMPLES:
         raise PyrtrlError(f"{p}: too few rows: {table.rows}, need at least {MIN_SAMPLES}")
     return table
@@ -222,7 +228,7 @@ def select_columns(table: Table, spec: Optional[str], option: str = "--inputs") 
         A column that does not exist, or one named twice.
     """
     if spec is None or not str(spec).strip():
-        return list(range(len(table.names)))
+        return _numeric(table, list(range(len(table.names))), option)
     chosen: List[int] = []
     for item in (s.strip() for s in str(spec).split(",")):
         if not item:
@@ -240,7 +246,15 @@ def select_columns(table: Table, spec: Optional[str], option: str = "--inputs") 
         if j in chosen:
             raise PyrtrlError(f"{table.path}: {option}: column {table.names[j]!r} given twice")
         chosen.append(j)
-    return chosen
+    return _numeric(table, chosen, option)
+
+
+def _numeric(table: Table, cols: List[int], option: str) -> List[int]:
+    """``cols``, unless one of them holds text: then its first non-numeric cell, in one line."""
+    for j in cols:
+        if j in table.text:
+            raise PyrtrlError(f"{table.text[j]} (choose the numeric columns with {option})")
+    return cols
 
 
 # -- the stream ---------------------------------------------------------------------------

@@ -262,3 +262,15 @@ def test_multi_column_on_a_board_matches_host(multi_csv, tmp_path, capsys):
     assert s["inputs"] == s["targets"] == ["a", "b"] and s["qemu_exit_status"] == 0
     assert len((out / "channels.csv").read_text().splitlines()) == 61
     assert (out / "report.md").is_file()
+
+
+def test_a_text_column_left_out_with_inputs_is_fine(tmp_path):
+    """A time-stamp column (text) may sit in the file as long as no run selects it."""
+    rows = [[f"2024-01-{i % 28 + 1:02d}T00:00", repr(float(np.sin(i / 5.0)))] for i in range(200)]
+    p = write_csv(tmp_path / "t.csv", ["time", "v"], rows)
+    s = load_stream(p, inputs="v")
+    assert s.inputs == ["v"] and s.steps == 199
+    with pytest.raises(PyrtrlError, match=r"non-numeric value '2024-01-01T00:00' at row 1, column 0 \('time'\)"):
+        load_stream(p)  # every column by default: the text one too
+    with pytest.raises(PyrtrlError, match="choose the numeric columns with --targets"):
+        load_stream(p, inputs="v", targets="time")

@@ -36,7 +36,7 @@ LAYERS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     # the run directory's files and the reports read from them
     ("reporting", ("run_files", "report_common", "report_float", "report", "monitor")),
     # runs: float, host C and boards, labelled sequences, flashing a board
-    ("runs", ("host_run", "device_run", "classify", "flash")),
+    ("runs", ("host_run", "device_run", "classify", "flash", "target")),
     # benchmarks and the documents they write
     ("benchmarks", ("bench", "benchdoc", "quality")),
     # the public package and the command line

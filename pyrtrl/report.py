@@ -48,8 +48,8 @@ from .baselines import baseline_label, baselines_section, baselines_summary, str
 from .health import assess
 from .errors import PyrtrlError
 from .report_common import (LAST_FRACTION, MAX_CHANNEL_PANELS, PREDICTION_WINDOW_S, baseline_sq,
-                       curve_window, forecast_frame, last_steps, normalization_lines, run_channels,
-                       running_mean, seen)
+                            curve_window, forecast_frame, last_steps, normalization_lines, run_channels,
+                            running_mean, seen, write_report_md)
 from .run_files import read_columns, read_instructions, read_summary, read_telemetry, unfinished_run_message
 
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
@@ -565,8 +565,5 @@ def write_report(run_dir: PathLike) -> List[str]:
         "`report.json`.",
         "",
     ]
-    path = os.path.join(out, "report.md")
-    with open(path, "w") as f:
-        f.write("\n".join(lines))
-    written.append(path)
+    written.append(write_report_md(out, lines))
     return written

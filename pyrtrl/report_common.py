@@ -127,3 +127,11 @@ def forecast_frame(s: Dict[str, Any]) -> str:
     f = s["data_file"]
     when = f"t+{int(f['horizon'])}" if f["mode"] == "forecast" else "t"
     return f"{', '.join(f['targets'])} at {when}"
+
+
+def write_report_md(out: str, lines: List[str]) -> str:
+    """``report.md`` of a run directory from its lines; its path."""
+    path = os.path.join(out, "report.md")
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    return path

@@ -12,7 +12,7 @@ from .baselines import baseline_label, baselines_section, baselines_summary
 from .errors import PyrtrlError
 from .report_common import (MAX_CHANNEL_PANELS, PREDICTION_WINDOW_S, PREDICTION_WINDOW_STEPS, PathLike,
                             baseline_sq, curve_window, forecast_frame, last_steps, normalization_lines,
-                            run_channels, running_mean, seen)
+                            run_channels, running_mean, seen, write_report_md)
 from .run_files import read_summary, read_telemetry, unfinished_run_message
 
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
@@ -175,9 +175,6 @@ def write_report(run_dir: PathLike) -> List[str]:
         "docs/run_directory.md), `model_before.npz`, `model_after.npz`, `summary.json`.",
         "",
     ]
-    path = os.path.join(out, "report.md")
-    with open(path, "w") as f:
-        f.write("\n".join(lines))
-    written.append(path)
+    written.append(write_report_md(out, lines))
     return written
 

@@ -447,25 +447,10 @@ def test_disk_full_mid_run_keeps_whole_rows_and_says_how_many(tmp_path):
     CSV row. The telemetry writer cuts a failed window back to the last whole one; the run's
     error (run_on_device) names the steps that reached disk."""
     import csv as _csv
-    import errno
+
+    from fakes import FillsUp
 
     from pyrtrl.device_run import _Telemetry
-
-    class FillsUp:  # a file that takes `room` more characters, then fails mid-write
-        def __init__(self, f, room):
-            self.f, self.room = f, room
-
-        def write(self, text):
-            if len(text) > self.room:
-                self.f.write(text[: self.room])
-                self.f.flush()  # the part of a row reaches the disk
-                self.room = 0
-                raise OSError(errno.ENOSPC, "No space left on device")
-            self.room -= len(text)
-            return self.f.write(text)
-
-        def __getattr__(self, name):
-            return getattr(self.f, name)
 
     T = 40
     x = np.linspace(-1, 1, T)[:, None]

@@ -5,7 +5,6 @@ and monitor on each kind of run (pyrtrl.run_files)."""
 from __future__ import annotations
 
 import csv
-import errno
 import json
 from pathlib import Path
 
@@ -112,22 +111,7 @@ def test_device_records_get_the_same_loss_not_the_devices_own(tmp_path: Path) ->
 def test_failed_write_cuts_back_to_the_last_flush(tmp_path: Path) -> None:
     """A full disk mid-row (any backend's writer): the file keeps the flushed rows only, all
     whole, and the error reaches the caller."""
-
-    class FillsUp:
-        def __init__(self, f, room):
-            self.f, self.room = f, room
-
-        def write(self, text):
-            if len(text) > self.room:
-                self.f.write(text[: self.room])
-                self.f.flush()  # part of a row reaches the disk
-                self.room = 0
-                raise OSError(errno.ENOSPC, "No space left on device")
-            self.room -= len(text)
-            return self.f.write(text)
-
-        def __getattr__(self, name):
-            return getattr(self.f, name)
+    from fakes import FillsUp
 
     w = TelemetryWriter(tmp_path, "float", flush_every=10)
     w.f = FillsUp(w.f, room=2000)

@@ -190,7 +190,7 @@ def test_over_budget_rls_readout_names_the_readout(tmp_path):
     with pytest.raises(pyrtrl.PyrtrlError) as e:
         export_model(model, "microbit", str(tmp_path / "rls"), readout_rule="rls")
     msg = str(e.value)
-    assert "\n" not in msg and "readout of c + 16 input taps by RLS is 14" in msg
+    assert "\n" not in msg and "readout of c + 16 input taps by RLS is 13" in msg
     assert not (tmp_path / "rls").exists()
     with pytest.raises(pyrtrl.PyrtrlError, match="readout_rule"):
         export_model(model, "mps2-an386", str(tmp_path / "bad"), readout_rule="ls")

@@ -35,6 +35,9 @@ GROWTH_CFG = (0.2, 0.2, True)
 MIN_EXPONENT_GAP = 1.0
 BPTT_T = (100, 1000, 10000)
 FIXED_DEVICE_MODEL = dict(hidden=16, density=0.2, eps=0.2, shared_mask=True, seed=0)
+#: how the device section's models learn (events readout, no taps: the readout the cost
+#: surface measures), the same on the board, in the planner's largest model and on the host
+DEVICE_LEARNING = dict(lr=0.1, readout_rule="gradient")
 
 #: per hidden size: training and timing of the cost surface (same for every config of a size)
 FULL_PLAN: Dict[str, Any] = {
@@ -126,7 +129,7 @@ def _device_run(board: str, model, steps: int, work: Path, tag: str) -> Dict[str
     save_model(d / "model.npz", model)
     t0 = time.perf_counter()
     s = run_on_device(board, steps=steps, out_dir=str(d / "run"), progress=False,
-                      model_path=str(d / "model.npz"), report=False)
+                      model_path=str(d / "model.npz"), report=False, **DEVICE_LEARNING)
     s["size"] = _elf_size(d / "run" / "firmware_build" / board / "learner.elf", board)
     s["seconds"] = time.perf_counter() - t0
     return s
@@ -182,11 +185,11 @@ def device(plan: Dict[str, Any], work: Path, progress: bool = True) -> Dict[str,
                                           "weights_match_host", "final_loss", "size", "seconds",
                                           "fwd_activity", "failed_attempts")}
         row["fixed"]["rate_hz_est"] = b.clock_hz / s["instructions_per_step"]
-        nmax = largest_hidden(b, 1, 1, 0.2, True, 16)
+        nmax = largest_hidden(b, 1, 1, 0.2, True, 16, readout_rule=DEVICE_LEARNING["readout_rule"])
         big = init_egru(nmax, 1, 1, density=0.2, shared_mask=True, eps=0.2, seed=0)
         lrow: Dict[str, Any] = {"hidden": nmax, "params": big.num_params(cell_only=True),
-                                "budget_ram": budget_for_model(big, 16).total_ram}
-        c = CLearner(big, lr=0.1, influence_bits=16)
+                                "budget_ram": budget_for_model(big, 16, readout_rule=DEVICE_LEARNING["readout_rule"]).total_ram}
+        c = CLearner(big, influence_bits=16, **DEVICE_LEARNING)
         c.run_fixed(xq, tq)
         cc = c.counters()
         lrow["host_c_macs_per_step"] = cc.macs / cc.steps
@@ -725,7 +728,7 @@ def write_docs(res: Dict[str, Any], out: Path) -> None:
     fm = dv["fixed_model"]
     a(f"The same model on every board: n = {fm['hidden']}, density {fm['density']}, eps {fm['eps']}, "
       f"shared masks, seed {fm['seed']}, 16-bit influence, 1 input and 1 output (it fits the 16 KiB "
-      f"boards), learning the recorded PPG signal for {dv['steps']} steps under QEMU (SGD lr 0.1). "
+      f"boards), learning the recorded PPG signal for {dv['steps']} steps under QEMU (the readout reads the events y, no taps, learned by gradient; SGD lr {DEVICE_LEARNING['lr']}). "
       "Instructions per learning step are exact (QEMU TCG plugin between the learner's markers, "
       "mean over the steps). Flash is the `.text` of the built learner ELF (arm-none-eabi-size / "
       "riscv64-unknown-elf-size); RAM is the learner buffer the firmware reports and the total RAM "

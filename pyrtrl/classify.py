@@ -131,8 +131,8 @@ class DeviceLearner:
         Q16 numbers (the host library's ``CRunResult`` conversion), one row per reported
         step: every step, or with :attr:`labelled_only` the labelled ones (the last row is
         the last step's when it carries a label)."""
-        from .fixed.arith import FRAC
         from .fixed.quantize import quantize_samples
+        from .protocol import records_as_float
 
         if target is not None:
             raise PyrtrlError("DeviceLearner runs labelled sequences (labels, no targets)")
@@ -144,8 +144,7 @@ class DeviceLearner:
         self._macs = sum(int(r.macs) for r in recs)
         self._events = sum(int(r.events) for r in recs)
         self.steps_run += [bool(learn)] * xq.shape[0]
-        out = np.array([list(r.out_q[:self.k]) for r in recs], dtype=np.float64) / (1 << FRAC)
-        loss = np.array([r.loss_q for r in recs], dtype=np.float64) / (1 << FRAC)
+        out, loss = records_as_float(recs, self.k)
         return SimpleNamespace(output=out, loss=loss)
 
     def counters(self) -> SimpleNamespace:

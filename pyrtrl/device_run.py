@@ -205,7 +205,7 @@ def _device_error(records: List[P.StepRecord], x: np.ndarray, truth: np.ndarray,
     if not keep.any():
         return {"mse_device_last": None, "mse_naive_last": None, "ratio_device_over_naive_last": None}
     k = truth.shape[1]
-    pred = np.array([list(r.out_q[:k]) for r in records], dtype=np.float64)[keep] / (1 << FRAC)
+    pred = P.records_as_float(records, k)[0][keep]
     steps = steps[keep]
     a = steps.size - last_steps(steps.size)
     tr = truth[steps[a:]]

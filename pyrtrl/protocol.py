@@ -16,6 +16,7 @@ import numpy as np
 from cobs import cobs
 
 from .errors import PyrtrlError
+from .fixed.arith import FRAC
 
 VERSION = 1
 #: largest payload of one frame (the firmware's buffers are sized for it)
@@ -354,6 +355,14 @@ class StepRecord:
     macs: int
     instructions: int  # 0 when the board does not measure them
     saturations: int  # running total
+
+
+def records_as_float(records: Sequence[StepRecord], k: int) -> Tuple[np.ndarray, np.ndarray]:
+    """(outputs (N x k), losses (N,)) of device records as floats: their Q16 numbers / 2^16,
+    exact (the host library's ``CRunResult`` conversion)."""
+    out = np.array([list(r.out_q[:k]) for r in records], dtype=np.float64).reshape(-1, k) / (1 << FRAC)
+    loss = np.array([r.loss_q for r in records], dtype=np.float64) / (1 << FRAC)
+    return out, loss
 
 
 @dataclass

@@ -14,7 +14,8 @@ from typing import Any, Dict, List, Optional, Union
 import numpy as np
 
 from .baselines import forecast_baselines, stream_signal
-from .run_files import read_summary
+from .data import load_run_stream, run_stream_baselines
+from .run_files import CHANNELS_FILE, read_columns, read_summary
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -69,9 +70,6 @@ def run_channels(run_dir: PathLike, tel: Dict[str, np.ndarray], baselines: bool 
     (:func:`pyrtrl.data.stream_baselines` for a data file's stream; :func:`stream_baselines`
     on the telemetry for a built-in signal, whose one channel is the telemetry's). Reads
     host and device telemetry alike (both have ``x``, ``target``, ``prediction``)."""
-    from .data import load_run_stream, run_stream_baselines
-    from .run_files import CHANNELS_FILE
-
     out = os.fspath(run_dir)
     saved = load_run_stream(out)
     s = read_summary(out)
@@ -80,8 +78,6 @@ def run_channels(run_dir: PathLike, tel: Dict[str, np.ndarray], baselines: bool 
             "naive": tel["x"][:, None]}
     path = os.path.join(out, CHANNELS_FILE)
     if saved is not None and len(saved["targets"]) > 1 and os.path.isfile(path):
-        from .run_files import read_columns
-
         c = read_columns(path)
         k = len(saved["targets"])
         for key, what in (("truth", "target"), ("prediction", "prediction"), ("naive", "naive")):

@@ -72,7 +72,8 @@ class Target:
         self.name, self.model = name, model
         self._settings, self._bits = dict(settings), influence_bits
         fc = fixed_config(lr, D.CLIP, 1, influence_bits, False, **settings)  # one-line error if bad
-        self._lr_q = self._lr_now = int(fc.lr_q)
+        # the rate asked for now, and the rate the device holds (both the exported one at first)
+        self._lr_now = self._dev_rate = int(fc.lr_q)
         self._lib: Any = None  # the C library (host)
         self._dev: Any = None  # the protocol client (everything else)
         self._link = self._qemu = self._sim = None
@@ -107,8 +108,8 @@ class Target:
     def run(self, x: Any, targets: Any = None, labels: Any = None, learn: bool = True) -> SimpleNamespace:
         """Steps over ``x`` (T x d) with ``targets`` (T x k) or ``labels`` (T,: -1 = none);
         ``output`` (T x k) and ``loss`` (T,)."""
-        from .fixed.arith import FRAC
         from .fixed.quantize import quantize_samples
+        from .protocol import records_as_float
 
         self._check_open()
         x = np.asarray(x, dtype=np.float64)
@@ -137,10 +138,8 @@ class Target:
             recs = self._dev.stream(xq, tq, lab)
         finally:
             self._rate(self._lr_now)
-        k = self.model.k
-        return SimpleNamespace(
-            output=np.array([list(r.out_q[:k]) for r in recs], dtype=np.float64).reshape(-1, k) / (1 << FRAC),
-            loss=np.array([r.loss_q for r in recs], dtype=np.float64) / (1 << FRAC))
+        out, loss = records_as_float(recs, self.model.k)
+        return SimpleNamespace(output=out, loss=loss)
 
     def step(self, x: Any, y: Any = None, label: Optional[int] = None) -> SimpleNamespace:
         """One step: ``output`` (k,) and ``loss``."""
@@ -224,7 +223,7 @@ class Target:
 
     def _rate(self, lr_q: int) -> None:
         """SET_LR on the device, only when it changes."""
-        if lr_q != getattr(self, "_dev_rate", self._lr_q):
+        if lr_q != self._dev_rate:
             self._dev.set_lr(lr_q)
             self._dev_rate = lr_q
 

@@ -4,16 +4,16 @@ The float reference lives here: the EGRU model (:class:`EGRU`), model files
 (:func:`save_model`, :func:`load_model`), gradients by BPTT, dense RTRL and sparse RTRL
 (:func:`gradients`), and the online learner (:class:`OnlineLearner`).
 
-:func:`open_target` (:mod:`pyrtrl.target`) gives the same learner on the C library, a board
-under QEMU or a real board; ``CLearner`` is the C library's binding (:mod:`pyrtrl.runtime`).
+:func:`open_target` (:mod:`pyrtrl.runs.target`) gives the same learner on the C library, a board
+under QEMU or a real board; ``CLearner`` is the C library's binding (:mod:`pyrtrl.deploy.runtime`).
 Both load on first use: importing ``pyrtrl`` does not load the compiled library.
 """
 
 from .errors import PyrtrlError
-from .model import CELL, MASKED, PARAMS, READOUT, EGRU, init_egru, prune_magnitude, random_masks
-from .gradients import METHODS, gradients, make_engine
-from .model_file import load_model, save_model
-from .learner import OnlineLearner, RunResult, StepResult
+from .core.model import CELL, MASKED, PARAMS, READOUT, EGRU, init_egru, prune_magnitude, random_masks
+from .core.gradients import METHODS, gradients, make_engine
+from .core.model_file import load_model, save_model
+from .core.learner import OnlineLearner, RunResult, StepResult
 
 __version__ = "0.1.0"
 
@@ -27,11 +27,11 @@ __all__ = [
 
 def __getattr__(name: str):  # PEP 562: the deployment side loads when first asked for
     if name == "open_target":
-        from .target import open_target
+        from .runs.target import open_target
 
         return open_target
     if name == "CLearner":
-        from .runtime import CLearner
+        from .deploy.runtime import CLearner
 
         return CLearner
     raise AttributeError(f"module 'pyrtrl' has no attribute {name!r}")

@@ -10,8 +10,8 @@ model cycles, so it is only good for converting counted instructions into an opt
 time on the real part (one instruction per cycle, no wait states), never a measurement.
 
 The firmware describes the same boards in ``firmware/boards/<name>.mk`` (plus the UART and
-the clock the firmware actually runs at); ``tests/test_firmware_boot.py`` checks that both
-agree on machine, emulator, target, memory sizes and bases. :mod:`pyrtrl.qemu` starts QEMU
+the clock the firmware actually runs at); ``tests/device/test_firmware_boot.py`` checks that both
+agree on machine, emulator, target, memory sizes and bases. :mod:`pyrtrl.device.qemu` starts QEMU
 from the fields here (``qemu``, ``machine``, ``qemu_cpu``).
 """
 

@@ -56,7 +56,7 @@ def _print_json(obj: object) -> None:
 
 # -- gradcheck ---------------------------------------------------------------------------
 def cmd_gradcheck(args: argparse.Namespace) -> int:
-    from .gradcheck import TOL_FD, TOL_RTRL, GradcheckConfig, run_gradcheck
+    from .core.gradcheck import TOL_FD, TOL_RTRL, GradcheckConfig, run_gradcheck
 
     if args.steps < 2:
         raise PyrtrlError("--steps must be at least 2")
@@ -81,7 +81,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
 
 # -- bench -------------------------------------------------------------------------------
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import grid, run_bench
+    from .benchmarks.bench import grid, run_bench
 
     if args.all:
         return _bench_all(args)
@@ -118,7 +118,7 @@ def _bench_quality(args: argparse.Namespace) -> int:
     """``pyrtrl bench --quality``: docs/quality.md, learning quality beside cost."""
     import time
 
-    from .quality import regenerate
+    from .benchmarks.quality import regenerate
 
     if args.hidden or args.density or args.eps or args.masks:
         raise PyrtrlError("--quality measures its own grid: drop --hidden/--density/--eps/--masks")
@@ -137,7 +137,7 @@ def _bench_all(args: argparse.Namespace) -> int:
     """``pyrtrl bench --all``: regenerate docs/benchmarks.md, its figures and the README table."""
     import time
 
-    from .benchdoc import check_outputs, regenerate
+    from .benchmarks.document import check_outputs, regenerate
 
     if args.hidden or args.density or args.eps or args.masks:
         raise PyrtrlError("--all measures its own grids: drop --hidden/--density/--eps/--masks")
@@ -148,7 +148,7 @@ def _bench_all(args: argparse.Namespace) -> int:
     problems = check_outputs(out) if args.check else []
     quality_files: List[str] = []
     if not args.no_quality:  # every figure of cost is read next to one of quality
-        from .quality import regenerate as regenerate_quality
+        from .benchmarks.quality import regenerate as regenerate_quality
 
         t1 = time.perf_counter()
         quality_files = regenerate_quality(out, quick=args.quick, progress=not args.json and sys.stderr.isatty())
@@ -170,12 +170,12 @@ def _bench_all(args: argparse.Namespace) -> int:
 
 # -- run ---------------------------------------------------------------------------------
 def _data_stream(args: argparse.Namespace) -> "Optional[object]":
-    """The stream of ``--data FILE`` (:func:`pyrtrl.data.load_stream`), or None for a
+    """The stream of ``--data FILE`` (:func:`pyrtrl.data.files.load_stream`), or None for a
     built-in ``--signal``; prints the loud clamping warning. ``--data NAME`` of a built-in
     signal (no such file) is the older spelling of ``--signal NAME``."""
     import os
 
-    from .signals import SIGNALS
+    from .data.signals import SIGNALS
 
     if args.data is not None and args.data in SIGNALS and not os.path.exists(args.data):
         args.signal, args.data = args.data, None
@@ -185,7 +185,7 @@ def _data_stream(args: argparse.Namespace) -> "Optional[object]":
             raise PyrtrlError(f"{' and '.join(given)} choose columns of --data FILE")
         args.signal = args.signal or "ppg"
         return None
-    from .data import load_stream
+    from .data.files import load_stream
 
     stream = load_stream(args.data, args.inputs, args.targets, args.horizon, args.steps)
     warning = stream.clamp_warning()
@@ -208,11 +208,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.port and args.board == "host":
         raise PyrtrlError("--port talks to a real board's serial port: give --board with the "
                           "board's name, not host (the host C library needs no port)")
-    from .data import is_labelled
+    from .data.files import is_labelled
 
     if args.data is not None and (is_labelled(args.data) or _bundled_set(args.data)):
-        # X, y (or a bundled labelled set): classification (pyrtrl.classify)
-        from .classify import cli_run
+        # X, y (or a bundled labelled set): classification (pyrtrl.runs.classify)
+        from .runs.classify import cli_run
 
         return cli_run(args, _print_json)
     if args.epochs is not None or args.test_every is not None:
@@ -225,7 +225,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return cmd_run_device(args)
     if args.checkpoint_every is not None or args.resume is not None:
         raise PyrtrlError("--checkpoint-every and --resume are for device runs (--board B or --port)")
-    from .host_run import run_host
+    from .runs.host import run_host
 
     summary = run_host(
         data=args.signal, steps=args.steps, hidden=args.hidden or D.HIDDEN,
@@ -248,16 +248,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _bundled_set(name: str) -> bool:
-    """True if ``name`` is no file but a bundled labelled data set (pyrtrl.datasets)."""
+    """True if ``name`` is no file but a bundled labelled data set (pyrtrl.data.datasets)."""
     import os
 
-    from .datasets import is_dataset_name
+    from .data.datasets import is_dataset_name
 
     return not os.path.exists(name) and is_dataset_name(name)
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
-    from . import datasets
+    from .data import datasets
 
     if args.name is None:
         rows = datasets.available()
@@ -306,7 +306,7 @@ def _print_outcome(summary: dict, learner_mse: "float | None") -> None:
 # -- budget ------------------------------------------------------------------------------
 def cmd_budget(args: argparse.Namespace) -> int:
     from .boards import get_board
-    from .budget import RAM_COMPONENTS, budget, budget_for_model, component_help, largest_hidden
+    from .deploy.budget import RAM_COMPONENTS, budget, budget_for_model, component_help, largest_hidden
 
     board = get_board(args.board) if args.board else None
     spec = {"--hidden": args.hidden, "--inputs": args.inputs, "--outputs": args.outputs,
@@ -316,7 +316,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
         given += ["--shared-mask"] if args.shared_mask else []
         if given:
             raise PyrtrlError(f"--model gives the sizes and masks; drop {', '.join(given)}")
-        from .model_file import load_model
+        from .core.model_file import load_model
 
         model = load_model(args.model)
         given = [f for f, v in (("--taps", args.taps), ("--readout", args.readout)) if v is not None]
@@ -372,7 +372,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
 
 
 def cmd_run_device(args: argparse.Namespace) -> int:
-    from .device_run import DEFAULT_BOARD, run_on_device
+    from .runs.device import DEFAULT_BOARD, run_on_device
 
     board = args.board if args.board != "float" else DEFAULT_BOARD  # --port with float
     model_path = args.model
@@ -381,10 +381,10 @@ def cmd_run_device(args: argparse.Namespace) -> int:
         # a fresh model with the sizes asked for, saved where the run directory will be
         import os
 
-        from .model import init_egru
-        from .model_file import save_model
+        from .core.model import init_egru
+        from .core.model_file import save_model
 
-        from .budget import check_runtime_sizes
+        from .deploy.budget import check_runtime_sizes
 
         if args.hidden is None:
             raise PyrtrlError("give --hidden too when choosing --density, --eps, --readout, --taps "
@@ -420,19 +420,19 @@ def cmd_run_device(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     import os
 
-    from .report import read_summary, write_report
+    from .reporting.device_report import read_summary, write_report
 
     if not os.path.isdir(args.run_dir):
         raise PyrtrlError(f"{args.run_dir}: no such run directory")
     s = read_summary(args.run_dir)
     if s.get("task") == "classification":  # pyrtrl run --data SEQS.npz
-        from .classify import write_report as write_classify_report
+        from .runs.classify import write_report as write_classify_report
 
         files = write_classify_report(args.run_dir)
         _print_json({"report": files[-1], "files": files}) if args.json else print(files[-1])
         return 0
     if "board" not in s:  # a host float run (pyrtrl run --board float): its own report
-        from .report_float import write_report as write_float_report
+        from .reporting.float_report import write_report as write_float_report
 
         files = write_float_report(args.run_dir)
         md = os.path.join(args.run_dir, "report.md")
@@ -452,7 +452,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 # -- monitor -----------------------------------------------------------------------------
 def cmd_monitor(args: argparse.Namespace) -> int:
-    from .monitor import monitor
+    from .reporting.monitor import monitor
 
     monitor(args.source, png=args.png, every=args.every, once=args.once, last=args.last)
     return 0
@@ -460,8 +460,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 # -- export ------------------------------------------------------------------------------
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_model
-    from .model_file import load_model
+    from .deploy.export import export_model
+    from .core.model_file import load_model
 
     model = load_model(args.model)
     paths = export_model(model, args.board, args.out, lr=args.lr, clip=args.clip,
@@ -479,7 +479,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command (exposed for tests and docs)."""
-    from .bench import DENSITY, EPS, HIDDEN
+    from .benchmarks.bench import DENSITY, EPS, HIDDEN
     from .boards import board_names
 
     top = _Parser(prog="pyrtrl", description=(
@@ -709,7 +709,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--influence-bits", type=int, choices=(16, 32), default=16,
                    help="influence matrix storage width (default 16)")
     p.add_argument("--json", action="store_true", help="print the written files as JSON")
-    from .flash import add_parser as add_flash_parser  # pyrtrl flash (issue 13 item 5)
+    from .runs.flash import add_parser as add_flash_parser  # pyrtrl flash (issue 13 item 5)
     add_flash_parser(command)
     return top
 

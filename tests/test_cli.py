@@ -43,7 +43,7 @@ def test_gradcheck_json_passes(capsys):
 
 
 def test_gradcheck_exit_status_follows_the_result(monkeypatch, capsys):
-    import pyrtrl.gradcheck as gc
+    import pyrtrl.core.gradcheck as gc
 
     real = gc.run_gradcheck
     monkeypatch.setattr(gc, "run_gradcheck", lambda cfg: {**real(cfg), "passed": False})

@@ -3,7 +3,7 @@
 
 Builds a second copy of the cffi extension with -DRTRL_NO_SIMD (the portable loops, otherwise
 the same flags as pip: -O3 -march=native RTRL_CHUNK=32) into a temporary directory, then for
-each configuration trains the model as ``pyrtrl bench`` does (pyrtrl/bench.py, same seeds),
+each configuration trains the model as ``pyrtrl bench`` does (pyrtrl/benchmarks/bench.py, same seeds),
 and times the installed binding (whatever kernel it has: ``rtrl_kernel_name()``) and the
 portable build on the same window, sparse and dense mode, repeats interleaved, the fastest of
 each kept. Both builds must give the same integers (M, gradient and counters are compared
@@ -68,13 +68,13 @@ def main(argv=None) -> int:
 
     from threadpoolctl import threadpool_limits
 
-    from pyrtrl import runtime
-    from pyrtrl.bench import _run_window
+    from pyrtrl.deploy import runtime
+    from pyrtrl.benchmarks.bench import _run_window
     from pyrtrl.fixed.quantize import quantize_samples
-    from pyrtrl.gradients import make_engine
-    from pyrtrl.learner import OnlineLearner
-    from pyrtrl.model import init_egru
-    from pyrtrl.tasks import delayed_recall
+    from pyrtrl.core.gradients import make_engine
+    from pyrtrl.core.learner import OnlineLearner
+    from pyrtrl.core.model import init_egru
+    from pyrtrl.data.tasks import delayed_recall
 
     train_steps, warmup, window = 1500, 100, 200  # bench_config's defaults
     with tempfile.TemporaryDirectory(prefix="pyrtrl-portable-") as tmp:
@@ -133,7 +133,7 @@ def main(argv=None) -> int:
     if args.out:
         import datetime
 
-        from pyrtrl.benchdoc import _machine
+        from pyrtrl.benchmarks.document import _machine
 
         doc = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "machine": _machine(),
                "command": "python tools/kernel_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),

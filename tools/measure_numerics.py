@@ -11,11 +11,11 @@ import sys
 import numpy as np
 
 import pyrtrl
-from pyrtrl.bptt import forward_sequence
+from pyrtrl.core.bptt import forward_sequence
 from pyrtrl.fixed import FixedLearner, fixed_config, quantize, quantize_samples, to_fixed
 from pyrtrl.fixed.arith import rnd
-from pyrtrl.gradcheck import flat
-from pyrtrl.tasks import delayed_recall
+from pyrtrl.core.gradcheck import flat
+from pyrtrl.data.tasks import delayed_recall
 
 
 def table_error(step_bits: int, zmax: float) -> tuple:

@@ -2,7 +2,7 @@
 """Instructions per learning step by phase of runtime_c's step, on boards under QEMU.
 
 For each board and configuration it builds the learner firmware for the run's default model
-(:func:`pyrtrl.device_run.default_model`: hidden 32 or the largest that fits the board, the
+(:func:`pyrtrl.runs.device.default_model`: hidden 32 or the largest that fits the board, the
 settings of :mod:`pyrtrl.run_defaults`, with the configuration's readout rule, optimizer and
 horizon), streams the recorded PPG signal to it under QEMU with two TCG plugins loaded side by
 side, and reports per step:
@@ -45,7 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pyrtrl import protocol as P  # noqa: E402
+from pyrtrl.device import protocol as P  # noqa: E402
 from pyrtrl import run_defaults as RD  # noqa: E402
 from pyrtrl.boards import get_board  # noqa: E402
 from pyrtrl.errors import PyrtrlError  # noqa: E402
@@ -198,8 +198,8 @@ def build(board: str, model, work: Path, lr: float, settings: Dict[str, Any],
           source: Optional[Path]) -> Path:
     """The learner ELF for the model, as pyrtrl run builds it (device_run.build_firmware),
     from ``source`` (a tree with runtime_c/ and firmware/) or this checkout."""
-    from pyrtrl.device_run import build_firmware
-    from pyrtrl.export import export_model
+    from pyrtrl.runs.device import build_firmware
+    from pyrtrl.deploy.export import export_model
 
     bits = settings["influence_bits"]
     rest = {k: v for k, v in settings.items() if k != "influence_bits"}
@@ -220,12 +220,12 @@ def profile(board: str, config: tuple, steps: int, warmup: int, work: Path,
             source: Optional[Path] = None, influence_bits: int = RD.INFLUENCE_BITS,
             timeout: float = 60.0) -> Dict[str, Any]:
     """One board and configuration: per-phase instructions and MACs (see the module doc)."""
-    from pyrtrl.device import Device
-    from pyrtrl.device_run import default_model, marker_addresses
+    from pyrtrl.device.client import Device
+    from pyrtrl.runs.device import default_model, marker_addresses
     from pyrtrl.fixed.quantize import quantize_samples
-    from pyrtrl.qemu import Qemu
-    from pyrtrl.runtime import CLearner
-    from pyrtrl.signals import forecasting_stream, load_signal
+    from pyrtrl.device.qemu import Qemu
+    from pyrtrl.deploy.runtime import CLearner
+    from pyrtrl.data.signals import forecasting_stream, load_signal
 
     name, readout_rule, optimizer, horizon, over = config
     lr = RD.ADAM_LR if optimizer == "adam" else RD.LR
@@ -235,8 +235,8 @@ def profile(board: str, config: tuple, steps: int, warmup: int, work: Path,
         model = default_model(board, 0, influence_bits, readout_rule=readout_rule, horizon=horizon,
                               optimizer=optimizer)
     else:  # default_model with another readout source / taps (sized for them)
-        from pyrtrl.budget import largest_hidden
-        from pyrtrl.model import init_egru
+        from pyrtrl.deploy.budget import largest_hidden
+        from pyrtrl.core.model import init_egru
 
         ro, taps = over.get("readout", RD.READOUT), over.get("taps", RD.TAPS)
         n = min(RD.HIDDEN, largest_hidden(board, 1, 1, RD.DENSITY, RD.SHARED_MASK, influence_bits, taps=taps,
@@ -341,7 +341,7 @@ def profile(board: str, config: tuple, steps: int, warmup: int, work: Path,
 
 # -- rendering ------------------------------------------------------------------------------
 def _fmt(v: float) -> str:
-    from pyrtrl.benchdoc import fmt
+    from pyrtrl.benchmarks.document import fmt
 
     return fmt(v)
 
@@ -399,7 +399,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-    from pyrtrl.benchdoc import _machine
+    from pyrtrl.benchmarks.document import _machine
 
     res = {"command": "python tools/phase_profile.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "date": time.strftime("%Y-%m-%d %H:%M"), "machine": _machine(), "commit": commit,
@@ -412,7 +412,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if a.doc:
         if not a.out:
             ap.error("--doc needs --out (the section is rendered from the JSON file)")
-        from pyrtrl.benchdoc import phase_profile_md, splice_section
+        from pyrtrl.benchmarks.document import phase_profile_md, splice_section
 
         doc = Path(a.doc)
         doc.write_text(splice_section(doc.read_text(), phase_profile_md(Path(a.out))))

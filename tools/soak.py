@@ -23,8 +23,8 @@ import numpy as np
 
 import pyrtrl
 from pyrtrl.fixed.quantize import quantize_samples
-from pyrtrl.runtime import CLearner
-from pyrtrl.signals import forecasting_stream, load_signal
+from pyrtrl.deploy.runtime import CLearner
+from pyrtrl.data.signals import forecasting_stream, load_signal
 
 WONE = 1 << 24  # Q24 one
 BOUND = 16.0  # |weight| limit of the check (the Q7.24 range is +-128)

@@ -12,7 +12,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-# the bundled labelled sets' files (pyrtrl.datasets reads sktime's .ts files without importing
+# the bundled labelled sets' files (pyrtrl.data.datasets reads sktime's .ts files without importing
 # it, so none of its dependencies are needed)
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps 'sktime>=0.20'
 exec .venv/bin/python -m pytest "$@"

@@ -1,5 +1,5 @@
 """Adam in fixed point: the specification of runtime_c/src/rtrl_adam.c (bit for bit), twin of
-the float :class:`pyrtrl.optim.Adam` (which computes the same formula in float).
+the float :class:`pyrtrl.core.optim.Adam` (which computes the same formula in float).
 
 Why the device needs it: the cell's gradients span several decades from parameter to
 parameter, so one SGD rate is either too small for most weights or unstable for a few;
@@ -83,7 +83,7 @@ def _beta_shift(beta: float, what: str, lo: int) -> int:
 
 
 def adam_constants(beta1: float, beta2: float, eps: float) -> AdamConstants:
-    """Fixed-point form of :class:`pyrtrl.optim.Adam`'s hyperparameters (checked)."""
+    """Fixed-point form of :class:`pyrtrl.core.optim.Adam`'s hyperparameters (checked)."""
     a = _beta_shift(beta1, "beta1", 0)
     b = _beta_shift(beta2, "beta2", 1)
     e2 = int(to_fixed(eps * eps, VFRAC)) if np.isfinite(eps) and 0 < eps < 1 else -1

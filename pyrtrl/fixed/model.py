@@ -3,7 +3,7 @@
 Every operation below has a twin in runtime_c/src; the two agree bit for bit (state,
 events, influence matrix, weights, gradients, counters), which tests check over long
 streams. Formats and the rounding rule are in :mod:`pyrtrl.fixed.arith` and
-docs/numerics.md. Names follow the float engine (:mod:`pyrtrl.rtrl_sparse`).
+docs/numerics.md. Names follow the float engine (:mod:`pyrtrl.core.rtrl_sparse`).
 
 One step (``step``):
  1. forward: pre-activations from the stored weights (event-driven in C), gates from the

@@ -1,4 +1,4 @@
-"""A float :class:`~pyrtrl.model.EGRU` turned into the integer arrays runtime_c runs on.
+"""A float :class:`~pyrtrl.core.model.EGRU` turned into the integer arrays runtime_c runs on.
 
 Layout (shared with runtime_c and the exporter):
 
@@ -21,7 +21,7 @@ from typing import Dict, Tuple
 import numpy as np
 
 from ..errors import PyrtrlError
-from ..model import CELL, MASKED, EGRU
+from ..core.model import CELL, MASKED, EGRU
 from .arith import FRAC, INT32_MAX, INT32_MIN, WFRAC, from_fixed, to_fixed
 
 #: sizes runtime_c accepts: keeps every 64-bit sum provably exact (docs/numerics.md)

@@ -1,5 +1,5 @@
 """Recursive least squares for the readout in fixed point: the specification of
-runtime_c/src/rtrl_rls.c (bit for bit), twin of the float :mod:`pyrtrl.rls`.
+runtime_c/src/rtrl_rls.c (bit for bit), twin of the float :mod:`pyrtrl.core.rls`.
 
 Formats (docs/numerics.md): features z1 = [state source, taps, 1] Q16; P Q3.28 in int32;
 Pz Q16 int32; the gain g Q28 int32; forgetting lam Q16 and lam^-1/2 Q30; weights Q24.
@@ -43,8 +43,8 @@ class RLSConstants:
 
 
 def rls_constants(forgetting: float, p0: float) -> RLSConstants:
-    """Fixed-point form of the float hyperparameters (same checks as :func:`pyrtrl.rls.check_rls`)."""
-    from ..rls import check_rls
+    """Fixed-point form of the float hyperparameters (same checks as :func:`pyrtrl.core.rls.check_rls`)."""
+    from ..core.rls import check_rls
 
     check_rls(forgetting, p0)
     return RLSConstants(int(to_fixed(forgetting, FRAC)), int(to_fixed(forgetting ** -0.5, LFRAC)),

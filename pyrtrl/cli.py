@@ -479,9 +479,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command (exposed for tests and docs)."""
-    from .benchmarks.bench import DENSITY, EPS, HIDDEN
-    from .boards import board_names
-
     top = _Parser(prog="pyrtrl", description=(
         "Exact online learning (sparse RTRL) for event-based GRUs on microcontrollers."),
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -496,6 +493,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(fn=fn)
         return p
 
+    for add in (_add_gradcheck, _add_bench, _add_run, _add_budget, _add_dataset, _add_report,
+                _add_monitor, _add_export):
+        add(command)
+    from .runs.flash import add_parser as add_flash_parser  # pyrtrl flash (issue 13 item 5)
+    add_flash_parser(command)
+    return top
+
+
+def _add_gradcheck(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """``pyrtrl gradcheck``: its options and help."""
     p = command("gradcheck", "check sparse RTRL = dense RTRL = BPTT = finite differences",
                 "pyrtrl gradcheck --hidden 16 --density 0.3 --eps 0.2 --shared-mask --json",
                 cmd_gradcheck)
@@ -508,6 +515,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shared-mask", action="store_true", help="one mask shared by the three gates")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--json", action="store_true", help="print a JSON object")
+
+
+def _add_bench(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """``pyrtrl bench``: its options and help."""
+    from .benchmarks.bench import DENSITY, EPS, HIDDEN
 
     p = command("bench", "measure sparse vs dense RTRL cost over a grid of models",
                 "pyrtrl bench --quick --hidden 64 --density 0.2 --eps 0.2 --masks shared --json",
@@ -538,6 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --all: check the output (files, tables, figures, growth criterion); "
                         "exit 1 on a problem")
 
+
+def _add_run(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """``pyrtrl run``: its options and help."""
     p = command("run", "learn a recorded signal online (host float model, C library, or a board) "
                 "and write a run directory",
                 "pyrtrl run --board mps2-an386 --steps 2000 --out runs/an386 --json", cmd_run)
@@ -625,6 +640,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="device runs: load this checkpoint's weights and stream the steps after it")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
 
+
+def _add_budget(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """``pyrtrl budget``: its options and help."""
+    from .boards import board_names
+
     p = command("budget", "RAM and flash the C runtime needs for a model, and whether it fits a board",
                 "pyrtrl budget --hidden 32 --inputs 1 --outputs 1 --density 0.2 --shared-mask "
                 "--influence-bits 16 --board lm3s6965evb", cmd_budget)
@@ -654,6 +674,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="budget of this .npz model (its sizes and masks) instead; the "
                    "largest-hidden search then draws fresh masks at its overall density")
     p.add_argument("--json", action="store_true", help="print a JSON object")
+
+
+def _add_dataset(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """``pyrtrl dataset``: its options and help."""
     p = command("dataset", "list the bundled labelled data sets, or write one as a labelled .npz",
                 "pyrtrl dataset ItalyPowerDemand -o ipd.npz", cmd_dataset)
     p.epilog += ("\n\nReal time-series classification sets of the UCR/UEA archive, read from the files"
@@ -665,6 +689,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", help="the .npz to write")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+
+def _add_report(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """``pyrtrl report``: its options and help."""
     p = command("report", "write the report of a run directory (figures, report.md, report.json)",
                 "pyrtrl report runs/an386 --json", cmd_report)
     p.epilog += ("\n\nFor a device run (pyrtrl run --board B): learning curve beside the host float "
@@ -675,6 +702,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (pyrtrl run --out DIR)")
     p.add_argument("--json", action="store_true", help="print report.json (device runs)")
 
+
+def _add_monitor(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """``pyrtrl monitor``: its options and help."""
     p = command("monitor", "watch a run directory live: loss, prediction vs target, event rate, cost",
                 "pyrtrl run --board mps2-an386 --out runs/an386 & pyrtrl monitor runs/an386", cmd_monitor)
     p.epilog += ("\n\nReads RUN_DIR/telemetry.csv as the run appends to it. With a display: a window "
@@ -688,6 +718,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--last", type=_positive_int, default=300,
                    help="steps shown by the prediction panel (default 300)")
 
+
+def _add_export(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """``pyrtrl export``: its options and help."""
     p = command("export", "write a model as C arrays for a board's firmware (fails if over budget)",
                 "pyrtrl export model.npz --board lm3s6965evb -o build/model", cmd_export)
     p.add_argument("model", help="model file (.npz, as written by pyrtrl.save_model)")
@@ -709,9 +742,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--influence-bits", type=int, choices=(16, 32), default=16,
                    help="influence matrix storage width (default 16)")
     p.add_argument("--json", action="store_true", help="print the written files as JSON")
-    from .runs.flash import add_parser as add_flash_parser  # pyrtrl flash (issue 13 item 5)
-    add_flash_parser(command)
-    return top
 
 
 def _board_names() -> list:

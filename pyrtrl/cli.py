@@ -418,35 +418,17 @@ def cmd_run_device(args: argparse.Namespace) -> int:
 
 # -- report ------------------------------------------------------------------------------
 def cmd_report(args: argparse.Namespace) -> int:
-    import os
+    """``pyrtrl report RUN_DIR [--json]``: one writer for every kind of run
+    (:func:`pyrtrl.reporting.report.write_report`); prints ``report.md``'s path, or with
+    ``--json`` ``report.json`` (its first fields the same for every kind)."""
+    from .reporting.report import write_report
 
-    from .reporting.device_report import read_summary, write_report
-
-    if not os.path.isdir(args.run_dir):
-        raise PyrtrlError(f"{args.run_dir}: no such run directory")
-    s = read_summary(args.run_dir)
-    if s.get("task") == "classification":  # pyrtrl run --data SEQS.npz
-        from .runs.classify import write_report as write_classify_report
-
-        files = write_classify_report(args.run_dir)
-        _print_json({"report": files[-1], "files": files}) if args.json else print(files[-1])
-        return 0
-    if "board" not in s:  # a host float run (pyrtrl run --board float): its own report
-        from .reporting.float_report import write_report as write_float_report
-
-        files = write_float_report(args.run_dir)
-        md = os.path.join(args.run_dir, "report.md")
-        if args.json:
-            _print_json({"report": md, "files": files})
-        else:
-            print(md)
-        return 0
-    write_report(args.run_dir)
+    files = write_report(args.run_dir)
     if args.json:
-        with open(os.path.join(args.run_dir, "report.json")) as f:
+        with open(files.json) as f:
             _print_json(json.load(f))
     else:
-        print(os.path.join(args.run_dir, "report.md"))
+        print(files.report)
     return 0
 
 
@@ -694,13 +676,15 @@ def _add_report(command: Callable[..., argparse.ArgumentParser]) -> None:
     """``pyrtrl report``: its options and help."""
     p = command("report", "write the report of a run directory (figures, report.md, report.json)",
                 "pyrtrl report runs/an386 --json", cmd_report)
-    p.epilog += ("\n\nFor a device run (pyrtrl run --board B): learning curve beside the host float "
+    p.epilog += ("\n\nOne report for every kind of run, picked by the summary's kind and backend. "
+                 "A device run\n(pyrtrl run --board B): learning curve beside the host float "
                  "learner\n(same rule: the run's optimizer, float_learner.csv) and the naive forecaster, predictions, "
-                 "activity,\ncost per step vs dense RTRL, RAM by component vs the board and BPTT. "
-                 "Prints report.md's\npath, or with --json the summary numbers (report.json). A "
-                 "float run's report is\nregenerated as pyrtrl run --board float writes it.")
+                 "activity,\ncost per step vs dense RTRL, RAM by component vs the board and BPTT. A "
+                 "float run:\nlearning curve, predictions, events. A classification run: accuracy per "
+                 "epoch,\nconfusion matrix. Prints report.md's path, or with --json report.json (kind, "
+                 "backend,\nrun_id, report, figures, then the report's numbers).")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (pyrtrl run --out DIR)")
-    p.add_argument("--json", action="store_true", help="print report.json (device runs)")
+    p.add_argument("--json", action="store_true", help="print report.json")
 
 
 def _add_monitor(command: Callable[..., argparse.ArgumentParser]) -> None:

@@ -1,6 +1,9 @@
 """What the run reports share (float runs: :mod:`pyrtrl.reporting.float_report`; device and host C
-runs: :mod:`pyrtrl.reporting.device_report`): the scoring window, running means, every target channel of a
-run, the baselines' errors, and the lines that describe what a run streams.
+runs: :mod:`pyrtrl.reporting.device_report`; classification runs:
+:mod:`pyrtrl.reporting.classification_report`): the scoring window, running means, every target
+channel of a run, the baselines' errors, the lines that describe what a run streams, and the
+writers of ``report.md`` and ``report.json``. :func:`pyrtrl.reporting.report.write_report` picks
+the report by the run's kind.
 
 Reporting sits above the run files (:mod:`pyrtrl.reporting.run_files`) and below the runs, which
 write their report as their last act.
@@ -15,7 +18,7 @@ import numpy as np
 
 from ..core.baselines import forecast_baselines, stream_signal
 from ..data.files import load_run_stream, run_stream_baselines
-from .run_files import CHANNELS_FILE, read_columns, read_summary
+from .run_files import CHANNELS_FILE, read_columns, read_summary, run_backend, run_kind, write_json_atomic
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -130,4 +133,22 @@ def write_report_md(out: str, lines: List[str]) -> str:
     path = os.path.join(out, "report.md")
     with open(path, "w") as f:
         f.write("\n".join(lines))
+    return path
+
+
+#: The fields every ``report.json`` starts with, whatever the run's kind.
+REPORT_HEAD: tuple = ("kind", "backend", "run_id", "report", "figures")
+
+
+def write_report_json(out: str, s: Dict[str, Any], numbers: Dict[str, Any], figures: List[str]) -> str:
+    """``report.json`` of a run directory (written atomically); its path.
+
+    Every kind's starts with :data:`REPORT_HEAD`: the run's ``kind`` and ``backend`` (from
+    the summary ``s``), its ``run_id``, ``report`` (``report.md``) and ``figures`` (the PNG
+    files' names, relative to the run directory), followed by the report's ``numbers``.
+    """
+    head: Dict[str, Any] = {"kind": run_kind(s), "backend": run_backend(s), "run_id": s.get("run_id"),
+                            "report": "report.md", "figures": [os.path.basename(f) for f in figures]}
+    path = os.path.join(out, "report.json")
+    write_json_atomic(path, {**head, **{k: v for k, v in numbers.items() if k not in head}})
     return path

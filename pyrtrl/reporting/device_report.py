@@ -16,7 +16,9 @@ memory             the learner's RAM by component against the board's RAM, and w
                    BPTT would need to keep for the same stream
 float_learner.csv  the host float learner's per-step prediction and loss (computed once,
                    reused while it is newer than the telemetry)
-report.json        the summary numbers of the table, with the baselines' (``baselines``)
+report.json        the run's kind, backend, run id, report and figures
+                   (:data:`pyrtrl.reporting.common.REPORT_HEAD`), then the summary
+                   numbers of the table, with the baselines' (``baselines``)
 report.md          the table, the learners beside the baselines, and the figures
 ================== =============================================================
 
@@ -38,7 +40,6 @@ steps.
 from __future__ import annotations
 
 import csv
-import json
 import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
@@ -49,7 +50,7 @@ from ..core.health import assess
 from ..errors import PyrtrlError
 from .common import (LAST_FRACTION, MAX_CHANNEL_PANELS, PREDICTION_WINDOW_S, baseline_sq,
                             curve_window, forecast_frame, last_steps, normalization_lines, run_channels,
-                            running_mean, seen, write_report_md)
+                            running_mean, seen, write_report_json, write_report_md)
 from .run_files import read_columns, read_instructions, read_summary, read_telemetry, unfinished_run_message
 
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
@@ -476,9 +477,19 @@ TABLE: Sequence[tuple] = (
 
 
 def write_report(run_dir: PathLike) -> List[str]:
-    """Write the figures (PNG), ``report.json`` and ``report.md`` of a device run directory.
+    """Write the figures (PNG), ``report.json`` and ``report.md`` of a device run directory
+    (:func:`pyrtrl.reporting.report.write_report` calls it for a forecasting run on the host
+    C library, a board under QEMU or on a serial port).
 
-    Returns the paths written (``float_learner.csv`` too when it was computed).
+    Parameters
+    ----------
+    run_dir : path
+        The run directory (:mod:`pyrtrl.runs.device`).
+
+    Returns
+    -------
+    list of str
+        The paths written (``float_learner.csv`` too when it was computed).
     """
     out = os.fspath(run_dir)
     s = read_summary(out)
@@ -499,11 +510,7 @@ def write_report(run_dir: PathLike) -> List[str]:
         path = os.path.join(out, f"{name}.png")
         fig.savefig(path, dpi=110)
         written.append(path)
-    path = os.path.join(out, "report.json")
-    with open(path, "w") as f:
-        json.dump(num, f, indent=1)
-        f.write("\n")
-    written.append(path)
+    written.append(write_report_json(out, s, num, [p for p in written if p.endswith(".png")]))
 
     rn = num["ratio_device_over_naive_last"]
     verdict = ("" if rn is None else

@@ -12,7 +12,7 @@ from ..core.baselines import baseline_label, baselines_section, baselines_summar
 from ..errors import PyrtrlError
 from .common import (MAX_CHANNEL_PANELS, PREDICTION_WINDOW_S, PREDICTION_WINDOW_STEPS, PathLike,
                             baseline_sq, curve_window, forecast_frame, last_steps, normalization_lines,
-                            run_channels, running_mean, seen, write_report_md)
+                            run_channels, running_mean, seen, write_report_json, write_report_md)
 from .run_files import read_summary, read_telemetry, unfinished_run_message
 
 if TYPE_CHECKING:  # matplotlib is imported only when figures are drawn
@@ -108,8 +108,31 @@ def report_figures(run_dir: PathLike) -> Dict[str, "Figure"]:
     return figs
 
 
+#: The summary fields a float run's ``report.json`` holds (those present): the table's.
+NUMBERS: tuple = (
+    "data", "steps", "horizon", "hidden", "density", "eps", "gamma", "params", "method", "optimizer", "lr",
+    "last_steps", "mse_learner_last", "mse_naive_last", "mse_mean_last", "ratio_learner_over_naive_last",
+    "mse_learner_all", "mse_naive_all", "fwd_activity", "bwd_activity", "macs_per_step",
+    "macs_forward_per_step", "macs_influence_per_step", "macs_gradient_per_step", "influence_bytes",
+    "influence_live_bytes", "health", "wall_seconds", "steps_per_second",
+)
+
+
 def write_report(run_dir: PathLike) -> List[str]:
-    """Save the figures as PNG and write ``report.md``; returns the files written."""
+    """Save the figures as PNG and write ``report.json`` and ``report.md`` of a float run
+    directory (:func:`pyrtrl.reporting.report.write_report` calls it for a forecasting run
+    of the host float learner).
+
+    Parameters
+    ----------
+    run_dir : path
+        The run directory (:func:`pyrtrl.runs.host.run_host`).
+
+    Returns
+    -------
+    list of str
+        The files written: the figures, ``report.json``, ``report.md``.
+    """
     out = os.fspath(run_dir)
     s = read_summary(out)
     msg = unfinished_run_message(out, s)
@@ -124,6 +147,9 @@ def write_report(run_dir: PathLike) -> List[str]:
     ratio = s["ratio_learner_over_naive_last"]
     # runs written before the baselines existed have none in their summary
     base = s.get("baselines") or baselines_summary(run_channels(out, read_telemetry(out))["baselines"])
+    numbers = {k: s[k] for k in NUMBERS if k in s}
+    numbers["baselines"] = base
+    written.append(write_report_json(out, s, numbers, written))
     verdict = (
         "n/a (the naive forecaster is exact)" if ratio is None
         else f"{ratio:.3f}: the learner's error is {'below' if ratio < 1 else 'not below'} the naive forecaster's"
@@ -172,7 +198,8 @@ def write_report(run_dir: PathLike) -> List[str]:
         "",
         "Files: `telemetry.csv` (one row per step: step, x, target, prediction, loss = squared "
         "error, naive_loss, events; the counter columns are a device run's, empty here: "
-        "docs/run_directory.md), `model_before.npz`, `model_after.npz`, `summary.json`.",
+        "docs/run_directory.md), `model_before.npz`, `model_after.npz`, `summary.json`, "
+        "`report.json`.",
         "",
     ]
     written.append(write_report_md(out, lines))

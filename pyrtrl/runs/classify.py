@@ -23,34 +23,33 @@ The readout learns by gradient: an RLS readout learns squared-error targets only
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .. import __version__
 from .. import run_defaults as D
 from ..core.baselines import classification_baselines, majority_class
 from ..data.files import LabelledSequences
 from ..errors import PyrtrlError
 from ..checks import check_float, check_int
-from .host import prepare_out_dir
 from ..core.model import EGRU, init_egru
 from ..core.model_file import load_model, save_model
+from ..reporting.report import write_report
+from ..reporting.run_files import (LabelledTelemetryWriter, ended_state, prepare_run_dir, run_state,
+                                   write_json_atomic)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: Backends that run labelled sequences in this process; every board name runs them too.
 BACKENDS: Tuple[str, ...] = ("float", "host")
-#: Files a classification run writes into its run directory.
-CLASSIFY_FILES: Tuple[str, ...] = ("model_before.npz", "model_after.npz", "summary.json",
-                                   "report.md", "accuracy.png", "predictions.csv", "instructions.txt")
+#: The bundled data set a command-line run exports into its run directory (kept by the
+#: run-directory preparer when it is the run's data).
+DATASET_FILE = "dataset.npz"
 #: Default passes over the training sequences.
 EPOCHS = 5
 
@@ -203,18 +202,44 @@ def tested_epochs(epochs: int, test_every: int) -> List[int]:
     return sorted({e for e in range(test_every, epochs + 1, test_every)} | {epochs})
 
 
+def labelled_rows_total(data: LabelledSequences, epochs: int, test_every: int) -> int:
+    """The rows a complete classification run writes to ``telemetry.csv``: one per training
+    sequence per epoch, one per test sequence per test pass (:func:`tested_epochs`)."""
+    tests = len(tested_epochs(epochs, test_every)) * len(data.y_test) if data.has_test else 0
+    return epochs * len(data.y) + tests
+
+
 def learn_sequences(learner: Any, data: LabelledSequences, epochs: int, seed: int,
-                    test_every: int = 1, on_sequence: Optional[Callable[[], None]] = None) -> Dict[str, Any]:
+                    test_every: int = 1, on_sequence: Optional[Callable[[], None]] = None,
+                    telemetry: Optional[LabelledTelemetryWriter] = None) -> Dict[str, Any]:
     """The classification run's loop on one learner: ``epochs`` shuffled passes over the
     training sequences (learning), the test sequences without learning after the epochs of
     :func:`tested_epochs`. The same ``seed`` gives the same order on every learner, so a
     device and the host library see the same stream.
 
-    Returns a dict: ``acc_train``, ``loss_train`` (per epoch), ``acc_test``, ``loss_test``
-    (per epoch, None where not tested), ``rows`` (predictions.csv), ``macs``, ``events``,
-    ``train_steps``, ``unchanged`` (the weights were equal before and after every test
-    pass), ``test_pred``, ``test_loss`` (the last test pass), ``last_train`` (labels and
-    predictions of the last epoch, in order).
+    Parameters
+    ----------
+    learner : object
+        :func:`make_learner`'s, or a :class:`DeviceLearner`.
+    data : LabelledSequences
+        The training (and test) sequences.
+    epochs, seed, test_every : int
+        Passes, the order's seed, and which passes the test set follows.
+    on_sequence : callable, optional
+        Called after every training sequence (a progress bar).
+    telemetry : LabelledTelemetryWriter, optional
+        Gets one row per labelled step (every sequence run, training and test), as it runs.
+
+    Returns
+    -------
+    dict
+        ``acc_train``, ``loss_train`` (per epoch), ``acc_test``, ``loss_test`` (per epoch,
+        None where not tested), ``rows`` ((epoch, set, sequence, label, predicted, repr of
+        the cross-entropy) of every sequence run: two learners on the same stream agree
+        exactly when these do), ``macs``, ``events``, ``train_steps``, ``unchanged`` (the
+        weights were equal before and after every test pass), ``test_pred``, ``test_loss``
+        (the last test pass), ``last_train`` (labels and predictions of the last epoch, in
+        order).
     """
     X, y, Xt, yt = data.X, data.y, data.X_test, data.y_test
     N = len(y)
@@ -224,17 +249,26 @@ def learn_sequences(learner: Any, data: LabelledSequences, epochs: int, seed: in
                            "macs": 0, "events": 0, "train_steps": 0, "unchanged": True,
                            "test_pred": None, "test_loss": None}
     rows = res["rows"]
+    stream_steps = [0]  # steps the learner has run, training and test
+
+    def one(x: np.ndarray, epoch: int, learn: bool, i: int, label: int) -> Tuple[int, float, int, int]:
+        pred, loss = classify_sequence(learner, x, label, learn=learn)
+        m, ev = _macs(learner)
+        stream_steps[0] += x.shape[0]
+        rows.append((epoch, "train" if learn else "test", i, label, pred, repr(loss)))
+        if telemetry is not None:
+            telemetry.labelled_row(stream_steps[0] - 1, epoch, learn, i, label, pred, loss, ev, m)
+        return pred, loss, m, ev
+
     for e in range(epochs):
         order = rng.permutation(N)
         preds = np.empty(N, dtype=np.int64)
         losses = np.empty(N)
         for j, i in enumerate(order):
-            preds[j], losses[j] = classify_sequence(learner, X[i], int(y[i]))
-            m, ev = _macs(learner)
+            preds[j], losses[j], m, ev = one(X[i], e + 1, True, int(i), int(y[i]))
             res["macs"] += m
             res["events"] += ev
             res["train_steps"] += X.shape[1]
-            rows.append((e + 1, "train", int(i), int(y[i]), int(preds[j]), repr(float(losses[j]))))
             if on_sequence is not None:
                 on_sequence()
         res["acc_train"].append(float(np.mean(preds == y[order])))
@@ -242,14 +276,15 @@ def learn_sequences(learner: Any, data: LabelledSequences, epochs: int, seed: in
         res["last_train"] = (y[order], preds)
         if e + 1 in when:
             before = weights_of(learner)
-            tp, tl = evaluate(learner, Xt, yt)
+            tp = np.empty(len(yt), dtype=np.int64)
+            tl = np.empty(len(yt))
+            for i in range(len(yt)):  # learning off: the weights must not move
+                tp[i], tl[i], _, _ = one(Xt[i], e + 1, False, i, int(yt[i]))
             after = weights_of(learner)
             res["unchanged"] &= all(np.array_equal(before[n], after[n]) for n in before)
             res["acc_test"].append(float(np.mean(tp == yt)))
             res["loss_test"].append(float(np.mean(tl)))
             res["test_pred"], res["test_loss"] = tp, tl
-            for i in range(len(yt)):
-                rows.append((e + 1, "test", i, int(yt[i]), int(tp[i]), repr(float(tl[i]))))
         else:
             res["acc_test"].append(None)
             res["loss_test"].append(None)
@@ -297,8 +332,13 @@ def run_classification(
     timeout: float = 20.0,
 ) -> Dict[str, Any]:
     """Learn labelled sequences online, evaluate the test set without learning and write a
-    run directory (``summary.json``, ``predictions.csv``, ``report.md``, ``accuracy.png``,
-    the models before and after).
+    run directory in the one schema (:mod:`pyrtrl.reporting.run_files`, ``kind``
+    ``classification``): prepared by ``prepare_run_dir`` (summary ``running``, a new run
+    id), ``telemetry.csv`` with one row per labelled step as the run goes, the models
+    before and after, ``summary.json`` written atomically as the run's last act
+    (``finished``; ``interrupted`` on Ctrl-C, SIGTERM or SIGHUP, ``failed`` with the reason
+    on any error, with the rows kept), then the report (``report.md``, ``report.json``,
+    ``accuracy.png``: :func:`pyrtrl.reporting.report.write_report`).
 
     Parameters
     ----------
@@ -318,7 +358,7 @@ def run_classification(
         As for the learners; ``lr`` defaults to ``LR`` (SGD) or ``ADAM_LR`` (Adam). A board
         takes ``clip`` = CLIP and ``update_every`` = 1 (what its firmware is built with).
     report : bool
-        Write ``report.md`` and its figure.
+        Write the report (``report.md``, ``report.json`` and its figure).
     test_every : int, optional
         Run the test set after every ``test_every``-th epoch and after the last (default:
         every epoch on float and host; on a board only after the last, as its test pass
@@ -365,42 +405,77 @@ def run_classification(
                               f"output(s); the sequences have {d} channel(s) and {k} classes")
     if not on_board:
         learner = make_learner(model, backend, lr, optimizer, clip, update_every, train, influence_bits)
-    out = prepare_out_dir(out_dir)
-    for name in CLASSIFY_FILES:
-        if os.path.isfile(os.path.join(out, name)):
-            os.unlink(os.path.join(out, name))
-    save_model(os.path.join(out, "model_before.npz"), model)
+    kind, rb = "classification", run_backend_of(backend, port)
+    rows_total = labelled_rows_total(data, epochs, test_every)
+    ids = {"board": backend if on_board else None, "port": port}
+    # the run's data may be a bundled set exported into the run directory: it stays
+    own = os.path.join(os.fspath(out_dir), DATASET_FILE)
+    keep = [DATASET_FILE] if data.path and os.path.abspath(data.path) == os.path.abspath(own) else []
+    out, run_id = prepare_run_dir(out_dir, kind, rb, rows_total, keep=keep, extra=ids)
+    tel: Optional[LabelledTelemetryWriter] = None
+    try:
+        save_model(os.path.join(out, "model_before.npz"), model)
+        tel = LabelledTelemetryWriter(out, rb)
 
-    from tqdm.auto import tqdm
+        from tqdm.auto import tqdm
 
-    where = backend if not port else f"{backend} at {port}"
-    t0 = time.perf_counter()
-    with tqdm(total=epochs * len(data.y), disable=not progress, unit="seq", desc=f"learning {data.name} on {where}",
-              mininterval=0.5) as bar:
-        if on_board:
-            res, device = _run_on_board(model, data, backend, port, lr, optimizer, train, influence_bits, epochs,
-                                        seed, test_every, Path(out).resolve(), timeout, lambda: bar.update(1))
-        else:
-            res = learn_sequences(learner, data, epochs, seed, test_every, lambda: bar.update(1))
-            device = {}
-    wall = time.perf_counter() - t0
-    with open(os.path.join(out, "predictions.csv"), "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(("epoch", "set", "sequence", "label", "predicted", "loss"))
-        w.writerows(res["rows"])
-    save_model(os.path.join(out, "model_after.npz"), device.pop("model_after") if on_board else learner.model)
+        where = backend if not port else f"{backend} at {port}"
+        t0 = time.perf_counter()
+        with tqdm(total=epochs * len(data.y), disable=not progress, unit="seq",
+                  desc=f"learning {data.name} on {where}", mininterval=0.5) as bar:
+            if on_board:
+                res, device = _run_on_board(model, data, backend, port, lr, optimizer, train, influence_bits,
+                                            epochs, seed, test_every, Path(out).resolve(), timeout,
+                                            lambda: bar.update(1), tel)
+            else:
+                res = learn_sequences(learner, data, epochs, seed, test_every, lambda: bar.update(1), tel)
+                device = {}
+        wall = time.perf_counter() - t0
+        tel.close()
+        save_model(os.path.join(out, "model_after.npz"), device.pop("model_after") if on_board else learner.model)
+        summary = _summary(data, model, res, device, wall, backend=backend, port=port, epochs=epochs, seed=seed,
+                           test_every=test_every, optimizer=optimizer, lr=lr, clip=clip,
+                           update_every=update_every, train=train, influence_bits=influence_bits,
+                           model_path=model_path)
+    except BaseException as e:  # any end before the summary: say so in the run directory
+        kept = 0
+        if tel is not None:
+            tel.close()  # first: the summary counts the rows that reached the disk
+            kept = tel.rows
+        write_json_atomic(os.path.join(out, "summary.json"),
+                          {**ended_state(e, run_id, rb, rows_total, kept, kind=kind), **ids})
+        raise
+    summary.update(run_state("finished", run_id, rb, rows_total, steps_kept=tel.rows, kind=kind))
+    write_json_atomic(os.path.join(out, "summary.json"), summary)  # the run's last act
+    if report:
+        write_report(out)
+    return summary
 
+
+def run_backend_of(backend: str, port: Optional[str] = None) -> str:
+    """The run directory's backend (:data:`pyrtrl.reporting.run_files.BACKENDS`) of a
+    classification run on ``backend`` (:data:`BACKENDS` or a board name) and ``port``."""
+    if backend in BACKENDS:
+        return "float" if backend == "float" else "host-c"
+    return "serial" if port else "qemu"
+
+
+def _summary(data: LabelledSequences, model: EGRU, res: Dict[str, Any], device: Dict[str, Any], wall: float,
+             **c: Any) -> Dict[str, Any]:
+    """A finished classification run's summary (without the state fields)."""
+    k, d = data.k, data.d
     y, yt = data.y, data.y_test
     truth, pred = (yt, res["test_pred"]) if data.has_test else res["last_train"]
     tested = [a for a in res["acc_test"] if a is not None]
     base = (classification_baselines(data.X, y, data.X_test, yt, k=k) if data.has_test else None)
     steps = res["train_steps"]
-    summary: Dict[str, Any] = {
-        "task": "classification", "pyrtrl_version": __version__,
-        "backend": backend, "board": backend if on_board else None, "port": port,
+    on_board = c["backend"] not in BACKENDS
+    return {
+        "board": c["backend"] if on_board else None, "port": c["port"],
         "data": data.name, "source": data.source,
         "data_file": data.summary(), "clamp_warning": data.clamp_warning(),
-        "classes": k, "epochs": epochs, "seed": seed, "test_every": test_every if data.has_test else None,
+        "classes": k, "epochs": c["epochs"], "seed": c["seed"],
+        "test_every": c["test_every"] if data.has_test else None,
         "accuracy_train": res["acc_train"][-1],
         "accuracy_test": tested[-1] if tested else None,
         "accuracy_majority": majority_class(y, yt if data.has_test else y),
@@ -418,28 +493,24 @@ def run_classification(
         "shared_mask": bool(model.shared_mask), "eps": float(model.eps), "gamma": float(model.gamma),
         "params": model.num_params(),
         "readout": model.readout, "taps": int(model.taps), "readout_rule": "gradient",
-        "optimizer": optimizer, "lr": lr, "clip": clip, "update_every": update_every, "train": train,
-        "influence_bits": influence_bits if backend != "float" else None,
-        "model": None if model_path is None else os.fspath(model_path),
+        "optimizer": c["optimizer"], "lr": c["lr"], "clip": c["clip"], "update_every": c["update_every"],
+        "train": c["train"], "influence_bits": c["influence_bits"] if c["backend"] != "float" else None,
+        "model": None if c["model_path"] is None else os.fspath(c["model_path"]),
         "train_steps": steps, "macs_per_step": res["macs"] / max(steps, 1),
         "fwd_activity": res["events"] / max(steps * model.n, 1),
         **device,
         "wall_seconds": wall,
     }
-    with open(os.path.join(out, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-        f.write("\n")
-    if report:
-        write_report(out)
-    return summary
 
 
 def _run_on_board(model: EGRU, data: LabelledSequences, board: str, port: Optional[str], lr: float,
                   optimizer: str, train: str, influence_bits: int, epochs: int, seed: int, test_every: int,
-                  out: Path, timeout: float, on_sequence: Callable[[], None]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    """:func:`learn_sequences` on the learner firmware (QEMU or ``port``), then on the host C
-    library with the same model, settings and order; (the device's loop result, the
-    summary's device entries and ``model_after`` from the device's weights)."""
+                  out: Path, timeout: float, on_sequence: Callable[[], None],
+                  telemetry: Optional[LabelledTelemetryWriter] = None) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """:func:`learn_sequences` on the learner firmware (QEMU or ``port``, its labelled steps
+    to ``telemetry``), then on the host C library with the same model, settings and order;
+    (the device's loop result, the summary's device entries and ``model_after`` from the
+    device's weights)."""
     from ..device import protocol as P
     from ..device.client import Device
     from .device import check_hello, model_from_image, start_backend, stop_backend
@@ -463,7 +534,7 @@ def _run_on_board(model: EGRU, data: LabelledSequences, board: str, port: Option
         check_hello(hello, model, "gradient", train, optimizer)
         dev.start()
         learner = DeviceLearner(dev, lr_q, model.k)
-        res = learn_sequences(learner, data, epochs, seed, test_every, count)
+        res = learn_sequences(learner, data, epochs, seed, test_every, count, telemetry)
         image = learner.weights()
         peak = dev.request_hello()
         stats = dev.decoder.stats
@@ -506,168 +577,6 @@ def _run_on_board(model: EGRU, data: LabelledSequences, board: str, port: Option
     return res, device
 
 
-# -- report -------------------------------------------------------------------------------
-def accuracy_figure(s: Dict[str, Any]) -> "Any":
-    """Accuracy per epoch: training (online, before each update), test (no learning) and
-    the majority class."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    ep = np.arange(1, len(s["accuracy_train_per_epoch"]) + 1)
-    ax.plot(ep, s["accuracy_train_per_epoch"], "o-", label="training (online, before each update)")
-    tested = [(e, a) for e, a in zip(ep, s.get("accuracy_test_per_epoch") or []) if a is not None]
-    if tested:
-        ax.plot([e for e, _ in tested], [a for _, a in tested], "s-", label="test (no learning)")
-    ax.axhline(s["accuracy_majority"], color="gray", ls="--",
-               label=f"majority class ({s['accuracy_majority_on']})")
-    if s.get("accuracy_logreg") is not None:
-        b = s["baselines"]
-        ax.axhline(s["accuracy_logreg"], color="tab:red", ls=":",
-                   label=f"logistic regression ({b['logreg_best_features'].replace('_', ' ')}, test)")
-    ax.set_ylim(0, 1.02)
-    ax.set_xticks(ep)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy")
-    who = f"board {s['board']}" if s.get("board") else f"{s['backend']} learner"
-    ax.set_title(f"Accuracy per epoch ({who}, {s['data']})")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def _confusion_lines(m: Sequence[Sequence[int]]) -> List[str]:
-    k = len(m)
-    lines = ["| true \\ predicted | " + " | ".join(str(j) for j in range(k)) + " | recall |",
-             "|---|" + "---|" * (k + 1)]
-    for i, row in enumerate(m):
-        n = sum(row)
-        rec = f"{row[i] / n:.3f}" if n else "n/a"
-        lines.append(f"| **{i}** | " + " | ".join(str(v) for v in row) + f" | {rec} |")
-    return lines
-
-
-def _pct(v: Optional[float]) -> str:
-    return "n/a" if v is None else f"{100 * v:.1f} %"
-
-
-def write_report(run_dir: PathLike) -> List[str]:
-    """``accuracy.png`` and ``report.md`` of a classification run directory; the files written."""
-    out = os.fspath(run_dir)
-    with open(os.path.join(out, "summary.json")) as f:
-        s = json.load(f)
-    fig = accuracy_figure(s)
-    png = os.path.join(out, "accuracy.png")
-    fig.savefig(png, dpi=110)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    f = s["data_file"]
-    norm = ", ".join(f"channel {c} (offset {v['offset']:.6g}, scale {v['scale']:.6g})"
-                     for c, v in f["normalization"]["columns"].items())
-    if s.get("board"):
-        learner = (f"board {s['board']} (the learner firmware running runtime_c, fixed point, "
-                   f"{s['influence_bits']}-bit influence, "
-                   + (f"on the serial port {s['port']})" if s.get("port") else "under QEMU)"))
-    else:
-        learner = ("host float learner (OnlineLearner)" if s["backend"] == "float"
-                   else f"C library (CLearner, fixed point, {s['influence_bits']}-bit influence)")
-    per_epoch = ["| epoch | training accuracy (online) | training loss | test accuracy |", "|---|---|---|---|"]
-    for e, (a, l) in enumerate(zip(s["accuracy_train_per_epoch"], s["loss_train_per_epoch"])):
-        t = s["accuracy_test_per_epoch"][e] if s["accuracy_test_per_epoch"] else None
-        per_epoch.append(f"| {e + 1} | {_pct(a)} | {l:.4g} | {_pct(t) if t is not None else 'not run'} |")
-    base = s.get("baselines")
-    base_rows = [] if not base else [
-        f"| logistic regression on each channel's mean and std (test) | {_pct(base['logreg_mean_std'])} |",
-        f"| logistic regression on the raw values (test) | {_pct(base['logreg_raw'])} |",
-    ]
-    device_rows: List[str] = []
-    if s.get("board"):
-        ok = "**yes**" if s["weights_match_host"] else "**NO**"
-        device_rows = [
-            f"| device weights equal the host C library's (bit for bit) | {ok} |",
-            f"| device predictions and losses equal the host C library's | "
-            f"{'yes' if s['predictions_match_host'] else '**NO**'} |",
-            f"| device steps (of which test, learning off) | {s['device_steps']:,} ({s['device_test_steps']:,}) |",
-        ]
-        if s.get("instructions_per_train_step") is not None:
-            device_rows.append(f"| instructions per step: training / test (exact, QEMU) | "
-                               f"{s['instructions_per_train_step']:,.0f} / "
-                               + (f"{s['instructions_per_test_step']:,.0f}" if s.get("instructions_per_test_step")
-                                  is not None else "n/a") + " |")
-        device_rows += [
-            f"| learner RAM / firmware peak RAM | {s['learner_ram_bytes']:,} B / {s['ram_used_bytes']:,} B |",
-            f"| frames bad / sequence gaps / device errors | {s['frames_bad']} / {s['seq_gaps']} / "
-            f"{s['device_errors']} |",
-        ]
-    test_line = (f"| test accuracy (no learning) | {_pct(s['accuracy_test'])} |" if s["accuracy_test"] is not None
-                 else "| test accuracy | no test set in the file |")
-    lines = [
-        f"# Classification run: {f.get('description') or s['data']}",
-        "",
-        f"Data: {s['source']}.",
-        f"Normalised per channel from the training set ({f['normalization']['from']}): {norm}.",
-        *(["", f"**WARNING**: {s['clamp_warning']}."] if s.get("clamp_warning") else []),
-        "",
-        f"Learner: {learner}. Each sequence starts from a reset state; its label is given at "
-        "its last step only, where the model's output is scored by softmax cross-entropy and "
-        f"the weights learn by exact RTRL through the whole sequence (cell: {s['optimizer']} "
-        f"lr {s['lr']:g}, clip {s['clip']:g} per component; readout from {s['readout']} with "
-        f"{s['taps']} input taps, by gradient; train {s['train']}). {s['epochs']} epoch(s) over "
-        "the training sequences, shuffled each epoch; the training accuracy is measured online, "
-        "the class read at a sequence's last step before that step's update. The test "
-        "sequences run with learning off (forward only"
-        + ("; on the device by `SET_LR 0`, then the learning rate again" if s.get("board") else "") + ")"
-        + ("; the weights were checked unchanged by the test pass." if s.get("weights_unchanged_by_test")
-           else "." if s.get("weights_unchanged_by_test") is None
-           else ": **the weights changed during the test pass**."),
-        "",
-        "| | |",
-        "|---|---|",
-        f"| model | {s['hidden']} units, {s['inputs']} input(s), {s['outputs']} outputs (classes), "
-        f"density {s['density']:.3f}, shared mask {s['shared_mask']}, eps {s['eps']:g} |",
-        f"| training accuracy, last epoch (online) | {_pct(s['accuracy_train'])} |",
-        test_line,
-        f"| majority class (on the {s['accuracy_majority_on']} set) | {_pct(s['accuracy_majority'])} |",
-        *base_rows,
-        *device_rows,
-        f"| MACs per training step | {s['macs_per_step']:.4g} |",
-        f"| forward activity (events / unit / step) | {100 * s['fwd_activity']:.1f} % |",
-        f"| wall time | {s['wall_seconds']:.1f} s |",
-        "",
-        *([f"Baselines: logistic regression (multinomial, L2 with C = {base['logreg_C']:g}, "
-           "features standardised on the training set, fitted to convergence) on each channel's "
-           "mean and standard deviation over the sequence, and on the raw values; the better of "
-           f"the two on the test set is {_pct(base['logreg_best'])} "
-           f"({base['logreg_best_features'].replace('_', ' ')}): the learner's test accuracy is "
-           f"{_pct(s['accuracy_test'])}, "
-           f"{100 * (s['accuracy_test'] - base['logreg_best']):+.1f} points from it.", ""] if base else []),
-        "## Accuracy per epoch",
-        "",
-        *per_epoch,
-        "",
-        "![accuracy per epoch](accuracy.png)",
-        "",
-        f"## Confusion matrix ({s['confusion_on']})",
-        "",
-        *_confusion_lines(s["confusion_matrix"]),
-        "",
-        "Files: `predictions.csv` (epoch, set, sequence, label, predicted, loss for every "
-        "sequence run), `model_before.npz`, `model_after.npz`"
-        + (" (from the device's weights dump)" if s.get("board") else "") + ", `summary.json`"
-        + (", `instructions.txt` (exact instructions of every device step, in order)"
-           if s.get("instructions_per_train_step") is not None else "") + ".",
-        "",
-    ]
-    md = os.path.join(out, "report.md")
-    with open(md, "w") as fh:
-        fh.write("\n".join(lines))
-    return [png, md]
-
-
 # -- command line -------------------------------------------------------------------------
 def cli_run(args: Any, print_json: Any) -> int:
     """``pyrtrl run --data seqs.npz`` with labelled sequences (called by :mod:`pyrtrl.cli`):
@@ -692,7 +601,12 @@ def cli_run(args: Any, print_json: Any) -> int:
         from ..data.datasets import export_labelled, is_dataset_name
 
         if is_dataset_name(path):  # a bundled set: its .npz in the run directory
-            path = export_labelled(path, os.path.join(prepare_out_dir(args.out), "dataset.npz"))["file"]
+            try:  # the run's preparer keeps it (pyrtrl.reporting.run_files.prepare_run_dir)
+                os.makedirs(args.out, exist_ok=True)
+            except OSError as e:
+                raise PyrtrlError(f"{args.out}: cannot write the run directory: "
+                                  f"{' '.join(str(e.strerror or e).split())}") from None
+            path = export_labelled(path, os.path.join(args.out, DATASET_FILE))["file"]
     data = load_sequences(path)
     warning = data.clamp_warning()
     if warning:

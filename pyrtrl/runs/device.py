@@ -35,7 +35,7 @@ from ..reporting.common import last_steps
 from ..core.model import EGRU, init_egru
 from ..core.model_file import load_model, save_model
 from ..paths import cache_dir, firmware_dir, is_checkout, plugin_source
-from ..reporting.run_files import TelemetryWriter, ended_state, run_state, write_json_atomic
+from ..reporting.run_files import TelemetryWriter, ended_state, prepare_run_dir, run_state, write_json_atomic
 from ..deploy.runtime import CLearner
 from ..data.signals import forecasting_stream, load_signal
 
@@ -319,40 +319,6 @@ def load_checkpoint(path: str, model: EGRU) -> tuple:
     return image.tobytes(), step
 
 
-#: files a device run writes into its directory (figures: pyrtrl.reporting.device_report.FIGURES)
-RUN_FILES = ("summary.json", "telemetry.csv", "channels.csv", "stream.npz", "instructions.txt",
-             "model_before.npz", "report.md", "report.json", "float_learner.csv", CHECKPOINT)
-
-
-def _start_run_dir(out: Path, board: str, resume_from: Optional[str], first: int, backend: str,
-                   rows_total: int) -> str:
-    """Make ``out`` a fresh run directory, so a report or monitor never mixes two runs: the
-    files of an earlier run are removed (a resumed run keeps the telemetry rows before its
-    checkpoint, the checkpoint, and the earlier instruction counts as
-    ``instructions.until-<step>.txt``), then ``summary.json`` says ``running`` with a new
-    run id. Returns the run id."""
-    import uuid
-
-    from ..reporting.device_report import FIGURES
-
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        keep = {"telemetry.csv", CHECKPOINT} if resume_from else set()
-        if resume_from and (out / "instructions.txt").is_file():
-            os.replace(out / "instructions.txt", out / f"instructions.until-{first}.txt")
-        for name in RUN_FILES + tuple(f"{f}.png" for f in FIGURES):
-            if name not in keep and (out / name).is_file():
-                (out / name).unlink()
-        run_id = uuid.uuid4().hex[:12]
-        write_json_atomic(out / "summary.json", {**run_state("running", run_id, backend, rows_total),
-                                                 "board": board,
-                                                 "resumed_from_step": first if resume_from else None})
-    except OSError as e:
-        raise PyrtrlError(f"{out}: cannot prepare the run directory: "
-                          f"{' '.join(str(e.strerror or e).split())}") from None
-    return run_id
-
-
 def start_backend(board: str, model: EGRU, out: Path, lr: float, influence_bits: int,
                   settings: Dict[str, Any], port: Optional[str] = None,
                   timeout: float = 20.0) -> "tuple[Any, Any, Any]":
@@ -509,7 +475,9 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     out = Path(out_dir).resolve()  # make runs in firmware/: paths must be absolute
     backend = "host-c" if board == "host" else ("serial" if port else "qemu")
     rows_total = T - horizon + 1  # the forecasts that have a truth
-    run_id = _start_run_dir(out, board, resume_from, first, backend, rows_total)
+    # a fresh run directory (a resumed run keeps its telemetry before the checkpoint)
+    run_id = prepare_run_dir(out, "forecast", backend, rows_total, resume_at=first if resume_from else None,
+                             extra={"board": board, "resumed_from_step": first if resume_from else None}).run_id
     save_model(out / "model_before.npz", model)
     if stream is not None:
         from ..data.files import save_stream
@@ -657,8 +625,8 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     summary["health"] = assess(summary["ratio_device_over_naive_last"], summary["saturations"], T_run)
     summary.update(run_state("finished", run_id, backend, rows_total, steps_kept=tele.rows))
     write_json_atomic(out / "summary.json", summary)
-    if report:  # figures, report.md, report.json (pyrtrl.reporting.device_report)
-        from ..reporting.device_report import write_report
+    if report:  # figures, report.md, report.json (pyrtrl.reporting.report)
+        from ..reporting.report import write_report
 
         write_report(out)
     return summary

@@ -11,7 +11,8 @@ model_before   ``model_before.npz``, the model the run started from
 telemetry      ``telemetry.csv``, one row per step (written as the run goes)
 model_after    ``model_after.npz``, the model after the last update
 summary        ``summary.json``, configuration, errors, activity and cost
-report         ``report.md`` and the PNG figures it shows
+report         ``report.md``, ``report.json`` and the PNG figures it shows
+               (:func:`pyrtrl.reporting.report.write_report`)
 ============== ===============================================================
 
 The layout is meant to stay the same when the learner runs on an emulated microcontroller:
@@ -45,44 +46,14 @@ from ..core.learner import OnlineLearner
 from ..core.model import EGRU, init_egru
 from ..core.model_file import load_model, save_model
 from ..reporting.common import LAST_FRACTION, curve_window, last_steps, stream_baselines
-from ..reporting.float_report import write_report
-from ..reporting.run_files import TelemetryWriter, ended_state, run_state, write_json_atomic
+from ..reporting.report import write_report
+from ..reporting.run_files import TelemetryWriter, ended_state, prepare_run_dir, run_state, write_json_atomic
 from ..data.signals import check_signal_name, forecasting_stream, load_signal
 
 if TYPE_CHECKING:
     from ..data.files import DataStream
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-#: Files a run writes (removed first, so a crashed run never sits beside an old summary).
-RUN_FILES: tuple[str, ...] = (
-    "model_before.npz", "telemetry.csv", "model_after.npz", "summary.json", "report.md",
-    "learning_curve.png", "prediction_start.png", "prediction_end.png", "events.png",
-    "stream.npz", "channels.csv",
-)
-
-# -- argument checks ----------------------------------------------------------------------
-
-
-def prepare_out_dir(out_dir: PathLike) -> str:
-    """Create ``out_dir``, prove it is writable and clear this tool's files from it."""
-    path = os.fspath(out_dir)
-    try:
-        os.makedirs(path, exist_ok=True)
-        probe = os.path.join(path, f".write-test-{os.getpid()}")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.unlink(probe)
-        for name in RUN_FILES:
-            target = os.path.join(path, name)
-            if os.path.isfile(target):
-                os.unlink(target)
-    except OSError as e:
-        raise PyrtrlError(
-            f"{path}: cannot write the run directory: {' '.join(str(e.strerror or e).split())}"
-        ) from None
-    return path
-
 
 # -- the run ------------------------------------------------------------------------------
 class _StreamSignal:
@@ -140,7 +111,7 @@ def run_host(
     model_path : path, optional
         Start from this model file instead (must have 1 input and 1 output).
     out_dir : path
-        The run directory (created; files of an earlier run there are replaced).
+        The run directory (created; a fresh run: :func:`pyrtrl.reporting.run_files.prepare_run_dir`).
     seed : int
         Seed of the fresh model's weights and masks.
     progress : bool
@@ -216,17 +187,13 @@ def run_host(
     learner = OnlineLearner(model, lr=lr, update_every=update_every, method=method,
                             optimizer=optimizer, clip=clip, clip_mode="value",
                             readout_rule=readout_rule, train=train, horizon=horizon)
-    out = prepare_out_dir(out_dir)
-    import uuid
-
-    run_id = uuid.uuid4().hex[:12]
     backend = "float"
-
     # the truth the forecast made at step t is scored on: s_{t+H} (x holds s_0..s_{T-1},
     # target s_1..s_T); the last H - 1 steps' forecasts have none and are not scored
     T_all = x.shape[0]
     T = T_all - horizon + 1
-    write_json_atomic(os.path.join(out, "summary.json"), run_state("running", run_id, backend, T))
+    # a fresh run directory (the earlier run's files removed), summary "running"
+    out, run_id = prepare_run_dir(out_dir, "forecast", backend, T)
     if stream is None:
         s_all = np.concatenate([x[:, 0], target[-1:, 0]])
         truth = s_all[horizon:horizon + T][:, None]

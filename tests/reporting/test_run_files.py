@@ -17,8 +17,8 @@ from pyrtrl.runs.device import _Telemetry, run_on_device
 from pyrtrl.fixed.quantize import quantize_samples
 from pyrtrl.runs.host import run_host
 from pyrtrl.reporting.monitor import read_live, render_png
-from pyrtrl.reporting.run_files import (BACKENDS, COLUMNS, INT_NAMES, NAMES, SUMMARY_CORE, TelemetryWriter,
-                              read_telemetry, schema_markdown)
+from pyrtrl.reporting.run_files import (BACKENDS, COLUMNS, FORECAST_CORE, INT_NAMES, LABELLED_COLUMNS, NAMES,
+                                       SUMMARY_CORE, TelemetryWriter, read_telemetry, schema_markdown)
 from pyrtrl.deploy.runtime import CLearner
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "run_directory.md"
@@ -144,11 +144,12 @@ def test_the_document_holds_the_schema() -> None:
     """docs/run_directory.md's table is the module's own (regenerate it from
     run_files.schema_markdown() when a column changes)."""
     text = DOC.read_text()
-    assert schema_markdown() in text
-    for c in COLUMNS:
+    assert schema_markdown() in text and schema_markdown("classification") in text
+    for c in COLUMNS + LABELLED_COLUMNS:
         assert f"| `{c.name}` |" in text
-    for key in SUMMARY_CORE:
+    for key in FORECAST_CORE:  # SUMMARY_CORE and the forecasting runs' own
         assert f"`{key}`" in text, key
+    assert set(SUMMARY_CORE) < set(FORECAST_CORE)
 
 
 @pytest.fixture(scope="module")
@@ -166,9 +167,9 @@ def test_both_kinds_share_the_schema_and_the_summary_core(runs: dict) -> None:
     for backend, d in runs.items():
         s = json.loads((d / "summary.json").read_text())
         summaries[backend] = s
-        missing = [k for k in SUMMARY_CORE if k not in s]
+        missing = [k for k in FORECAST_CORE if k not in s]
         assert not missing, (backend, missing)
-        assert s["backend"] == backend and s["status"] == "finished"
+        assert s["backend"] == backend and s["status"] == "finished" and s["kind"] == "forecast"
         assert s["telemetry_columns"] == list(NAMES)
         tel = read_telemetry(d)
         assert s["steps_kept"] == s["steps_total"] == tel["step"].size == 80
@@ -185,15 +186,14 @@ def test_both_kinds_share_the_schema_and_the_summary_core(runs: dict) -> None:
 def test_reports_never_reload_the_signal(runs: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """The sample rate comes from the summary: a report works with the signal unloadable."""
     import pyrtrl.data.signals
-    from pyrtrl.reporting.float_report import write_report as write_float_report
-    from pyrtrl.reporting.device_report import write_report
+    from pyrtrl.reporting.report import write_report
 
     def refuse(*a, **kw):
         raise AssertionError("the report reloaded the signal")
 
     monkeypatch.setattr(pyrtrl.data.signals, "load_signal", refuse)
-    assert any(p.endswith("report.md") for p in write_float_report(runs["float"]))
-    assert any(p.endswith("report.md") for p in write_report(runs["host-c"]))
+    for d in runs.values():  # the one writer, for both kinds of forecasting run
+        assert Path(write_report(d).report).is_file()
 
 
 def test_monitor_reads_both_kinds(runs: dict, tmp_path: Path) -> None:

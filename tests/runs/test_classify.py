@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import pyrtrl
+from pyrtrl.reporting.run_files import LABELLED_NAMES, read_labelled_telemetry
 from pyrtrl.runs.classify import classify_sequence, evaluate, make_learner, run_classification, weights_of
 from pyrtrl.cli import main
 from pyrtrl.data.files import is_labelled, load_sequences
@@ -53,8 +54,24 @@ def test_learns_above_majority_and_tests_without_learning(backend, seqs, tmp_pat
     report = open(tmp_path / "run" / "report.md").read()
     assert "Confusion matrix" in report and "| **1** |" in report and "accuracy.png" in report
     assert (tmp_path / "run" / "accuracy.png").stat().st_size > 1000
-    rows = open(tmp_path / "run" / "predictions.csv").read().splitlines()
-    assert len(rows) == 1 + FAST["epochs"] * (60 + 40)  # every training sequence and every test pass
+    # telemetry.csv (the labelled schema): every training sequence and every test pass, in order
+    tel = read_labelled_telemetry(tmp_path / "run")
+    assert tel["step"].size == FAST["epochs"] * (60 + 40) == s["steps_kept"] == s["steps_total"]
+    assert np.all(np.diff(tel["step"]) == 20)  # one row per sequence's last step (T = 20)
+    train = tel["learning"] == 1
+    assert train.sum() == FAST["epochs"] * 60 and np.array_equal(tel["sequence"][~train][:40], np.arange(40))
+    for e in range(1, FAST["epochs"] + 1):  # the rows give back the summary's accuracies
+        on = train & (tel["epoch"] == e)
+        assert np.mean(tel["predicted"][on] == tel["label"][on]) == s["accuracy_train_per_epoch"][e - 1]
+        assert np.mean(tel["cross_entropy"][on]) == pytest.approx(s["loss_train_per_epoch"][e - 1])
+    last = ~train & (tel["epoch"] == FAST["epochs"])
+    assert np.array_equal(tel["label"][last], data.y_test)
+    assert np.mean(tel["predicted"][last] == tel["label"][last]) == s["accuracy_test"]
+    assert (tel["macs"] > 0).all() and (tel["events"] >= 0).all()
+    assert s["status"] == "finished" and s["kind"] == "classification" and len(s["run_id"]) == 12
+    assert s["backend"] == {"float": "float", "host": "host-c"}[backend]
+    assert s["telemetry_columns"] == list(LABELLED_NAMES)
+    assert json.loads((tmp_path / "run" / "summary.json").read_text()) == s
 
 
 @pytest.mark.parametrize("backend", ["float", "host"])
@@ -160,7 +177,7 @@ def test_json_keys_and_rls_note(seqs, tmp_path, capsys):
                 "accuracy_test_per_epoch", "loss_train_per_epoch", "confusion_matrix", "classes",
                 "epochs", "backend", "readout_rule", "weights_unchanged_by_test"):
         assert key in s, key
-    assert s["task"] == "classification" and s["readout_rule"] == "gradient" and s["epochs"] == 2
+    assert s["kind"] == "classification" and s["readout_rule"] == "gradient" and s["epochs"] == 2
     assert len(s["accuracy_train_per_epoch"]) == 2 and s["classes"] == 2
     rc = main(["report", str(tmp_path / "r")])  # the report is regenerated from the summary
     assert rc == 0 and capsys.readouterr().out.strip().endswith("report.md")
@@ -372,3 +389,40 @@ def test_epochs_without_labelled_sequences_is_one_line(tmp_path, capsys):
     line = one_line_error(capsys, ["run", "--board", "float", "--data", path, "--epochs", "2",
                                    "--out", str(tmp_path / "r")])
     assert "--epochs is for labelled sequences" in line
+
+
+# -- the run directory's lifecycle (issue 12 item 2) ----------------------------------------
+@pytest.mark.parametrize("backend", ["float", "host"])
+@pytest.mark.parametrize("end", ["interrupted", "failed"])
+def test_a_classification_run_that_ends_early_says_so(backend, end, seqs, tmp_path, monkeypatch, capsys):
+    """Like every run: the summary says running, then interrupted (Ctrl-C, SIGTERM, SIGHUP) or
+    failed with the reason, with the labelled rows that reached telemetry.csv; the report
+    refuses it in one line, and the earlier run's files are gone."""
+    import pyrtrl.runs.classify as C
+
+    out = tmp_path / "r"
+    first = run_classification(load_sequences(seqs), backend=backend, out_dir=str(out), epochs=1, hidden=4)
+    assert (out / "report.md").is_file() and (out / "accuracy.png").is_file()
+    real = C.classify_sequence
+    calls = {"n": 0}
+
+    def stop_at_25(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] > 25:
+            raise KeyboardInterrupt if end == "interrupted" else PyrtrlError("link lost")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(C, "classify_sequence", stop_at_25)
+    with pytest.raises(KeyboardInterrupt if end == "interrupted" else PyrtrlError):
+        run_classification(load_sequences(seqs), backend=backend, out_dir=str(out), epochs=2, hidden=4)
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == end and s["kind"] == "classification" and s["run_id"] != first["run_id"]
+    assert s["steps_kept"] == 25 and s["steps_total"] == 2 * (60 + 40)
+    assert s["reason"] == ("SIGINT" if end == "interrupted" else "link lost")
+    tel = read_labelled_telemetry(out)
+    assert tel["step"].size == 25 and np.all(tel["learning"] == 1)
+    assert not (out / "report.md").exists() and not (out / "accuracy.png").exists()
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"is {end}" in err and "25 of 200 steps" in err and err.count("\n") == 1

@@ -11,6 +11,7 @@ from needs import require_board
 
 import pyrtrl
 from pyrtrl.device import protocol as P
+from pyrtrl.reporting.run_files import read_labelled_telemetry
 from pyrtrl.runs.classify import DeviceLearner, learn_sequences, make_learner, run_classification
 from pyrtrl.cli import main
 from pyrtrl.data.files import load_sequences
@@ -136,6 +137,13 @@ def test_board_labelled_run_matches_the_host(tmp_path):
     np.testing.assert_array_equal(after.theta, snap.theta)
     np.testing.assert_array_equal(after.w_o, snap.w_o)
     np.testing.assert_array_equal(after.b_o, snap.b_o)
+    # the one run-directory schema: state, and one labelled row per sequence run, in the
+    # device's stream (its last step is the device's last: instructions.txt has every step)
+    assert s["status"] == "finished" and s["kind"] == "classification" and s["backend"] == "qemu"
+    tel = read_labelled_telemetry(tmp_path / "run")
+    assert tel["step"].size == s["steps_kept"] == s["steps_total"] == 2 * (8 + 5)
+    assert tel["step"][-1] + 1 == s["device_steps"] == len((tmp_path / "run" / "instructions.txt").read_text().split())
+    assert int(np.count_nonzero(tel["learning"] == 0)) * 7 == s["device_test_steps"]
     report = (tmp_path / "run" / "report.md").read_text()
     assert "board mps2-an386" in report and "bit for bit) | **yes** |" in report
     assert "logistic regression on the raw values" in report

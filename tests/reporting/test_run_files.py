@@ -206,3 +206,42 @@ def test_monitor_reads_both_kinds(runs: dict, tmp_path: Path) -> None:
         assert ("macs" in info["tel"]) == (backend != "float")
         png = render_png(d, tmp_path / f"{backend}.png")["png"]
         assert Path(png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_labelled_telemetry_round_trip_and_the_two_schemas_refuse_each_other(tmp_path: Path) -> None:
+    """A classification run's telemetry.csv (the labelled extension): rows read back exactly,
+    a full disk cuts back to the last flush, and each reader refuses the other schema's
+    file in one line."""
+    from fakes import FillsUp
+
+    from pyrtrl.reporting.run_files import LABELLED_NAMES, LabelledTelemetryWriter, read_labelled_telemetry
+
+    (tmp_path / "ok").mkdir()
+    w = LabelledTelemetryWriter(tmp_path / "ok", "qemu")
+    ce = [0.6931471805599453, 1e-300, 2.5]
+    for i, c in enumerate(ce):
+        w.labelled_row(7 * i + 6, 1, i < 2, i, i % 2, 1, c, events=3 * i, macs=100 + i)
+    w.close()
+    rows = _rows(tmp_path / "ok" / "telemetry.csv")
+    assert tuple(rows[0]) == LABELLED_NAMES and len(rows) == 4
+    tel = read_labelled_telemetry(tmp_path / "ok")
+    np.testing.assert_array_equal(tel["step"], [6, 13, 20])
+    np.testing.assert_array_equal(tel["learning"], [1, 1, 0])
+    np.testing.assert_array_equal(tel["cross_entropy"], ce)  # exact: repr round trip
+    assert tel["macs"].dtype == np.int64 and "loss" not in tel
+    with pytest.raises(PyrtrlError, match="a classification run's telemetry, not a forecasting") as e:
+        read_telemetry(tmp_path / "ok")
+    assert "\n" not in str(e.value)
+    TelemetryWriter(tmp_path, "float").close()
+    with pytest.raises(PyrtrlError, match="a forecasting run's telemetry, not a classification"):
+        read_labelled_telemetry(tmp_path)
+    (tmp_path / "full").mkdir()
+    w = LabelledTelemetryWriter(tmp_path / "full", "host-c", flush_every=10)
+    w.f = FillsUp(w.f, room=1500)
+    w.w = csv.writer(w.f)
+    with pytest.raises(OSError):
+        for t in range(1000):
+            w.labelled_row(t, 1, True, t, 0, 1, 0.5, 1, 2)
+    w.close()
+    rows = _rows(tmp_path / "full" / "telemetry.csv")
+    assert len(rows) - 1 == w.rows > 0 and w.rows % 10 == 0 and all(len(r) == len(LABELLED_NAMES) for r in rows)

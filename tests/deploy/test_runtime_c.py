@@ -7,6 +7,8 @@ import pyrtrl
 from pyrtrl.fixed import FixedLearner, fixed_config, quantize, quantize_samples
 from pyrtrl.deploy.runtime import CLearner, c_model_arrays, param_columns
 
+from bitexact import assert_same
+
 # n from 8 to 64, densities 1.0 to 0.1, eps 1.0 to 0.2, shared and independent masks,
 # both influence widths, and the dense mode
 CONFIGS = [
@@ -25,23 +27,6 @@ def stream(T, d, k, seed, scale=1.0):
     x[rng.random((T, d)) < 0.2] = 0.0  # zero inputs: their columns must be skipped exactly
     tg = rng.normal(size=(T, k)) * 0.5
     return quantize_samples(x)[0].astype(np.int32), quantize_samples(tg)[0].astype(np.int32)
-
-
-def assert_same(c: CLearner, f: FixedLearner, where: str):
-    s = c.snapshot()
-    for name in ("c", "h", "y", "o", "psi", "a"):
-        np.testing.assert_array_equal(s.state[name], getattr(f, name), err_msg=f"{where}: {name}")
-    np.testing.assert_array_equal(s.live, f.live, err_msg=f"{where}: live columns")
-    np.testing.assert_array_equal(s.M, f.M, err_msg=f"{where}: influence matrix")
-    np.testing.assert_array_equal(s.theta, f.theta, err_msg=f"{where}: weights")
-    np.testing.assert_array_equal(s.w_o, f.w_o, err_msg=f"{where}: readout")
-    np.testing.assert_array_equal(s.b_o, f.b_o, err_msg=f"{where}: readout bias")
-    np.testing.assert_array_equal(s.grad, f.G, err_msg=f"{where}: gradient")
-    np.testing.assert_array_equal(s.grad_thr, f.G_imm, err_msg=f"{where}: thr gradient")
-    np.testing.assert_array_equal(s.grad_wo, f.G_wo, err_msg=f"{where}: readout gradient")
-    if f.rls is not None:
-        np.testing.assert_array_equal(c.rls_matrix(), f.rls.P, err_msg=f"{where}: RLS P")
-    assert s.counters == f.counters, where
 
 
 def run_both(model, cfg_kw, x, t, check_every, labels=None):

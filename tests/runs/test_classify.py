@@ -272,7 +272,7 @@ LR0 = [
 @pytest.mark.parametrize("cfg", LR0, ids=lambda c: "{optimizer}-{readout_rule}-h{horizon}-{l}-K{K}".format(
     l="labels" if c["labels"] else "targets", K=c.get("update_every", 1), **c))
 def test_learning_off_is_bit_exact_against_the_specification(cfg):
-    from test_runtime_c import assert_same
+    from bitexact import assert_same
 
     model = pyrtrl.init_egru(12, 2, 3, density=0.4, shared_mask=True, eps=0.5, seed=9, readout="c", taps=2)
     rng = np.random.default_rng(10)
@@ -285,6 +285,7 @@ def test_learning_off_is_bit_exact_against_the_specification(cfg):
     c = CLearner(model, lr=0.02, clip=1.0, update_every=K, influence_bits=16, **kw)
     f = FixedLearner(quantize(model), fixed_config(0.02, 1.0, K, 16, **kw))
     tgt = None if cfg["labels"] else tq
+    updates_before = f.counters.updates
     for lo, hi, learn in ((0, 80, True), (80, 160, False), (160, 240, True)):
         if not learn:
             c.set_learning_rate(0)

@@ -210,11 +210,12 @@ def device(plan: Dict[str, Any], work: Path, progress: bool = True) -> Dict[str,
 def fidelity(plan: Dict[str, Any], progress: bool = True) -> List[dict]:
     """Fixed point (16/32-bit influence) against float: gradient cosine and final loss."""
     from ..core.bptt import forward_sequence
-    from ..fixed import FixedLearner, fixed_config, quantize, quantize_samples
+    from ..fixed import FixedLearner, fixed_config, quantize_samples
     from ..core.gradcheck import flat
     from ..core.gradients import gradients
     from ..core.learner import OnlineLearner
     from ..core.model import init_egru
+    from ..deploy.deployment import Deployment
     from ..deploy.runtime import CLearner
     from ..data.tasks import delayed_recall
 
@@ -226,6 +227,7 @@ def fidelity(plan: Dict[str, Any], progress: bool = True) -> List[dict]:
         if progress:
             print(f"fidelity: n={n} density={dn} eps={ep}", file=sys.stderr)
         model = init_egru(n, 1, 2, density=dn, shared_mask=True, eps=ep, seed=0)
+        dep = Deployment.from_model(model)  # quantized once for the numpy and C learners
         row: Dict[str, Any] = {"hidden": n, "density": dn, "eps": ep, "shared_mask": True,
                                "lr": lr, "clip": clip, "steps": T, "cosine_steps": Tc}
         # gradient cosine over Tc steps, no learning (as tools/measure_numerics.py)
@@ -234,7 +236,7 @@ def fidelity(plan: Dict[str, Any], progress: bool = True) -> List[dict]:
         ref_o = np.array([s.o for s in forward_sequence(model, xc)])
         xcq, tcq = quantize_samples(xc)[0], quantize_samples(tc)[0]
         for bits in (32, 16):
-            f = FixedLearner(quantize(model), fixed_config(1.0, 0.0, 65535, bits))
+            f = FixedLearner(dep.quantized, fixed_config(1.0, 0.0, 65535, bits))
             ev = []
             for t in range(Tc):
                 f.step(xcq[t], tcq[t])
@@ -249,7 +251,7 @@ def fidelity(plan: Dict[str, Any], progress: bool = True) -> List[dict]:
         row["loss0_float"] = float(lf[:head].mean())
         row["loss_float"] = float(lf[-head:].mean())
         for bits in (32, 16):
-            c = CLearner(model, lr=lr, clip=clip, influence_bits=bits)
+            c = CLearner(dep, lr=lr, clip=clip, influence_bits=bits)
             lc = c.run(x, tg).loss
             row[f"loss{bits}"] = float(lc[-head:].mean())
             row[f"sat{bits}"] = int(c.counters().saturations)

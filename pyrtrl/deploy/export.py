@@ -13,7 +13,7 @@ so that a build with an edited or stale export fails too.
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional
+from typing import Dict, Optional, Union
 
 import numpy as np
 
@@ -22,9 +22,8 @@ from .budget import CHUNK, CONTEXT_BYTES, budget_for_model, largest_hidden
 from ..errors import PyrtrlError
 from ..fixed.model import fixed_config
 from ..run_defaults import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
-from ..fixed.quantize import quantize
 from ..core.model import EGRU
-from .runtime import c_model_arrays, shares_recurrent_pattern
+from .deployment import Deployment
 
 
 def _c_array(ctype: str, name: str, values: np.ndarray) -> str:
@@ -35,19 +34,23 @@ def _c_array(ctype: str, name: str, values: np.ndarray) -> str:
     return f"static const {ctype} {name}[{len(vals)}] = {{\n" + "\n".join(rows) + "\n};\n"
 
 
-def budget_message(model: EGRU, board_name: str, influence_bits: int,
+def budget_message(model: Union[EGRU, Deployment], board_name: str, influence_bits: int,
                    readout_rule: str = "gradient", horizon: int = 1,
                    optimizer: str = "sgd") -> Optional[str]:
-    """None if the model fits the board's RAM, else the one-line reason.
+    """None if the model (an EGRU, or a Deployment's template) fits the board's RAM, else
+    the one-line reason.
 
     The budget is the board's RAM less its firmware reserve (stack, UART and protocol
     buffers, the learner's context of CONTEXT_BYTES): what `pyrtrl budget --board` says,
     for the model's readout (y or c, its taps) learning by ``readout_rule``, at ``horizon``,
     with ``optimizer`` ("adam" keeps 12 bytes of moments per gradient-learned parameter).
     """
-    board = get_board(board_name)
+    if isinstance(model, Deployment):
+        model = model.template
+    # (the budget needs no quantized model: it counts the masks' entries)
     b = budget_for_model(model, influence_bits, readout_rule=readout_rule, horizon=horizon,
                          optimizer=optimizer)
+    board = get_board(board_name)
     allowed = board.ram_bytes - board.reserved_ram
     if b.fits(board):
         return None
@@ -65,13 +68,15 @@ def budget_message(model: EGRU, board_name: str, influence_bits: int,
             f"masks, {influence_bits}-bit influence, {readout} is {best}")
 
 
-def export_model(model: EGRU, board: str, out_dir: str, lr: float = 0.03, clip: float = 1.0,
+def export_model(model: Union[EGRU, Deployment], board: str, out_dir: str, lr: float = 0.03, clip: float = 1.0,
                  update_every: int = 1, influence_bits: int = 16, readout_rule: str = "gradient",
                  train: str = "all", rls_forgetting: float = 0.999, rls_p0: float = 1.0,
                  horizon: int = 1, optimizer: str = "sgd", adam_beta1: float = ADAM_BETA1,
                  adam_beta2: float = ADAM_BETA2, adam_eps: float = ADAM_EPS) -> Dict[str, str]:
     """Write model_data.{h,c} for ``board`` into ``out_dir``; returns name -> path.
 
+    ``model`` is a :class:`~pyrtrl.deploy.deployment.Deployment` (a run's, shared with its
+    host learner and device client) or an EGRU, quantized here.
     ``readout_rule`` ("gradient" or "rls"), ``train`` ("all" or "readout": the cell frozen),
     ``rls_forgetting``, ``rls_p0``, ``horizon`` (the config's delay is H - 1), ``optimizer``
     ("sgd" or "adam") and Adam's ``adam_beta1``, ``adam_beta2``, ``adam_eps`` are as for
@@ -85,15 +90,15 @@ def export_model(model: EGRU, board: str, out_dir: str, lr: float = 0.03, clip: 
     """
     cfg = fixed_config(lr, clip, update_every, influence_bits, False, readout_rule, train,
                        rls_forgetting, rls_p0, horizon, optimizer, adam_beta1, adam_beta2, adam_eps)
-    q = quantize(model)
-    reason = budget_message(model, board, influence_bits, readout_rule, horizon, optimizer)
+    dep = Deployment.of(model)
+    q = dep.quantized
+    reason = budget_message(dep, board, influence_bits, readout_rule, horizon, optimizer)
     if reason is not None:
         raise PyrtrlError(reason)
     b = get_board(board)
-    arr = c_model_arrays(q)
-    bud = budget_for_model(model, influence_bits, readout_rule=readout_rule, horizon=horizon,
-                           optimizer=optimizer)
-    shared = shares_recurrent_pattern(q)
+    arr = dep.c_arrays()
+    bud = dep.budget(influence_bits, readout_rule=readout_rule, horizon=horizon, optimizer=optimizer)
+    shared = dep.shares_recurrent_pattern
     nnz_w = [q.patterns[f"W_{g}"].nnz for g in "urg"]
     nnz_r = [q.patterns[f"R_{g}"].nnz for g in "urg"]
     rls = cfg.rls

@@ -8,7 +8,7 @@ read back (:meth:`CLearner.snapshot`) for bit-exact comparison with :mod:`pyrtrl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Union
 
 import numpy as np
 
@@ -16,12 +16,14 @@ from ..errors import PyrtrlError
 from .. import run_defaults as D
 from ..fixed.arith import FRAC, from_fixed
 from ..fixed.model import FixedConfig, FixedCounters, fixed_config, lr_fixed
-from ..fixed.quantize import QuantizedModel, quantize, quantize_samples
+from ..fixed.quantize import quantize_samples
 from ..core.learner import NO_LOSS, RunResult, StepResult
 from ..core.losses import check_label, check_labels
 from ..core.model import EGRU
+from .deployment import ABSENT, Deployment, c_model_arrays, shares_recurrent_pattern
 
-ABSENT = 0xFFFF
+__all__ = ["ABSENT", "CLearner", "CRunResult", "KERNEL_NAMES", "Snapshot", "c_model_arrays",
+           "kernel_name", "param_columns", "required_bytes", "shares_recurrent_pattern"]
 
 
 def _lib(bits: int):
@@ -36,31 +38,6 @@ def _lib(bits: int):
         raise PyrtrlError("the C runtime is not built: install pyrtrl with pip "
                           f"(pip install -e .) ({e})") from None
     return mod.ffi, mod.lib
-
-
-def c_model_arrays(q: QuantizedModel) -> Dict[str, np.ndarray]:
-    """The numpy arrays behind an ``rtrl_model_t`` (also what the exporter writes)."""
-    arr: Dict[str, np.ndarray] = {}
-    for kind in ("W", "R"):
-        for g in ("u", "r", "g"):
-            pat = q.patterns[f"{kind}_{g}"]
-            arr[f"{kind}_{g}_colptr"] = pat.colptr.astype(np.uint16)
-            arr[f"{kind}_{g}_rowidx"] = pat.rowidx.astype(np.uint16)
-    arr["U_colptr"] = q.union.colptr.astype(np.uint16)
-    arr["U_rowidx"] = q.union.rowidx.astype(np.uint16)
-    if not shares_recurrent_pattern(q):
-        for gi, g in enumerate(("u", "r", "g")):
-            m = q.gate_map[gi]
-            arr[f"U_map_{g}"] = np.where(m < 0, ABSENT, m).astype(np.uint16)
-    arr["theta"] = q.theta.astype(np.int32)
-    arr["w_o"] = np.ascontiguousarray(q.w_o.astype(np.int32))
-    arr["b_o"] = q.b_o.astype(np.int32)
-    return arr
-
-
-def shares_recurrent_pattern(q: QuantizedModel) -> bool:
-    """True when R_u, R_r, R_g have the union pattern (runtime_c then needs no gate maps)."""
-    return all(q.patterns[f"R_{g}"].nnz == q.union.nnz for g in ("u", "r", "g"))
 
 
 def param_columns(col_of: np.ndarray) -> np.ndarray:
@@ -93,8 +70,10 @@ class CLearner:
 
     Parameters
     ----------
-    model : EGRU
-        Quantized at construction (one-line error if not representable); not modified.
+    model : EGRU or Deployment
+        The model: a :class:`~pyrtrl.deploy.deployment.Deployment` is used as it is (a run
+        hands the same one to every learner, export and device client); an EGRU is
+        quantized here (one-line error if not representable). Neither is modified.
     lr, clip, update_every :
         As for :class:`pyrtrl.OnlineLearner` with ``clip_mode="value"``.
     optimizer : {"sgd", "adam"}
@@ -114,19 +93,20 @@ class CLearner:
         runs H - 1 steps behind (see :class:`pyrtrl.OnlineLearner` and rtrl.h).
     """
 
-    def __init__(self, model: EGRU, lr: float = 0.02, clip: float = 1.0, update_every: int = 1,
-                 influence_bits: int = 32, dense: bool = False, readout_rule: str = "gradient",
-                 train: str = "all", rls_forgetting: float = 0.999, rls_p0: float = 1.0,
+    def __init__(self, model: Union[EGRU, Deployment], lr: float = 0.02, clip: float = 1.0,
+                 update_every: int = 1, influence_bits: int = 32, dense: bool = False,
+                 readout_rule: str = "gradient", train: str = "all", rls_forgetting: float = 0.999, rls_p0: float = 1.0,
                  horizon: int = 1, optimizer: str = "sgd", adam_beta1: float = D.ADAM_BETA1,
                  adam_beta2: float = D.ADAM_BETA2, adam_eps: float = D.ADAM_EPS) -> None:
         self.ffi, self.lib = _lib(influence_bits)
-        self.template = model.copy()
-        self.q = quantize(model)
+        self.deployment = Deployment.of(model)
+        self.template = self.deployment.template
+        self.q = self.deployment.quantized
         self.fcfg: FixedConfig = fixed_config(lr, clip, update_every, influence_bits, dense,
                                               readout_rule, train, rls_forgetting, rls_p0, horizon,
                                               optimizer, adam_beta1, adam_beta2, adam_eps)
         ffi, lib, q = self.ffi, self.lib, self.q
-        self._arrays = c_model_arrays(q)
+        self._arrays = self.deployment.c_arrays()  # the library points into these
         cfg = ffi.new("rtrl_config_t *")
         cfg.n, cfg.d, cfg.k = q.n, q.d, q.k
         for gi, g in enumerate(("u", "r", "g")):
@@ -184,8 +164,17 @@ class CLearner:
     def model(self) -> EGRU:
         """The current weights as a float model (masks, gamma, eps of the original)."""
         s = self.snapshot()
-        q = QuantizedModel(**{**self.q.__dict__, "theta": s.theta, "w_o": s.w_o, "b_o": s.b_o})
-        return q.to_float(self.template)
+        return self.deployment.model_from_weights(s.theta, s.w_o, s.b_o)
+
+    def weights_image(self) -> bytes:
+        """The current weights as a weights image (what a device's DUMP sends)."""
+        s = self.snapshot()
+        return self.deployment.image(s.theta, s.w_o, s.b_o)
+
+    def load_image(self, image: bytes) -> None:
+        """Replace the weights with a weights image (a DUMP's or a checkpoint's); one-line
+        :class:`PyrtrlError` if its size is not the model's or the library refuses it."""
+        self.load_weights_fixed(*self.deployment.split_image(image))
 
     def load_weights_fixed(self, theta: np.ndarray, w_o: np.ndarray, b_o: np.ndarray) -> None:
         """Replace the weights with Q24 integers (the layout of a weights dump)."""
@@ -373,7 +362,7 @@ class CRunResult(RunResult):
     saturated_inputs: int = 0  # samples clamped to +-128 by the quantizer
 
 
-def required_bytes(model: EGRU, influence_bits: int = 32) -> int:
+def required_bytes(model: Union[EGRU, Deployment], influence_bits: int = 32) -> int:
     """The C size query for ``model`` (what :class:`CLearner` allocates)."""
     return CLearner(model, influence_bits=influence_bits).required_bytes
 

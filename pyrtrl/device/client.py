@@ -14,29 +14,15 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Deque, List, Optional
+from typing import TYPE_CHECKING, Callable, Deque, List, Optional
 
 import numpy as np
 
 from . import protocol as P
 from ..errors import PyrtrlError
 
-
-def weights_image_bytes(q) -> int:
-    """Bytes of the weights image of quantized model ``q`` (rtrl_weights_image_bytes): theta
-    (P), W_o (k x features), b_o (k), int32."""
-    return 4 * (q.P + q.k * q.features + q.k)
-
-
-def split_weights_image(q, image: bytes) -> "tuple[np.ndarray, np.ndarray, np.ndarray]":
-    """(theta, W_o (k x features), b_o) as int64 from a weights image of ``q``; one-line
-    :class:`PyrtrlError` if its size is not the model's."""
-    if len(image) != weights_image_bytes(q):
-        raise PyrtrlError(f"weights image has {len(image)} bytes, the model's has {weights_image_bytes(q)} "
-                          f"(P={q.P}, k={q.k}, features={q.features})")
-    v = np.frombuffer(image, "<i4").astype(np.int64)
-    wo_end = q.P + q.k * q.features
-    return v[:q.P], v[q.P:wo_end].reshape(q.k, q.features), v[wo_end:]
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from ..deploy.runtime import CLearner
 
 
 def _quiet_steps(hello_payload: bytes) -> bool:
@@ -398,9 +384,18 @@ class SimulatedDevice(threading.Thread):
     Like the firmware it checks the flow-control rule (docs/telemetry.md): a byte that
     arrived while it learned a SAMPLES frame (before the CREDIT that ends it) is counted in
     :attr:`bytes_while_stepping` and reported as ERROR BUSY.
+
+    Parameters
+    ----------
+    learner : CLearner
+        The learner it runs (:class:`pyrtrl.deploy.runtime.CLearner`); its
+        :class:`~pyrtrl.deploy.deployment.Deployment` gives the weights image's layout
+        for DUMP and LOAD.
+    link : MemoryLink
+        The device's end of the link.
     """
 
-    def __init__(self, learner, link: MemoryLink, board: str = "host", window: int = 4,
+    def __init__(self, learner: "CLearner", link: MemoryLink, board: str = "host", window: int = 4,
                  buffer_samples: int = 64) -> None:
         super().__init__(daemon=True)
         self.learner = learner
@@ -413,8 +408,8 @@ class SimulatedDevice(threading.Thread):
         self.running = False
         self.stop_flag = False
         self.load = bytearray()
-        q = learner.q
-        self.d, self.k = q.d, q.k
+        dep = learner.deployment  # the weights image's layout (LOAD)
+        self.d, self.k = dep.d, dep.k
         self.acc = [0, 0, 0]  # events, active columns, MACs since the last record
         self.bytes_while_stepping = 0  # SAMPLES frames after whose steps a byte was waiting
         self._more = False  # more frames were read with the one being handled
@@ -470,8 +465,7 @@ class SimulatedDevice(threading.Thread):
             c.set_learning_rate_q(lr_q)
             self.send(P.ACK, ack)
         elif f.type == P.DUMP:
-            s = c.snapshot()
-            image = P.weights_image(s.theta, s.w_o, s.b_o)
+            image = c.weights_image()
             step = P.MAX_PAYLOAD - 4
             for off in range(0, len(image), step):
                 self.send(P.WEIGHTS, P.Weights(off, image[off:off + step]).pack())
@@ -525,11 +519,11 @@ class SimulatedDevice(threading.Thread):
         elif f.type == P.LOAD_END:
             end = P.WeightsEnd.unpack(f.payload)
             image, self.load = bytes(self.load), bytearray()
-            if len(image) != end.total or P.crc32(image) != end.crc or len(image) != weights_image_bytes(c.q):
+            if len(image) != end.total or P.crc32(image) != end.crc or len(image) != c.deployment.image_bytes:
                 self.send(P.ERROR, P.Error(f.seq, P.ERR_LOAD, "weights image size or CRC wrong").pack())
                 return
             try:
-                c.load_weights_fixed(*split_weights_image(c.q, image))
+                c.load_image(image)
             except Exception as e:  # noqa: BLE001 - reported to the host as the firmware would
                 self.send(P.ERROR, P.Error(f.seq, P.ERR_LOAD, str(e)[:60]).pack())
                 return

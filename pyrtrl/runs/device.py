@@ -15,7 +15,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
@@ -24,12 +24,14 @@ from .. import run_defaults as RD
 from ..core.baselines import baselines_summary, forecast_baselines, stream_signal
 from ..boards import get_board
 from ..deploy.budget import largest_hidden
-from ..device.client import Device, MemoryLink, SimulatedDevice, split_weights_image, weights_image_bytes
+from ..deploy.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from ..deploy.deployment import Deployment
+from ..device.client import Device, MemoryLink, SimulatedDevice
 from ..errors import PyrtrlError
 from ..deploy.export import export_model
 from ..fixed.arith import FRAC
 from ..fixed.model import fixed_config
-from ..fixed.quantize import QuantizedModel, quantize, quantize_samples
+from ..fixed.quantize import quantize_samples
 from ..core.health import assess
 from ..reporting.common import last_steps
 from ..core.model import EGRU, init_egru
@@ -59,11 +61,13 @@ def default_model(board: str, seed: int = 0, influence_bits: int = RD.INFLUENCE_
                      seed=seed, readout=RD.READOUT, taps=RD.TAPS)
 
 
-def build_firmware(board: str, model: EGRU, out_dir: Path, lr: float, influence_bits: int, *,
+def build_firmware(board: str, model: Union[EGRU, Deployment], out_dir: Path, lr: float,
+                   influence_bits: int, *,
                    readout_rule: str = "gradient", train: str = "all",
                    rls_forgetting: float = RD.RLS_FORGETTING, rls_p0: float = RD.RLS_P0,
                    horizon: int = 1, optimizer: str = RD.OPTIMIZER) -> Path:
-    """Export the model and build the learner app for the board; returns the ELF path.
+    """Export the model (an EGRU, or a run's :class:`~pyrtrl.deploy.deployment.Deployment`)
+    and build the learner app for the board; returns the ELF path.
 
     The readout settings are :func:`pyrtrl.deploy.export.export_model`'s (defaults: gradient readout,
     all trained, as there); ``optimizer`` defaults to a learning run's
@@ -231,95 +235,15 @@ def _baselines(stream: Optional[Any], x: np.ndarray, target: np.ndarray, horizon
     return out
 
 
-def model_from_image(template: EGRU, image: bytes) -> EGRU:
+def model_from_image(template: Union[EGRU, Deployment], image: bytes) -> EGRU:
     """The float model whose Q24 weights are the dumped image (readout and taps of
-    ``template``: W_o is k x features)."""
-    q = quantize(template)
-    theta, w_o, b_o = split_weights_image(q, image)
-    qd = QuantizedModel(**{**q.__dict__, "theta": theta, "w_o": w_o, "b_o": b_o})
-    return qd.to_float(template)
+    ``template``: W_o is k x features); prefer the run's
+    :meth:`Deployment.model_from_image <pyrtrl.deploy.deployment.Deployment.model_from_image>`,
+    which quantizes nothing again."""
+    return Deployment.of(template).model_from_image(image)
 
 
-CHECKPOINT = "checkpoint.npz"
-
-
-#: version of what :func:`model_structure_hash` covers
-STRUCTURE_VERSION = 1
-
-
-def model_structure_hash(model: EGRU) -> str:
-    """SHA-256 (hex) of what a weights image's layout and meaning rest on: sizes, every mask,
-    the readout's source and taps, eps and gamma, and the format version. Two models share
-    it exactly when one's weights image can be loaded into the other's learner. The
-    influence width is not part of it: the image is the same for both widths."""
-    import hashlib
-
-    h = hashlib.sha256()
-    h.update(f"pyrtrl-structure-v{STRUCTURE_VERSION} n={model.n} d={model.d} k={model.k} "
-             f"readout={model.readout} taps={model.taps} eps={model.eps!r} "
-             f"gamma={model.gamma!r}".encode())
-    for name in sorted(model.masks):
-        m = np.ascontiguousarray(model.masks[name], dtype=np.uint8)
-        h.update(name.encode() + str(m.shape).encode() + m.tobytes())
-    return h.hexdigest()
-
-
-def _sha256(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
-
-
-def save_checkpoint(path: Path, image: bytes, step: int, model: EGRU) -> None:
-    """Write a weights checkpoint (the device's weights image after ``step`` steps) atomically:
-    a temporary file in the same directory, fsync, rename. It holds the weights only (theta,
-    W_o of k x features, b_o); ``features`` records the readout's width, ``structure`` the
-    model's :func:`model_structure_hash` and ``image_sha256`` the image's, so a resume
-    refuses another model's checkpoint and a damaged file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, image=np.frombuffer(image, dtype=np.uint8), step=np.int64(step),
-                 shape=np.array([model.n, model.d, model.k], dtype=np.int64),
-                 features=np.int64(model.features), structure=np.array(model_structure_hash(model)),
-                 image_sha256=np.array(_sha256(bytes(image))))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str, model: EGRU) -> tuple:
-    """(image bytes, step) of a checkpoint written by :func:`save_checkpoint`, checked
-    against ``model`` (sizes, readout features, image size, the structure hash: masks and
-    all) and against its own image hash; one-line :class:`PyrtrlError` otherwise (also for
-    an empty, cut or corrupted file). Checkpoints written before these fields existed are
-    checked by what they carry."""
-    import zipfile
-
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            image, step, shape = z["image"], int(z["step"]), tuple(int(v) for v in z["shape"])
-            features = int(z["features"]) if "features" in z.files else model.features
-            structure = str(z["structure"]) if "structure" in z.files else None
-            digest = str(z["image_sha256"]) if "image_sha256" in z.files else None
-    except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as e:
-        raise PyrtrlError(f"{path}: not a checkpoint ({' '.join(str(e).split()) or type(e).__name__})") from None
-    if digest is not None and (image.dtype != np.uint8 or _sha256(image.tobytes()) != digest):
-        raise PyrtrlError(f"{path}: damaged checkpoint: its weights image does not match its SHA-256")
-    q = quantize(model)
-    want = weights_image_bytes(q)
-    if (image.dtype != np.uint8 or shape != (model.n, model.d, model.k) or features != model.features
-            or image.size != want or step < 0):
-        raise PyrtrlError(f"{path}: checkpoint of a {shape} model with {features} readout features and "
-                          f"{image.size} bytes at step {step}, expected ({model.n}, {model.d}, {model.k}), "
-                          f"{model.features} features and {want} bytes")
-    if structure is not None and structure != model_structure_hash(model):
-        raise PyrtrlError(f"{path}: checkpoint of another model of the same sizes (its masks, readout "
-                          f"or eps differ: structure {structure[:12]}, this model's "
-                          f"{model_structure_hash(model)[:12]})")
-    return image.tobytes(), step
-
-
-def start_backend(board: str, model: EGRU, out: Path, lr: float, influence_bits: int,
+def start_backend(board: str, model: Union[EGRU, Deployment], out: Path, lr: float, influence_bits: int,
                   settings: Dict[str, Any], port: Optional[str] = None,
                   timeout: float = 20.0) -> "tuple[Any, Any, Any]":
     """Start what runs the learner for ``model`` with ``lr`` and ``settings`` (the keyword
@@ -331,16 +255,20 @@ def start_backend(board: str, model: EGRU, out: Path, lr: float, influence_bits:
     ``port``: the real board's serial port (the firmware exported to ``out/firmware_model``
     for flashing). Otherwise the learner firmware is built and booted under QEMU with the
     instruction-counting plugin, which writes one count per learning step to
-    ``out/instructions.txt``. End it with :func:`stop_backend`."""
+    ``out/instructions.txt``. End it with :func:`stop_backend`.
+
+    ``model`` is the run's :class:`~pyrtrl.deploy.deployment.Deployment` (an EGRU is
+    quantized here once): the simulated device's learner and the exported firmware share it."""
+    dep = Deployment.of(model)
     if board == "host":
         host_end, dev_end = MemoryLink.pair(timeout=0.05)
-        sim = SimulatedDevice(CLearner(model, lr=lr, influence_bits=influence_bits, **settings), dev_end)
+        sim = SimulatedDevice(CLearner(dep, lr=lr, influence_bits=influence_bits, **settings), dev_end)
         sim.start()
         return host_end, None, sim
     if port:
         import serial
 
-        export_model(model, board, str(out / "firmware_model"), lr=lr, influence_bits=influence_bits,
+        export_model(dep, board, str(out / "firmware_model"), lr=lr, influence_bits=influence_bits,
                      **settings)
         try:
             return serial.serial_for_url(port, baudrate=115200, timeout=1.0), None, None
@@ -348,7 +276,7 @@ def start_backend(board: str, model: EGRU, out: Path, lr: float, influence_bits:
             raise PyrtrlError(f"cannot open serial port {port}: {e}") from None
     from ..device.qemu import Qemu
 
-    elf = build_firmware(board, model, out, lr, influence_bits, **settings)
+    elf = build_firmware(board, dep, out, lr, influence_bits, **settings)
     begin, end = marker_addresses(elf, board)
     counts_path = out / "instructions.txt"
     plugin = (f"{build_plugin(out)},arg=begin={begin:#x},arg=end={end:#x},"
@@ -469,7 +397,8 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     if model.d != d or model.k != k:
         raise PyrtrlError(f"the stream has {d} input(s) and {k} target(s) but the model "
                           f"inputs={model.d} outputs={model.k}")
-    resume_image, first = (None, 0) if resume_from is None else load_checkpoint(resume_from, model)
+    dep = Deployment.from_model(model)  # quantized once: the host twin, export and device share it
+    resume_image, first = (None, 0) if resume_from is None else load_checkpoint(resume_from, dep)
     if first >= T:
         raise PyrtrlError(f"{resume_from}: the checkpoint is at step {first}, the stream has only {T} steps")
     out = Path(out_dir).resolve()  # make runs in firmware/: paths must be absolute
@@ -488,7 +417,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
     T_run = T - first  # steps this run streams
 
     started = time.monotonic()
-    link, qemu, sim = start_backend(board, model, out, lr, influence_bits, settings, port, timeout)
+    link, qemu, sim = start_backend(board, dep, out, lr, influence_bits, settings, port, timeout)
     exit_status: Optional[int] = None
     failure: Optional[Exception] = None
     interrupted: Optional[BaseException] = None
@@ -527,7 +456,7 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
             b = min(a + seg, T)
             records += dev.stream(xq[a:b], tq[a:b], on_records=on_records)
             if checkpoint_every:
-                save_checkpoint(out / CHECKPOINT, dev.dump_weights(), b, model)
+                save_checkpoint(out / CHECKPOINT, dev.dump_weights(), b, dep)
         if bar is not None:
             bar.close()
         image = dev.dump_weights()
@@ -564,14 +493,13 @@ def run_on_device(board: str = DEFAULT_BOARD, model_path: Optional[str] = None, 
             + (f"; QEMU exit status {describe_status(exit_status)}" if qemu is not None else ""))
     wall = time.monotonic() - started
 
-    ref = CLearner(model, lr=lr, influence_bits=influence_bits, **settings)
+    ref = CLearner(dep, lr=lr, influence_bits=influence_bits, **settings)
     if resume_image is not None:  # the device restarted from the checkpoint's weights (and
         # from RLS's P = p0 I, as this fresh learner)
-        ref.load_weights_fixed(*split_weights_image(ref.q, resume_image))
+        ref.load_image(resume_image)
     ref.run_fixed(xq[first:], tq[first:])
-    s = ref.snapshot()
-    match = image == P.weights_image(s.theta, s.w_o, s.b_o)
-    save_model(out / "model_after.npz", model_from_image(model, image))
+    match = image == ref.weights_image()
+    save_model(out / "model_after.npz", dep.model_from_image(image))
     loss = np.array(tele.losses, dtype=np.float64)  # run_files' loss of this run's rows
     head = max(1, loss.size // 10)
     ticks = np.array([r.instructions for r in records], dtype=np.float64)

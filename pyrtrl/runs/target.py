@@ -62,14 +62,19 @@ class Target:
         ``"host"``, ``"simulated"`` or a board name.
     model : EGRU
         The model the target started from (its weights do not change; see :meth:`weights`).
+    deployment : Deployment
+        ``model`` quantized once (:class:`pyrtrl.deploy.deployment.Deployment`): the C
+        learner, the exported firmware and :meth:`weights` share it.
     """
 
     def __init__(self, name: str, model: EGRU, lr: float, settings: Dict[str, Any],
                  influence_bits: int, port: Optional[str], work_dir: Optional[str],
                  timeout: float) -> None:
+        from ..deploy.deployment import Deployment
         from ..fixed.model import fixed_config
 
         self.name, self.model = name, model
+        self.deployment = Deployment.from_model(model)  # one-line error if not representable
         self._settings, self._bits = dict(settings), influence_bits
         fc = fixed_config(lr, D.CLIP, 1, influence_bits, False, **settings)  # one-line error if bad
         # the rate asked for now, and the rate the device holds (both the exported one at first)
@@ -83,7 +88,7 @@ class Target:
         if name == "host":
             from ..deploy.runtime import CLearner
 
-            self._lib = CLearner(model, lr=lr, clip=D.CLIP, influence_bits=influence_bits, **settings)
+            self._lib = CLearner(self.deployment, lr=lr, clip=D.CLIP, influence_bits=influence_bits, **settings)
             return
         from ..device.client import Device
         from .device import check_hello, start_backend
@@ -94,8 +99,9 @@ class Target:
         out.mkdir(parents=True, exist_ok=True)
         backend = "host" if name == "simulated" else name
         try:
-            self._link, self._qemu, self._sim = start_backend(backend, model, out, lr, influence_bits,
-                                                              self._settings, port, timeout)
+            self._link, self._qemu, self._sim = start_backend(backend, self.deployment, out, lr,
+                                                              influence_bits, self._settings, port,
+                                                              timeout)
             self._dev = Device(self._link, timeout=timeout)
             hello = self._dev.hello()
             check_hello(hello, model, settings["readout_rule"], settings["train"], settings["optimizer"])
@@ -178,16 +184,10 @@ class Target:
 
     def weights(self) -> EGRU:
         """The float model with the target's current weights (exactly its Q24 values)."""
-        from ..device import protocol as P
-        from .device import model_from_image
-
         self._check_open()
         if self._lib is not None:
-            s = self._lib.snapshot()
-            image = P.weights_image(s.theta, s.w_o, s.b_o)
-        else:
-            image = self._dev.dump_weights()
-        return model_from_image(self.model, image)
+            return self._lib.model
+        return self.deployment.model_from_image(self._dev.dump_weights())
 
     # -- lifetime ------------------------------------------------------------------------
     def close(self) -> None:

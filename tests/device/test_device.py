@@ -83,7 +83,6 @@ def test_rls_readout_with_taps_matches_the_host_library_and_says_so_in_hello():
     flags, DUMP sends W_o as k x features, LOAD takes such an image, and the stream's weights
     equal the host library's bit for bit."""
     from pyrtrl import run_defaults as RD
-    from pyrtrl.device.client import split_weights_image, weights_image_bytes
 
     model = pyrtrl.init_egru(10, 1, 2, density=0.3, shared_mask=True, eps=0.2, seed=5,
                              readout="c", taps=RD.TAPS)
@@ -105,9 +104,10 @@ def test_rls_readout_with_taps_matches_the_host_library_and_says_so_in_hello():
         ref = CLearner(model, **kw)
         ref.run_fixed(xq, tq)
         s = ref.snapshot()
-        assert s.w_o.shape == (2, 10 + RD.TAPS) and len(image) == weights_image_bytes(ref.q)
-        assert image == P.weights_image(s.theta, s.w_o, s.b_o)
-        theta, w_o, b_o = split_weights_image(ref.q, image)
+        dep = ref.deployment
+        assert s.w_o.shape == (2, 10 + RD.TAPS) and len(image) == dep.image_bytes
+        assert image == P.weights_image(s.theta, s.w_o, s.b_o) == ref.weights_image()
+        theta, w_o, b_o = dep.split_image(image)
         np.testing.assert_array_equal(w_o, s.w_o)
         # LOAD an image of this size; one of the old k x n size is refused
         changed = bytearray(image)
@@ -119,7 +119,7 @@ def test_rls_readout_with_taps_matches_the_host_library_and_says_so_in_hello():
             dev.load_weights(short)
         assert dev.dump_weights() == bytes(changed)
         with pytest.raises(pyrtrl.PyrtrlError, match="features=26"):
-            split_weights_image(ref.q, short)
+            dep.split_image(short)
     finally:
         sim.stop_flag = True
         dev_end.close()

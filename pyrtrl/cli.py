@@ -640,8 +640,8 @@ def _add_budget(command: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--outputs", type=_positive_int, help="readout size (required without --model)")
     p.add_argument("--density", type=_density, help="kept weight fraction (required without --model)")
     p.add_argument("--shared-mask", action="store_true", help="one mask shared by the three gates")
-    p.add_argument("--influence-bits", type=int, choices=(16, 32), default=32,
-                   help="influence matrix storage width (default 32)")
+    p.add_argument("--influence-bits", type=int, choices=(16, 32), default=D.INFLUENCE_BITS,
+                   help=f"influence matrix storage width (default {D.INFLUENCE_BITS}, as pyrtrl run)")
     p.add_argument("--seed", type=int, default=0, help="seed of the masks' draw (default 0)")
     p.add_argument("--taps", type=int, help="input taps of the readout of a fresh model (default 0)")
     p.add_argument("--readout", choices=("y", "c"), help="readout source of a fresh model (default y)")
@@ -710,7 +710,8 @@ def _add_export(command: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("model", help="model file (.npz, as written by pyrtrl.save_model)")
     p.add_argument("--board", required=True, help="target board (see pyrtrl budget --help)")
     p.add_argument("-o", "--out", required=True, help="directory for model_data.h and model_data.c")
-    p.add_argument("--lr", type=_positive_float, default=0.03, help="learning rate (default 0.03)")
+    p.add_argument("--lr", type=_positive_float, default=D.LR,
+                   help=f"learning rate (default {D.LR}, as pyrtrl run)")
     p.add_argument("--clip", type=float, default=1.0, help="gradient clip per component (default 1)")
     p.add_argument("--update-every", type=_positive_int, default=1,
                    help="a learning step every K samples (SGD's lr is divided by K, Adam's is not)")

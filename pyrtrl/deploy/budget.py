@@ -47,6 +47,7 @@ import numpy as np
 
 from ..boards import Board, get_board
 from ..errors import PyrtrlError
+from ..run_defaults import INFLUENCE_BITS
 from ..fixed.quantize import MAX_PARAMS, MAX_UNITS  # RTRL_MAX_UNITS, RTRL_MAX_PARAMS
 from ..core.model import EGRU, init_egru
 
@@ -333,7 +334,7 @@ def _from_counts(n: int, d: int, k: int, nnz_w: Sequence[int], nnz_r: Sequence[i
     return b
 
 
-def budget_for_model(model: EGRU, influence_bits: int = 32, chunk: int = CHUNK, *,
+def budget_for_model(model: EGRU, influence_bits: int = INFLUENCE_BITS, chunk: int = CHUNK, *,
                      readout_rule: str = "gradient", horizon: int = 1,
                      optimizer: str = "sgd") -> Budget:
     """The budget of running ``model`` in runtime_c (exact: its own masks, readout and taps)
@@ -360,7 +361,7 @@ def _check_readout(readout: str, taps: int, readout_rule: str, horizon: int = 1,
 
 
 def budget(hidden: int, inputs: int, outputs: int, density: float, shared_mask: bool,
-           influence_bits: int = 32, seed: int = 0, chunk: int = CHUNK, *, taps: int = 0,
+           influence_bits: int = INFLUENCE_BITS, seed: int = 0, chunk: int = CHUNK, *, taps: int = 0,
            readout: str = "y", readout_rule: str = "gradient", horizon: int = 1,
            optimizer: str = "sgd") -> Budget:
     """The budget of a fresh ``init_egru(hidden, inputs, outputs, density, shared_mask, seed,
@@ -400,7 +401,7 @@ def _fits_at(board: Board, n: int, inputs: int, outputs: int, density: float, sh
 
 
 def largest_hidden(board: "Board | str", inputs: int, outputs: int, density: float,
-                   shared_mask: bool, influence_bits: int = 32, seed: int = 0,
+                   shared_mask: bool, influence_bits: int = INFLUENCE_BITS, seed: int = 0,
                    reserve: Optional[int] = None, *, taps: int = 0, readout: str = "y",
                    readout_rule: str = "gradient", horizon: int = 1, optimizer: str = "sgd") -> int:
     """The largest hidden size in 1..255 whose buffer plus the reserve fits the board's RAM.

@@ -39,6 +39,7 @@ import numpy as np
 
 from ..core.model import EGRU
 from ..errors import PyrtrlError
+from ..run_defaults import INFLUENCE_BITS
 from ..fixed.quantize import QuantizedModel, quantize
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -281,7 +282,7 @@ class Deployment:
         """:func:`model_structure_hash` of the template."""
         return model_structure_hash(self.template)
 
-    def budget(self, influence_bits: int = 32, *, readout_rule: str = "gradient", horizon: int = 1,
+    def budget(self, influence_bits: int = INFLUENCE_BITS, *, readout_rule: str = "gradient", horizon: int = 1,
                optimizer: str = "sgd", chunk: "int | None" = None) -> "Budget":
         """RAM and flash of this model's learner (:func:`pyrtrl.deploy.budget.budget_for_model`)
         for these learning settings; ``chunk`` defaults to the firmware's RTRL_CHUNK."""

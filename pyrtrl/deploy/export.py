@@ -21,7 +21,7 @@ from ..boards import get_board
 from .budget import CHUNK, CONTEXT_BYTES, budget_for_model, largest_hidden
 from ..errors import PyrtrlError
 from ..fixed.model import fixed_config
-from ..run_defaults import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
+from ..run_defaults import ADAM_BETA1, ADAM_BETA2, ADAM_EPS, CLIP, LR, RLS_FORGETTING, RLS_P0
 from ..core.model import EGRU
 from .deployment import Deployment
 
@@ -68,9 +68,9 @@ def budget_message(model: Union[EGRU, Deployment], board_name: str, influence_bi
             f"masks, {influence_bits}-bit influence, {readout} is {best}")
 
 
-def export_model(model: Union[EGRU, Deployment], board: str, out_dir: str, lr: float = 0.03, clip: float = 1.0,
+def export_model(model: Union[EGRU, Deployment], board: str, out_dir: str, lr: float = LR, clip: float = CLIP,
                  update_every: int = 1, influence_bits: int = 16, readout_rule: str = "gradient",
-                 train: str = "all", rls_forgetting: float = 0.999, rls_p0: float = 1.0,
+                 train: str = "all", rls_forgetting: float = RLS_FORGETTING, rls_p0: float = RLS_P0,
                  horizon: int = 1, optimizer: str = "sgd", adam_beta1: float = ADAM_BETA1,
                  adam_beta2: float = ADAM_BETA2, adam_eps: float = ADAM_EPS) -> Dict[str, str]:
     """Write model_data.{h,c} for ``board`` into ``out_dir``; returns name -> path.

@@ -93,9 +93,9 @@ class CLearner:
         runs H - 1 steps behind (see :class:`pyrtrl.OnlineLearner` and rtrl.h).
     """
 
-    def __init__(self, model: Union[EGRU, Deployment], lr: float = 0.02, clip: float = 1.0,
-                 update_every: int = 1, influence_bits: int = 32, dense: bool = False,
-                 readout_rule: str = "gradient", train: str = "all", rls_forgetting: float = 0.999, rls_p0: float = 1.0,
+    def __init__(self, model: Union[EGRU, Deployment], lr: float = D.LR, clip: float = D.CLIP,
+                 update_every: int = 1, influence_bits: int = D.INFLUENCE_BITS, dense: bool = False,
+                 readout_rule: str = "gradient", train: str = "all", rls_forgetting: float = D.RLS_FORGETTING, rls_p0: float = D.RLS_P0,
                  horizon: int = 1, optimizer: str = "sgd", adam_beta1: float = D.ADAM_BETA1,
                  adam_beta2: float = D.ADAM_BETA2, adam_eps: float = D.ADAM_EPS) -> None:
         self.ffi, self.lib = _lib(influence_bits)
@@ -362,7 +362,7 @@ class CRunResult(RunResult):
     saturated_inputs: int = 0  # samples clamped to +-128 by the quantizer
 
 
-def required_bytes(model: Union[EGRU, Deployment], influence_bits: int = 32) -> int:
+def required_bytes(model: Union[EGRU, Deployment], influence_bits: int = D.INFLUENCE_BITS) -> int:
     """The C size query for ``model`` (what :class:`CLearner` allocates)."""
     return CLearner(model, influence_bits=influence_bits).required_bytes
 
@@ -371,7 +371,7 @@ def required_bytes(model: Union[EGRU, Deployment], influence_bits: int = 32) -> 
 KERNEL_NAMES = ("avx512", "avx2", "neon", "portable")
 
 
-def kernel_name(influence_bits: int = 32) -> str:
+def kernel_name(influence_bits: int = D.INFLUENCE_BITS) -> str:
     """The vector kernel the installed C runtime was compiled with (``rtrl_kernel_name()``):
     ``"avx512"``, ``"avx2"``, ``"neon"`` or ``"portable"``. The binding is built with
     -march=native on the machine that installs it; every kernel gives the same integers."""

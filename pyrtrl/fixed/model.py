@@ -36,7 +36,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from ..errors import PyrtrlError
-from ..run_defaults import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
+from ..run_defaults import ADAM_BETA1, ADAM_BETA2, ADAM_EPS, CLIP, INFLUENCE_BITS, RLS_FORGETTING, RLS_P0
 from .arith import (FRAC, INT16_MAX, INT16_MIN, INT32_MAX, INT32_MIN, LIM24, LIM_DOUT, MFRAC,
                     ONE, WFRAC, WONE, neg_log_q, rnd, sat, sigmoid_q, softmax_q, tanh_q,
                     to_fixed)
@@ -54,7 +54,7 @@ class FixedConfig:
     lr_q: int  # per update, Q24: SGD round(lr / K * 2^24) (multiplies the summed gradient); Adam round(lr * 2^24); 0: learning off
     clip_q: int  # clip of the summed gradient, Q24 (0 = off): round(clip * K * 2^24)
     update_every: int
-    influence_bits: int = 32
+    influence_bits: int = INFLUENCE_BITS
     dense: bool = False  # sparsity exploitation off (same numbers, full cost)
     rls: Optional[RLSConstants] = None  # RLS readout (None: the readout learns by SGD)
     freeze_cell: bool = False  # only the readout learns
@@ -62,9 +62,9 @@ class FixedConfig:
     adam: Optional[AdamConstants] = None  # Adam (None: SGD)
 
 
-def fixed_config(lr: float, clip: float = 1.0, update_every: int = 1, influence_bits: int = 32,
+def fixed_config(lr: float, clip: float = CLIP, update_every: int = 1, influence_bits: int = INFLUENCE_BITS,
                  dense: bool = False, readout_rule: str = "gradient", train: str = "all",
-                 rls_forgetting: float = 0.999, rls_p0: float = 1.0, horizon: int = 1,
+                 rls_forgetting: float = RLS_FORGETTING, rls_p0: float = RLS_P0, horizon: int = 1,
                  optimizer: str = "sgd", adam_beta1: float = ADAM_BETA1,
                  adam_beta2: float = ADAM_BETA2, adam_eps: float = ADAM_EPS) -> FixedConfig:
     """Learning rate and clip (float, per mean gradient) to their fixed-point form; the

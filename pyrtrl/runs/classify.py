@@ -38,6 +38,7 @@ from ..data.files import LabelledSequences
 from ..errors import PyrtrlError
 from ..checks import check_float, check_int
 from ..core.model import EGRU, init_egru
+from ..deploy.deployment import Deployment
 from ..core.model_file import load_model, save_model
 from ..reporting.report import write_report
 from ..reporting.run_files import (LabelledTelemetryWriter, ended_state, prepare_run_dir, run_state,
@@ -61,17 +62,19 @@ def sequence_labels(steps: int, label: int) -> np.ndarray:
     return lab
 
 
-def make_learner(model: EGRU, backend: str, lr: float, optimizer: str = D.OPTIMIZER,
+def make_learner(model: Union[EGRU, Deployment], backend: str, lr: float, optimizer: str = D.OPTIMIZER,
                  clip: float = D.CLIP, update_every: int = 1, train: str = D.TRAIN,
                  influence_bits: int = D.INFLUENCE_BITS) -> Any:
     """The classification learner of ``backend``: :class:`pyrtrl.OnlineLearner` (``"float"``,
     on a copy of ``model``) or :class:`pyrtrl.deploy.runtime.CLearner` (``"host"``), with the
     readout learning by gradient and the gradient clipped per component on both. (A board's
-    learner is a :class:`DeviceLearner` on a running device.)"""
+    learner is a :class:`DeviceLearner` on a running device.) ``model`` may be the run's
+    :class:`~pyrtrl.deploy.deployment.Deployment`, which the C library then shares."""
     if backend == "float":
         from ..core.learner import OnlineLearner
 
-        return OnlineLearner(model.copy(), lr=lr, optimizer=optimizer, update_every=update_every,
+        float_model = model.model if isinstance(model, Deployment) else model
+        return OnlineLearner(float_model.copy(), lr=lr, optimizer=optimizer, update_every=update_every,
                              clip=clip, clip_mode="value", readout_rule="gradient", train=train)
     if backend == "host":
         from ..deploy.runtime import CLearner
@@ -513,13 +516,14 @@ def _run_on_board(model: EGRU, data: LabelledSequences, board: str, port: Option
     device's weights)."""
     from ..device import protocol as P
     from ..device.client import Device
-    from .device import check_hello, model_from_image, start_backend, stop_backend
+    from .device import check_hello, start_backend, stop_backend
     from ..fixed.model import fixed_config
     from ..device.qemu import describe_status
 
     settings: Dict[str, Any] = {"readout_rule": "gradient", "train": train, "optimizer": optimizer}
     lr_q = fixed_config(lr, D.CLIP, 1, influence_bits, False, **settings).lr_q  # one-line error if bad
-    link, qemu, sim = start_backend(board, model, out, lr, influence_bits, settings, port, timeout)
+    dep = Deployment.from_model(model)  # one quantization for the board, the host twin and the result
+    link, qemu, sim = start_backend(board, dep, out, lr, influence_bits, settings, port, timeout)
     exit_status: Optional[int] = None
     learner: Optional[DeviceLearner] = None
     sequences = [0]
@@ -553,7 +557,7 @@ def _run_on_board(model: EGRU, data: LabelledSequences, board: str, port: Option
     status = stop_backend(qemu, sim, link)
     exit_status = status if exit_status is None else exit_status
 
-    ref = make_learner(model, "host", lr, optimizer, D.CLIP, 1, train, influence_bits)
+    ref = make_learner(dep, "host", lr, optimizer, D.CLIP, 1, train, influence_bits)
     ref_res = learn_sequences(ref, data, epochs, seed, test_every)
     s = ref.snapshot()
     match = image == P.weights_image(s.theta, s.w_o, s.b_o)
@@ -566,7 +570,7 @@ def _run_on_board(model: EGRU, data: LabelledSequences, board: str, port: Option
         "learner_ram_bytes": hello.learner_ram, "ram_used_bytes": peak.ram_used,
         "frames_ok": stats.frames_ok, "frames_bad": stats.frames_bad, "seq_gaps": stats.seq_gaps,
         "device_errors": len(dev.stats.errors), "qemu_exit_status": exit_status,
-        "model_after": model_from_image(model, image),
+        "model_after": dep.model_from_image(image),
     }
     if qemu is not None:
         counts = np.loadtxt(out / "instructions.txt", dtype=np.int64, ndmin=1)

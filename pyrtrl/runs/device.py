@@ -235,14 +235,6 @@ def _baselines(stream: Optional[Any], x: np.ndarray, target: np.ndarray, horizon
     return out
 
 
-def model_from_image(template: Union[EGRU, Deployment], image: bytes) -> EGRU:
-    """The float model whose Q24 weights are the dumped image (readout and taps of
-    ``template``: W_o is k x features); prefer the run's
-    :meth:`Deployment.model_from_image <pyrtrl.deploy.deployment.Deployment.model_from_image>`,
-    which quantizes nothing again."""
-    return Deployment.of(template).model_from_image(image)
-
-
 def start_backend(board: str, model: Union[EGRU, Deployment], out: Path, lr: float, influence_bits: int,
                   settings: Dict[str, Any], port: Optional[str] = None,
                   timeout: float = 20.0) -> "tuple[Any, Any, Any]":

@@ -347,9 +347,11 @@ def test_cli_json_round_trip(capsys):
     assert res["reserve"] == board.reserved_ram
     assert res["fits"] == b.fits(board)
     assert res["largest_hidden"] == largest_hidden(board, 1, 1, 0.2, True, 16)
-    # without a board: no board keys
+    # without a board: no board keys; the width defaults to a run's (one default everywhere)
     res = _cli_json(capsys, "--hidden", "8", "--inputs", "2", "--outputs", "3", "--density", "0.5")
-    assert "board" not in res and res["total_ram"] == budget(8, 2, 3, 0.5, False, 32).total_ram
+    assert "board" not in res and res["total_ram"] == budget(8, 2, 3, 0.5, False, RD.INFLUENCE_BITS).total_ram
+    assert budget(8, 2, 3, 0.5, False).total_ram == res["total_ram"]
+    assert res["total_ram"] != budget(8, 2, 3, 0.5, False, 48 - RD.INFLUENCE_BITS).total_ram
 
 
 def test_cli_optimizer(capsys):

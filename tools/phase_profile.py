@@ -21,6 +21,8 @@ bit against the host C library's. The MACs per phase come from the library's spe
 by step against the device's own MAC counter (the STEP_STATS records).
 
     python tools/phase_profile.py                      # table, the three boards
+    python tools/phase_profile.py --same-model microbit --same-model-only   # the micro:bit's
+        # model on every board, each phase as a ratio to mps2-an386's (--ratio-to)
     python tools/phase_profile.py --out docs/bench/phase_profile.json --doc docs/benchmarks.md
 
 ``--git-head`` builds from the committed sources (``git archive HEAD``) instead of the working
@@ -71,8 +73,9 @@ CONFIGS = (("default", RD.READOUT_RULE, RD.OPTIMIZER, 1, {}),
            # the readout before run_defaults chose c with taps and RLS (issue 14's
            # 357-368 k instructions per step on mps2-an386)
            ("y readout, no taps", "gradient", RD.OPTIMIZER, 1, {"readout": "y", "taps": 0}))
-#: libgcc / libc leaves whose instructions are also credited to their caller
-HELPERS = ("memcpy", "memset", "memmove")
+#: libgcc / libc leaves (and runtime_c's composed multiply of cores without a widening one,
+#: rtrl_mul.c) whose instructions are also credited to their caller
+HELPERS = ("memcpy", "memset", "memmove", "rtrl_mul64_composed")
 BOARDS = ("mps2-an386", "microbit", "sifive_e")
 PLUGIN_DIR = ROOT / "tools" / "qemu_plugin"
 
@@ -216,12 +219,36 @@ def build(board: str, model, work: Path, lr: float, settings: Dict[str, Any],
     return work / "firmware_build" / board / "learner.elf"
 
 
+def config_model(board: str, config: tuple, influence_bits: int = RD.INFLUENCE_BITS):
+    """The configuration's model as a learning run on ``board`` picks it
+    (:func:`pyrtrl.runs.device.default_model`, or the same sizing with the configuration's
+    readout source and taps)."""
+    from pyrtrl.runs.device import default_model
+
+    _, readout_rule, optimizer, horizon, over = config
+    if not over:
+        return default_model(board, 0, influence_bits, readout_rule=readout_rule, horizon=horizon,
+                             optimizer=optimizer)
+    # default_model with another readout source / taps (sized for them)
+    from pyrtrl.deploy.budget import largest_hidden
+    from pyrtrl.core.model import init_egru
+
+    ro, taps = over.get("readout", RD.READOUT), over.get("taps", RD.TAPS)
+    n = min(RD.HIDDEN, largest_hidden(board, 1, 1, RD.DENSITY, RD.SHARED_MASK, influence_bits, taps=taps,
+                                      readout=ro, readout_rule=readout_rule, horizon=horizon,
+                                      optimizer=optimizer))
+    return init_egru(n, 1, 1, density=RD.DENSITY, shared_mask=RD.SHARED_MASK, eps=RD.EPS, seed=0,
+                     readout=ro, taps=taps)
+
+
 def profile(board: str, config: tuple, steps: int, warmup: int, work: Path,
             source: Optional[Path] = None, influence_bits: int = RD.INFLUENCE_BITS,
-            timeout: float = 60.0) -> Dict[str, Any]:
-    """One board and configuration: per-phase instructions and MACs (see the module doc)."""
+            timeout: float = 60.0, model_of: Optional[str] = None) -> Dict[str, Any]:
+    """One board and configuration: per-phase instructions and MACs (see the module doc).
+    ``model_of``: run the model a learning run on that board would pick (the same model on
+    every board, for a like-for-like comparison) instead of this board's own."""
     from pyrtrl.device.client import Device
-    from pyrtrl.runs.device import default_model, marker_addresses
+    from pyrtrl.runs.device import marker_addresses
     from pyrtrl.fixed.quantize import quantize_samples
     from pyrtrl.device.qemu import Qemu
     from pyrtrl.deploy.runtime import CLearner
@@ -231,19 +258,7 @@ def profile(board: str, config: tuple, steps: int, warmup: int, work: Path,
     lr = RD.ADAM_LR if optimizer == "adam" else RD.LR
     settings = dict(readout_rule=readout_rule, train=RD.TRAIN, rls_forgetting=RD.RLS_FORGETTING,
                     rls_p0=RD.RLS_P0, horizon=horizon, optimizer=optimizer)
-    if not over:
-        model = default_model(board, 0, influence_bits, readout_rule=readout_rule, horizon=horizon,
-                              optimizer=optimizer)
-    else:  # default_model with another readout source / taps (sized for them)
-        from pyrtrl.deploy.budget import largest_hidden
-        from pyrtrl.core.model import init_egru
-
-        ro, taps = over.get("readout", RD.READOUT), over.get("taps", RD.TAPS)
-        n = min(RD.HIDDEN, largest_hidden(board, 1, 1, RD.DENSITY, RD.SHARED_MASK, influence_bits, taps=taps,
-                                          readout=ro, readout_rule=readout_rule, horizon=horizon,
-                                          optimizer=optimizer))
-        model = init_egru(n, 1, 1, density=RD.DENSITY, shared_mask=RD.SHARED_MASK, eps=RD.EPS, seed=0,
-                          readout=ro, taps=taps)
+    model = config_model(model_of or board, config, influence_bits)
     sig = load_signal("ppg", max_steps=steps + 1, seed=0)
     x, target = forecasting_stream(sig)
     x, target = x[:steps], target[:steps]
@@ -316,7 +331,8 @@ def profile(board: str, config: tuple, steps: int, warmup: int, work: Path,
             f[key] = f.get(key, 0.0) + int(count) / nsel
     per_phase = ph[sel, 1:].mean(axis=0)
     return {
-        "board": board, "cpu": get_board(board).cpu, "config": name, "hidden": model.n,
+        "board": board, "cpu": get_board(board).cpu, "config": name, "model_of": model_of or board,
+        "hidden": model.n,
         "params": int(hello.params),
         "density": round(model.density(), 4), "eps": float(model.eps), "readout": model.readout,
         "taps": model.taps, "readout_rule": readout_rule, "optimizer": optimizer, "horizon": horizon,
@@ -358,6 +374,36 @@ def text_table(rows: Sequence[Dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def ratio_rows(rows: Sequence[Dict[str, Any]], reference: str) -> List[Dict[str, Any]]:
+    """Per configuration and board of a same-model run: instructions per step by phase and in
+    total, and each as a ratio to the ``reference`` board's on the same configuration (None
+    where the reference was not measured or spent nothing in the phase)."""
+    ref = {r["config"]: r for r in rows if r["board"] == reference}
+    out = []
+    for r in rows:
+        b = ref.get(r["config"])
+        ph = {p: (r["phases"][p] / b["phases"][p] if b and b["phases"][p] else None) for p in PHASE_NAMES}
+        out.append({"board": r["board"], "config": r["config"], "hidden": r["hidden"],
+                    "instructions_per_step": r["instructions_per_step"],
+                    "ratio": r["instructions_per_step"] / b["instructions_per_step"] if b else None,
+                    "phase_ratio": ph})
+    return out
+
+
+def ratio_table(rows: Sequence[Dict[str, Any]], reference: str) -> str:
+    head = ["config", "board", "n"] + list(PHASE_NAMES) + ["total", f"x {reference}"]
+    lines = ["  ".join(head)]
+    for r, q in zip(rows, ratio_rows(rows, reference)):
+        cells = []
+        for p in PHASE_NAMES:
+            x = q["phase_ratio"][p]
+            cells.append(f"{r['phases'][p]:.0f}" + (f" ({x:.2f})" if x is not None and r["board"] != reference else ""))
+        lines.append("  ".join([r["config"], r["board"], str(r["hidden"])] + cells
+                               + [f"{r['instructions_per_step']:.0f}",
+                                  f"{q['ratio']:.2f}" if q["ratio"] is not None else "-"]))
+    return "\n".join(lines)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--boards", nargs="+", default=list(BOARDS))
@@ -371,7 +417,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--out", help="write the results as JSON here (e.g. docs/bench/phase_profile.json)")
     ap.add_argument("--doc", help="re-render the phase section of this benchmarks.md from --out")
     ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    ap.add_argument("--same-model", metavar="BOARD",
+                    help="also run, on every board, the model a learning run on BOARD picks (e.g. "
+                         "microbit: the largest that fits 16 KiB), for a like-for-like comparison; "
+                         "the JSON's same_model rows, with ratios to --ratio-to")
+    ap.add_argument("--same-model-only", action="store_true",
+                    help="with --same-model: skip each board's own model")
+    ap.add_argument("--ratio-to", default="mps2-an386", metavar="BOARD",
+                    help="the reference board of the same-model ratios (default mps2-an386)")
     a = ap.parse_args(argv)
+    if a.same_model_only and not a.same_model:
+        ap.error("--same-model-only needs --same-model")
     configs = {c[0]: c for c in CONFIGS}
     unknown = [c for c in a.configs if c not in configs]
     if unknown or not 0 <= a.warmup < a.steps:
@@ -390,9 +446,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                    capture_output=True, text=True).stdout.strip()
             if dirty:
                 commit = f"{commit} with uncommitted changes in runtime_c/ or firmware/"
-        rows = []
-        for board in a.boards:
+        rows: List[Dict[str, Any]] = []
+        same: List[Dict[str, Any]] = []
+        for c in a.configs if a.same_model else ():
+            for board in a.boards:
+                print(f"{board} {c} (model of {a.same_model}) ...", file=sys.stderr, flush=True)
+                same.append(profile(board, configs[c], a.steps, a.warmup,
+                                    work / ("same-" + board + "-" + re.sub(r"[^A-Za-z0-9]+", "_", c)), source,
+                                    a.influence_bits, model_of=a.same_model))
+        for board in () if a.same_model_only else a.boards:
             for c in a.configs:
+                # the same-model run of the model's own board is this row
+                mine = [r for r in same if r["board"] == board == a.same_model and r["config"] == c]
+                if mine:
+                    rows.append(mine[0])
+                    continue
                 print(f"{board} {c} ...", file=sys.stderr, flush=True)
                 rows.append(profile(board, configs[c], a.steps, a.warmup,
                                     work / (board + "-" + re.sub(r"[^A-Za-z0-9]+", "_", c)), source, a.influence_bits))
@@ -406,6 +474,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
            "qemu": subprocess.run(["qemu-system-arm", "--version"], capture_output=True,
                                   text=True).stdout.splitlines()[0] if shutil.which("qemu-system-arm") else None,
            "rows": rows}
+    if a.same_model:
+        res["same_model"] = {"model_of": a.same_model, "reference": a.ratio_to, "rows": same,
+                             "ratios": ratio_rows(same, a.ratio_to)}
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
@@ -416,8 +487,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         doc = Path(a.doc)
         doc.write_text(splice_section(doc.read_text(), phase_profile_md(Path(a.out))))
-    print(json.dumps(res, indent=1) if a.json else text_table(rows))
-    return 0 if all(r["split_equals_total"] and r["weights_match_host"] for r in rows) else 1
+    if a.json:
+        print(json.dumps(res, indent=1))
+    else:
+        if rows:
+            print(text_table(rows))
+        if same:
+            print(f"\nthe same model on every board (the model of {a.same_model}), ratio to {a.ratio_to}:")
+            print(ratio_table(same, a.ratio_to))
+    return 0 if all(r["split_equals_total"] and r["weights_match_host"] for r in rows + same) else 1
 
 
 if __name__ == "__main__":

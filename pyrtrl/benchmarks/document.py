@@ -545,6 +545,22 @@ def phase_profile_md(path: Path) -> str:
                            f"{r['instructions_per_step'] / r['macs_per_step']:.1f}"])
         a(_table(["config", "n", "P", "MACs/step"] + [h for _, h in PHASE_COLUMNS]
                  + ["total", "min-max", "instr/MAC"], body))
+    same = pp.get("same_model")
+    if same and same.get("rows"):
+        ref = same["reference"]
+        a(f"\n#### The same model on every board (the model of {same['model_of']}), as a ratio to {ref}\n")
+        a(f"`--same-model {same['model_of']}`: each configuration runs the model a learning run on "
+          f"{same['model_of']} picks, on every board; cells are instructions per step and, in "
+          f"brackets, the ratio to {ref}'s on the same configuration and phase.\n")
+        body = []
+        for r, q in zip(same["rows"], same["ratios"]):
+            cells = []
+            for p, _ in PHASE_COLUMNS:
+                x = q["phase_ratio"].get(p)
+                cells.append(_k(r["phases"][p]) + (f" ({x:.2f})" if x is not None and r["board"] != ref else ""))
+            body.append([r["config"], r["board"], r["hidden"]] + cells + [
+                _k(r["instructions_per_step"]), f"{q['ratio']:.2f}" if q["ratio"] is not None else "-"])
+        a(_table(["config", "board", "n"] + [h for _, h in PHASE_COLUMNS] + ["total", f"x {ref}"], body))
     # the functions that take the most, default configuration, every board
     dflt = [r for r in rows if r["config"] == "default"]
     if dflt:

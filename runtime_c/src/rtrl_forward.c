@@ -6,7 +6,8 @@
  * column (same numbers). One int64 accumulator per unit serves the four pre-activations
  * in turn.
  *
- * Scaling and overflow: Q24 weight x Q16 activation summed in int64 (Q40); with
+ * Scaling and overflow: Q24 weight x Q16 activation summed in int64 (Q40), every product of
+ * two int32 (rtrl_mul64: a widening multiply, on the Cortex-M0 the composed one); with
  * n, d <= 255, |x| <= 128 and |y| <= 1 every sum is below 2^63. Pre-activations are
  * rounded once to Q16 and saturated to int32 (counted). States stay within [-1, 1]
  * (convex combination of h and g), so c, h, y, psi, a need no saturation.
@@ -19,12 +20,12 @@ static uint64_t accumulate(int64_t *acc, const uint16_t *colptr, const uint16_t 
 {
     uint64_t macs = 0;
     for (uint16_t j = 0; j < ncols; ++j) {
-        const int64_t vj = v[j];
+        const int32_t vj = v[j];
         if (vj == 0 && !dense)
             continue;
         const uint16_t e1 = colptr[j + 1];
         for (uint16_t e = colptr[j]; e < e1; ++e)
-            acc[rowidx[e]] += (int64_t)w[e] * vj;
+            acc[rowidx[e]] += rtrl_mul64(w[e], vj);
         macs += (uint64_t)(e1 - colptr[j]);
     }
     return macs;
@@ -77,16 +78,16 @@ void rtrl_forward(rtrl_t *ctx, const int32_t *x)
         const int32_t u = rtrl_sigmoid(ctx->u[i]);
         const int32_t r = rtrl_sigmoid(ctx->r[i]);
         const int32_t q = ctx->qv[i];
-        const int64_t pre_g = (int64_t)ctx->g[i] + rtrl_rnd((int64_t)r * q, RTRL_FRAC);
+        const int64_t pre_g = (int64_t)ctx->g[i] + rtrl_rnd(rtrl_mul64(r, q), RTRL_FRAC);
         const int32_t g = rtrl_tanh(rtrl_sat32(pre_g, sat));
-        const int32_t c = (int32_t)rtrl_rnd((int64_t)u * h_prev[i] + (int64_t)(RTRL_ONE - u) * g,
+        const int32_t c = (int32_t)rtrl_rnd(rtrl_mul64(u, h_prev[i]) + rtrl_mul64(RTRL_ONE - u, g),
                                             RTRL_FRAC);
         const int32_t thr16 = (int32_t)rtrl_rnd(thr[i], RTRL_WFRAC - RTRL_FRAC);
         const int32_t v = c - thr16;
         const int32_t o = v > 0; /* o = 1 implies c > thr >= 0, so events are y != 0 */
         const int32_t av = v < 0 ? -v : v;
         const int32_t psi = av < cfg->eps_q
-                                ? (int32_t)rtrl_rnd((int64_t)cfg->goe_q * (cfg->eps_q - av), RTRL_FRAC)
+                                ? (int32_t)rtrl_rnd(rtrl_mul64(cfg->goe_q, cfg->eps_q - av), RTRL_FRAC)
                                 : 0;
         ctx->u[i] = u;
         ctx->r[i] = r;
@@ -95,7 +96,7 @@ void rtrl_forward(rtrl_t *ctx, const int32_t *x)
         now[RTRL_S_Y][i] = o ? c : 0;
         now[RTRL_S_H][i] = o ? c - thr16 : c;
         now[RTRL_S_PSI][i] = psi;
-        now[RTRL_S_A][i] = (o ? RTRL_ONE : 0) + (int32_t)rtrl_rnd((int64_t)c * psi, RTRL_FRAC);
+        now[RTRL_S_A][i] = (o ? RTRL_ONE : 0) + (int32_t)rtrl_rnd(rtrl_mul64(c, psi), RTRL_FRAC);
         events += (uint32_t)o;
     }
     ctx->counters.events += events;

@@ -27,20 +27,24 @@ static RTRL_NOINLINE void derivatives(rtrl_t *ctx, int32_t *const *prev)
     const uint16_t n = ctx->cfg.n;
     const int32_t *thr = ctx->theta + ctx->off_thr;
     uint64_t *sat = &ctx->counters.saturations;
+    /* every factor is an int32 (u, r, g, thr16 in [-2^17, 2^17], uu, rr <= 2^14, gg, beta in
+     * [0, 2^16], h - g within 3 2^16, bq = rnd(beta q) with beta <= 1.0 within int32, tp
+     * below 2^31): one rtrl_mul64 each, a widening multiply or the M0's composed one */
     for (uint16_t i = 0; i < n; ++i) {
-        const int64_t u = ctx->u[i], r = ctx->r[i], g = ctx->g[i];
-        const int64_t uu = rtrl_rnd(u * (RTRL_ONE - u), RTRL_FRAC);
-        ctx->alpha_u[i] = (int32_t)rtrl_rnd(((int64_t)prev[RTRL_S_H][i] - g) * uu, RTRL_FRAC);
-        const int64_t gg = rtrl_rnd(g * g, RTRL_FRAC);
-        const int64_t beta = rtrl_rnd((RTRL_ONE - u) * (RTRL_ONE - gg), RTRL_FRAC);
-        ctx->beta_g[i] = (int32_t)beta;
-        ctx->alpha_g[i] = (int32_t)rtrl_rnd(beta * r, RTRL_FRAC);
-        const int64_t bq = rtrl_rnd(beta * ctx->qv[i], RTRL_FRAC);
-        const int64_t rr = rtrl_rnd(r * (RTRL_ONE - r), RTRL_FRAC);
-        ctx->alpha_r[i] = (int32_t)rtrl_clamp(rtrl_rnd(bq * rr, RTRL_FRAC), -RTRL_LIM24, RTRL_LIM24, sat);
-        const int64_t thr16 = rtrl_rnd(thr[i], RTRL_WFRAC - RTRL_FRAC);
-        const int64_t tp = rtrl_rnd(thr16 * prev[RTRL_S_PSI][i], RTRL_FRAC);
-        ctx->dvec[i] = (int32_t)rtrl_rnd(u * (RTRL_ONE - tp), RTRL_FRAC);
+        const int32_t u = ctx->u[i], r = ctx->r[i], g = ctx->g[i];
+        const int32_t uu = (int32_t)rtrl_rnd(rtrl_mul64(u, RTRL_ONE - u), RTRL_FRAC);
+        ctx->alpha_u[i] = (int32_t)rtrl_rnd(rtrl_mul64(prev[RTRL_S_H][i] - g, uu), RTRL_FRAC);
+        const int32_t gg = (int32_t)rtrl_rnd(rtrl_mul64(g, g), RTRL_FRAC);
+        const int32_t beta = (int32_t)rtrl_rnd(rtrl_mul64(RTRL_ONE - u, RTRL_ONE - gg), RTRL_FRAC);
+        ctx->beta_g[i] = beta;
+        ctx->alpha_g[i] = (int32_t)rtrl_rnd(rtrl_mul64(beta, r), RTRL_FRAC);
+        const int32_t bq = (int32_t)rtrl_rnd(rtrl_mul64(beta, ctx->qv[i]), RTRL_FRAC);
+        const int32_t rr = (int32_t)rtrl_rnd(rtrl_mul64(r, RTRL_ONE - r), RTRL_FRAC);
+        ctx->alpha_r[i] =
+            (int32_t)rtrl_clamp(rtrl_rnd(rtrl_mul64(bq, rr), RTRL_FRAC), -RTRL_LIM24, RTRL_LIM24, sat);
+        const int32_t thr16 = (int32_t)rtrl_rnd(thr[i], RTRL_WFRAC - RTRL_FRAC);
+        const int32_t tp = (int32_t)rtrl_rnd(rtrl_mul64(thr16, prev[RTRL_S_PSI][i]), RTRL_FRAC);
+        ctx->dvec[i] = (int32_t)rtrl_rnd(rtrl_mul64(u, RTRL_ONE - tp), RTRL_FRAC);
     }
 }
 

@@ -7,6 +7,7 @@
 
 #include "rtrl.h"
 #include "rtrl_simd.h"
+#include "rtrl_mul.h"
 
 /* The row kernel's vector width (rtrl_influence_rows.c): saved rows are padded with zeros to
  * a multiple of it, so a partial block computes exactly zero in its padding lanes. */

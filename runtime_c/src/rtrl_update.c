@@ -2,7 +2,8 @@
  * rtrl_update.c - the step every K samples: SGD w <- w - lr * clip(G), or Adam on clip(G)
  * (rtrl_adam.c); masks kept (pruned weights have no storage), thresholds clamped to [0, 1].
  *
- * Scaling and overflow: lr_q (Q24) x G (Q24, int32) is one int64 product (< 2^62), rounded
+ * Scaling and overflow: lr_q (Q24) x G (Q24, int32) is one int64 product (< 2^62; int32
+ * factors: rtrl_mul64, a widening multiply or the M0's composed one), rounded
  * to Q24; the result is saturated to int32 (counted). Master weights are Q7.24 so that an
  * update of lr * g with lr ~ 1e-3 and g ~ 1e-4 is still several LSB: small updates do not
  * vanish.
@@ -23,7 +24,8 @@ static int32_t step(rtrl_t *ctx, uint32_t i, int32_t w, int64_t g)
     }
     if (cfg->adam)
         return rtrl_adam_param(ctx, i, w, g);
-    return rtrl_sat32((int64_t)w - rtrl_rnd((int64_t)cfg->lr_q * g, RTRL_WFRAC), &ctx->counters.saturations);
+    /* g is an int32 gradient (every caller's; a clip keeps it so): one int32 x int32 product */
+    return rtrl_sat32((int64_t)w - rtrl_rnd(rtrl_mul64(cfg->lr_q, (int32_t)g), RTRL_WFRAC), &ctx->counters.saturations);
 }
 
 static void update_cell(rtrl_t *ctx);
@@ -70,18 +72,18 @@ static void update_cell(rtrl_t *ctx)
             grad[col] = 0;
         }
     } else {
-        const int64_t lr = cfg->lr_q, clip = cfg->clip_q;
+        const int32_t lr = cfg->lr_q, clip = cfg->clip_q;
         for (uint16_t p = 0; p < ctx->off_thr; ++p) {
             const uint16_t col = ctx->col_of[p];
             if (col == RTRL_ABSENT)
                 continue;
-            int64_t g = grad[col];
+            int32_t g = grad[col];
             if (g == 0)
                 continue;
             grad[col] = 0;
             if (clip)
                 g = g > clip ? clip : (g < -clip ? -clip : g);
-            ctx->theta[p] = rtrl_sat32((int64_t)ctx->theta[p] - rtrl_rnd(lr * g, RTRL_WFRAC), sat);
+            ctx->theta[p] = rtrl_sat32((int64_t)ctx->theta[p] - rtrl_rnd(rtrl_mul64(lr, g), RTRL_WFRAC), sat);
         }
     }
     for (uint16_t j = 0; j < n; ++j) {

@@ -186,6 +186,11 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
             uint32_t kw = (cw + 3u) & ~3u; /* widened over dead columns where there is room */
             if (base + c0 + kw > ctx->seg_off[s + 1u])
                 kw = cw;
+#elif defined(RTRL_HAVE_CHUNK_ROWS)
+            /* likewise to whole vectors, for rtrl_chunk_rows */
+            uint32_t kw = (cw + RTRL_PAD - 1u) & ~(uint32_t)(RTRL_PAD - 1u);
+            if (base + c0 + kw > ctx->seg_off[s + 1u])
+                kw = cw;
 #else
             const uint32_t kw = cw;
 #endif
@@ -197,10 +202,16 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
                 for (uint32_t c = 0; c < kw; ++c)
                     dst[c] = src[c];
 #if RTRL_PAD > 1
-                for (uint32_t c = cw; c % RTRL_PAD != 0; ++c)
+                for (uint32_t c = kw; c % RTRL_PAD != 0; ++c)
                     dst[c] = 0;
 #endif
             }
+#ifdef RTRL_HAVE_CHUNK_ROWS
+            if (kw % RTRL_PAD == 0) {
+                nsat += rtrl_chunk_rows(ctx, base + c0, kw, cw, todo, flags, fresh, &done);
+                continue;
+            }
+#endif
             for (size_t q = 0; q < nw; ++q) {
                 for (uint32_t bits = todo[q]; bits != 0; bits &= bits - 1u) {
                     const uint16_t i = (uint16_t)(q * 32u + lowest_bit(bits));

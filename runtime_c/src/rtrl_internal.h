@@ -173,6 +173,18 @@ int32_t rtrl_adam_param(rtrl_t *ctx, uint32_t i, int32_t w, int64_t g);
 uint32_t rtrl_row_update(rtrl_m_t *row, uint32_t w, int32_t d, int own, const int32_t *jv,
                          const uint16_t *slot, uint16_t ne, const rtrl_m_t *saved, uint32_t *nz);
 
+/* Vector builds with a whole-chunk kernel (AVX2): every row of todo of the columns
+ * [off, off + kw) of M at once (kw a multiple of RTRL_PAD; the entries beyond cw dead: zero
+ * in M and in saved), each row as rtrl_row_update would, the row lists in ctx (lval, jslot
+ * from jrow[i], cursor[i] entries), own = the row's bit in flags; rows with a nonzero result
+ * set their bit in fresh, *done grows by cw (own + entries) per row. Returns the saturated
+ * entries (rtrl_influence_rows.c). One call per chunk instead of one per row. */
+#if defined(RTRL_ROWS_AVX2)
+#define RTRL_HAVE_CHUNK_ROWS 1
+uint32_t rtrl_chunk_rows(const rtrl_t *ctx, size_t off, uint32_t kw, uint32_t cw, const uint32_t *todo,
+                         const uint32_t *flags, uint32_t *fresh, uint64_t *done);
+#endif
+
 /* grad[c] <- sat32(grad[c] + rnd(g row[c], RTRL_MFRAC - 8)) for c < L (a row of M into the
  * Q24 gradient). Returns the saturated entries (rtrl_gradient.c). */
 uint64_t rtrl_grad_row(int32_t *grad, const rtrl_m_t *row, int32_t g, uint16_t L);

@@ -126,7 +126,11 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
     const int dense = ctx->cfg.dense_mode;
     const size_t nw = RTRL_NZ_WORDS(n);
     rtrl_m_t *M = ctx->M;
-    uint16_t *cnt = ctx->cursor;
+    uint16_t *restrict cnt = ctx->cursor;
+    const uint16_t *restrict rowidx = m->u_rowidx, *restrict jrow = ctx->jrow;
+    const int32_t *restrict jval = ctx->jval;
+    int32_t *restrict lval = ctx->lval;
+    uint16_t *restrict jslot = ctx->jslot;
     uint64_t nsat = 0, done = 0;
     /* unit masks in the buffer after the row flags: on the 16 KiB boards' 1 KiB stack, five
      * arrays of RTRL_MAX_UNITS bits (160 bytes) did not fit beside the rest of a step */
@@ -153,26 +157,33 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
             srcm[q] = v;
         }
         if (!same) {
-            for (uint16_t q = 0; q < nsrc; ++q) /* the previous lists' counts */
-                for (uint16_t e = m->u_colptr[ctx->srcs[q]]; e < m->u_colptr[ctx->srcs[q] + 1]; ++e)
-                    cnt[m->u_rowidx[e]] = 0;
-            for (size_t q = 0; q < nw; ++q)
+            /* the previous lists' counts: nonzero only in the rows they reached. Bounds and
+             * the slot in locals: the stores to the lists may alias ctx's arrays as far as the
+             * compiler knows, and reloading them each entry cost more than the entry */
+            for (size_t q = 0; q < nw; ++q) {
+                for (uint32_t bits = reach[q]; bits != 0; bits &= bits - 1u)
+                    cnt[q * 32u + lowest_bit(bits)] = 0;
                 reach[q] = 0;
+            }
             /* row lists of the J entries of those sources */
-            nsrc = 0;
+            uint16_t ns = 0;
             for (uint16_t q = 0; q < nact; ++q) {
                 const uint16_t j = ctx->act[q];
                 if (!rtrl_nz_get(srcm, j))
                     continue;
-                for (uint16_t e = m->u_colptr[j]; e < m->u_colptr[j + 1]; ++e) {
-                    const uint16_t i = m->u_rowidx[e];
-                    const uint16_t at = (uint16_t)(ctx->jrow[i] + cnt[i]++);
-                    ctx->lval[at] = ctx->jval[e];
-                    ctx->jslot[at] = nsrc;
+                const uint16_t e1 = m->u_colptr[j + 1];
+                for (uint16_t e = m->u_colptr[j]; e < e1; ++e) {
+                    const uint16_t i = rowidx[e];
+                    const uint16_t c = cnt[i];
+                    const uint16_t at = (uint16_t)(jrow[i] + c);
+                    cnt[i] = (uint16_t)(c + 1u);
+                    lval[at] = jval[e];
+                    jslot[at] = ns;
                     rtrl_nz_set(reach, i);
                 }
-                ctx->srcs[nsrc++] = j;
+                ctx->srcs[ns++] = j;
             }
+            nsrc = ns;
             have = 1;
         }
         for (size_t q = 0; q < nw; ++q) {

@@ -143,6 +143,25 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
         actm[q] = srcm[q] = reach[q] = 0;
     for (uint16_t q = 0; q < nact; ++q)
         rtrl_nz_set(actm, ctx->act[q]);
+#ifdef RTRL_HAVE_CHUNK_ROWS
+    /* The whole-chunk kernel reads every row's full list (the J entries of all the active
+     * sources, slot = the source's position q in act), built once per step; per segment only
+     * the map q -> saved slot changes (cursor, RTRL_ABSENT for a source whose row of the
+     * segment is zero: the kernel multiplies a zero row there and does not count it). The
+     * per-segment rebuild of the lists cost more than the products it saved. */
+    for (uint16_t q = 0; q < nact; ++q) {
+        const uint16_t j = ctx->act[q];
+        const uint16_t e1 = m->u_colptr[j + 1];
+        for (uint16_t e = m->u_colptr[j]; e < e1; ++e) {
+            const uint16_t i = rowidx[e];
+            const uint16_t c = cnt[i];
+            const uint16_t at = (uint16_t)(jrow[i] + c);
+            cnt[i] = (uint16_t)(c + 1u);
+            lval[at] = jval[e];
+            jslot[at] = q;
+        }
+    }
+#endif
     for (uint16_t s = 0; s < n; ++s) {
         const uint32_t w = ctx->seg_live[s];
         if (w == 0)
@@ -157,6 +176,24 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
             srcm[q] = v;
         }
         if (!same) {
+#ifdef RTRL_HAVE_CHUNK_ROWS
+            /* saved slots of the sources; the rows they reach */
+            uint16_t ns = 0;
+            for (size_t q = 0; q < nw; ++q)
+                reach[q] = 0;
+            for (uint16_t q = 0; q < nact; ++q) {
+                const uint16_t j = ctx->act[q];
+                if (!rtrl_nz_get(srcm, j)) {
+                    cnt[q] = RTRL_ABSENT;
+                    continue;
+                }
+                const uint16_t e1 = m->u_colptr[j + 1];
+                for (uint16_t e = m->u_colptr[j]; e < e1; ++e)
+                    rtrl_nz_set(reach, rowidx[e]);
+                cnt[q] = ns;
+                ctx->srcs[ns++] = j;
+            }
+#else
             /* the previous lists' counts: nonzero only in the rows they reached. Bounds and
              * the slot in locals: the stores to the lists may alias ctx's arrays as far as the
              * compiler knows, and reloading them each entry cost more than the entry */
@@ -183,6 +220,7 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
                 }
                 ctx->srcs[ns++] = j;
             }
+#endif
             nsrc = ns;
             have = 1;
         }
@@ -218,11 +256,8 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
 #endif
             }
 #ifdef RTRL_HAVE_CHUNK_ROWS
-            if (kw % RTRL_PAD == 0) {
-                nsat += rtrl_chunk_rows(ctx, base + c0, kw, cw, todo, flags, fresh, &done);
-                continue;
-            }
-#endif
+            nsat += rtrl_chunk_rows(ctx, base + c0, kw, cw, nact, todo, flags, fresh, &done);
+#else
             for (size_t q = 0; q < nw; ++q) {
                 for (uint32_t bits = todo[q]; bits != 0; bits &= bits - 1u) {
                     const uint16_t i = (uint16_t)(q * 32u + lowest_bit(bits));
@@ -237,6 +272,7 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
                         rtrl_nz_set(fresh, i);
                 }
             }
+#endif
         }
         if (!dense)
             for (size_t q = 0; q < nw; ++q)

@@ -325,20 +325,25 @@ static inline void row_block16(rtrl_m_t *restrict row, int32_t d, int own, const
 #endif
 
 #ifdef RTRL_HAVE_CHUNK_ROWS
-/* Every row of todo over NB blocks of 8 columns (NB a constant after inlining: the 2 NB
- * accumulators stay in registers and each entry's factor is broadcast once per row). The
- * per-row work is the row_full_v / row_block8 arithmetic; what it saves is the call, the
- * argument set-up and the loop over blocks per row, which cost more than the products at
- * the sparse configurations' ~16 live columns and ~3 entries per row. */
-RTRL_INLINE uint32_t chunk_rows_nb(const int NB, const rtrl_t *ctx, size_t off, uint32_t cw,
-                                   const uint32_t *todo, const uint32_t *flags, uint32_t *fresh,
-                                   uint64_t *done)
+static const rtrl_m_t zero_row[RTRL_CHUNK]; /* the source of the entries not counted */
+
+/* Every row of todo over NB blocks of 8 columns, the last one partial when TAIL (NB and TAIL
+ * constants after inlining: the 2 NB accumulators stay in registers and each entry's factor
+ * is broadcast once per row). The arithmetic is row_full_v's / row_block8's; what this saves
+ * is a call, its set-up and a loop over blocks per row, which cost more than the products at
+ * the sparse configurations' ~16 live columns and ~3 entries per row. A partial last block
+ * goes through a copy padded with zeros, as in rtrl_row_update. src[q] is source q's saved
+ * row (zero_row when not counted), cnt1[q] 1 when counted. */
+RTRL_INLINE uint32_t chunk_rows_nb(const int NB, const int TAIL, const rtrl_t *ctx, size_t off,
+                                   uint32_t kw, uint32_t cw, const rtrl_m_t *const *src,
+                                   const uint8_t *cnt1, const uint32_t *todo, const uint32_t *flags,
+                                   uint32_t *fresh, uint64_t *done)
 {
     const size_t nw = RTRL_NZ_WORDS(ctx->cfg.n), P = ctx->P;
-    const rtrl_m_t *restrict saved = ctx->saved;
     rtrl_m_t *const M = ctx->M + off;
     const int32_t *const dvec = ctx->dvec, *const lval = ctx->lval;
-    const uint16_t *const jrow = ctx->jrow, *const jslot = ctx->jslot, *const cnt_of = ctx->cursor;
+    const uint16_t *const jrow = ctx->jrow, *const jslot = ctx->jslot;
+    const uint32_t rem = kw - 8u * (uint32_t)(NB - 1); /* columns of the last block */
     const __m256i half = _mm256_set1_epi64x(RTRL_HALF);
     __m256i cnt = _mm256_setzero_si256();
     uint64_t dn = 0;
@@ -349,23 +354,30 @@ RTRL_INLINE uint32_t chunk_rows_nb(const int NB, const rtrl_t *ctx, size_t off, 
             const uint32_t b = (uint32_t)__builtin_ctz(bits);
             const size_t i = q * 32u + b;
             const uint32_t own = (own_bits >> b) & 1u;
-            const uint32_t ne = cnt_of[i];
-            const int32_t *jv = lval + jrow[i];
-            const uint16_t *sl = jslot + jrow[i];
+            const uint32_t e0 = jrow[i], e1 = jrow[i + 1u];
             rtrl_m_t *restrict row = M + i * P;
+            rtrl_m_t tmp[8];
+            rtrl_m_t *const last = TAIL ? tmp : row + 8 * (NB - 1);
             __m256i e[4], o[4];
             for (int k = 0; k < NB; ++k)
                 e[k] = o[k] = half;
             if (own) {
+                if (TAIL)
+                    for (uint32_t c = 0; c < 8u; ++c)
+                        tmp[c] = c < rem ? row[8u * (uint32_t)(NB - 1) + c] : 0;
                 const __m256i dv = _mm256_set1_epi64x(dvec[i]);
-                for (int k = 0; k < NB; ++k)
+                for (int k = 0; k < NB - 1; ++k)
                     RTRL_MAC8(e[k], o[k], rtrl_v8_load_m(row + 8 * k), dv);
+                RTRL_MAC8(e[NB - 1], o[NB - 1], rtrl_v8_load_m(last), dv);
             }
-            for (uint32_t x = 0; x < ne; ++x) {
-                const __m256i jx = _mm256_set1_epi64x(jv[x]);
-                const rtrl_m_t *src = saved + (size_t)sl[x] * RTRL_CHUNK;
+            uint32_t ne = 0;
+            for (uint32_t x = e0; x < e1; ++x) {
+                const __m256i jx = _mm256_set1_epi64x(lval[x]);
+                const uint16_t sq = jslot[x];
+                const rtrl_m_t *s = src[sq];
+                ne += cnt1[sq];
                 for (int k = 0; k < NB; ++k)
-                    RTRL_MAC8(e[k], o[k], rtrl_v8_load_m(src + 8 * k), jx);
+                    RTRL_MAC8(e[k], o[k], rtrl_v8_load_m(s + 8 * k), jx);
             }
             __m256i t = _mm256_setzero_si256(), any = _mm256_setzero_si256();
             for (int k = 0; k < NB; ++k)
@@ -373,16 +385,19 @@ RTRL_INLINE uint32_t chunk_rows_nb(const int NB, const rtrl_t *ctx, size_t off, 
             if (in_range(t)) {
                 for (int k = 0; k < NB; ++k) {
                     const __m256i r = finish8_fast(e[k], o[k]);
-                    rtrl_v8_store_m(row + 8 * k, r);
+                    rtrl_v8_store_m(k == NB - 1 ? last : row + 8 * k, r);
                     any = _mm256_or_si256(any, r);
                 }
             } else {
                 for (int k = 0; k < NB; ++k) {
                     const __m256i r = finish8(e[k], o[k], &cnt);
-                    rtrl_v8_store_m(row + 8 * k, r);
+                    rtrl_v8_store_m(k == NB - 1 ? last : row + 8 * k, r);
                     any = _mm256_or_si256(any, r);
                 }
             }
+            if (TAIL)
+                for (uint32_t c = 0; c < rem; ++c)
+                    row[8u * (uint32_t)(NB - 1) + c] = tmp[c];
             nzb |= (uint32_t)!_mm256_testz_si256(any, any) << b;
             dn += (uint64_t)cw * (own + ne);
         }
@@ -392,39 +407,41 @@ RTRL_INLINE uint32_t chunk_rows_nb(const int NB, const rtrl_t *ctx, size_t off, 
     return (uint32_t)rtrl_v4_sum(cnt);
 }
 
-uint32_t rtrl_chunk_rows(const rtrl_t *ctx, size_t off, uint32_t kw, uint32_t cw, const uint32_t *todo,
-                         const uint32_t *flags, uint32_t *fresh, uint64_t *done)
+uint32_t rtrl_chunk_rows(const rtrl_t *ctx, size_t off, uint32_t kw, uint32_t cw, uint16_t nact,
+                         const uint32_t *todo, const uint32_t *flags, uint32_t *fresh, uint64_t *done)
 {
-    switch (kw / 8u) {
+    const rtrl_m_t *src[RTRL_MAX_UNITS];
+    uint8_t cnt1[RTRL_MAX_UNITS];
+    for (uint16_t q = 0; q < nact; ++q) {
+        const uint16_t slot = ctx->cursor[q];
+        cnt1[q] = slot != RTRL_ABSENT;
+        src[q] = slot != RTRL_ABSENT ? ctx->saved + (size_t)slot * RTRL_CHUNK : zero_row;
+    }
+#define RTRL_NB(NB, TAIL) chunk_rows_nb(NB, TAIL, ctx, off, kw, cw, src, cnt1, todo, flags, fresh, done)
+    const uint32_t nb = (kw + 7u) / 8u;
+    if (kw % 8u == 0) {
+        switch (nb) {
+        case 1:
+            return RTRL_NB(1, 0);
+        case 2:
+            return RTRL_NB(2, 0);
+        case 3:
+            return RTRL_NB(3, 0);
+        default:
+            return RTRL_NB(4, 0);
+        }
+    }
+    switch (nb) {
     case 1:
-        return chunk_rows_nb(1, ctx, off, cw, todo, flags, fresh, done);
+        return RTRL_NB(1, 1);
     case 2:
-        return chunk_rows_nb(2, ctx, off, cw, todo, flags, fresh, done);
+        return RTRL_NB(2, 1);
     case 3:
-        return chunk_rows_nb(3, ctx, off, cw, todo, flags, fresh, done);
-#if RTRL_CHUNK == 32
-    case 4:
-        return chunk_rows_nb(4, ctx, off, cw, todo, flags, fresh, done);
-#endif
-    default: { /* other chunk widths: row by row */
-        const size_t nw = RTRL_NZ_WORDS(ctx->cfg.n);
-        uint32_t nsat = 0;
-        for (size_t q = 0; q < nw; ++q)
-            for (uint32_t bits = todo[q]; bits != 0; bits &= bits - 1u) {
-                const uint16_t i = (uint16_t)(q * 32u + (uint32_t)__builtin_ctz(bits));
-                const int own = rtrl_nz_get(flags, i);
-                const uint16_t ne = ctx->cursor[i];
-                uint32_t nz = 0;
-                nsat += rtrl_row_update(ctx->M + (size_t)i * ctx->P + off, kw, ctx->dvec[i], own,
-                                        ctx->lval + ctx->jrow[i], ctx->jslot + ctx->jrow[i], ne,
-                                        ctx->saved, &nz);
-                *done += (uint64_t)cw * ((uint32_t)own + ne);
-                if (nz)
-                    rtrl_nz_set(fresh, i);
-            }
-        return nsat;
+        return RTRL_NB(3, 1);
+    default:
+        return RTRL_NB(4, 1);
     }
-    }
+#undef RTRL_NB
 }
 #endif
 

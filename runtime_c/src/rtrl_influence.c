@@ -187,9 +187,20 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
                     cnt[q] = RTRL_ABSENT;
                     continue;
                 }
+                /* the bits gathered in a register word by word (a column's rows ascend):
+                 * an OR into memory per entry is a chain through the same word */
                 const uint16_t e1 = m->u_colptr[j + 1];
-                for (uint16_t e = m->u_colptr[j]; e < e1; ++e)
-                    rtrl_nz_set(reach, rowidx[e]);
+                uint32_t rq = 0, rb = 0;
+                for (uint16_t e = m->u_colptr[j]; e < e1; ++e) {
+                    const uint32_t i = rowidx[e];
+                    if ((i >> 5) != rq) {
+                        reach[rq] |= rb;
+                        rq = i >> 5;
+                        rb = 0;
+                    }
+                    rb |= (uint32_t)1 << (i & 31u);
+                }
+                reach[rq] |= rb;
                 cnt[q] = ns;
                 ctx->srcs[ns++] = j;
             }

@@ -325,6 +325,22 @@ static inline void row_block16(rtrl_m_t *restrict row, int32_t d, int own, const
 #endif
 
 #ifdef RTRL_HAVE_CHUNK_ROWS
+/* RTRL_MAC8 on the 8 columns at P, for a block that is not the row's last (so P[8] is an
+ * entry of the same row): with 32-bit M the odd columns are loaded one entry on, each in
+ * the low half of its 64-bit lane (VPMULDQ ignores the high half), a load folded into the
+ * multiply instead of a shift. The factor J may be broadcast as 32 bits: VPMULDQ reads the
+ * low half of each lane. */
+#if RTRL_INFLUENCE_BITS == 32
+#define RTRL_MAC8_IN(E, O, P, J)                                                           \
+    do {                                                                                   \
+        const rtrl_m_t *p_ = (P);                                                          \
+        (E) = _mm256_add_epi64((E), _mm256_mul_epi32(rtrl_v8_load_m(p_), (J)));            \
+        (O) = _mm256_add_epi64((O), _mm256_mul_epi32(rtrl_v8_load_m(p_ + 1), (J)));        \
+    } while (0)
+#else
+#define RTRL_MAC8_IN(E, O, P, J) RTRL_MAC8(E, O, rtrl_v8_load_m(P), J)
+#endif
+
 static const rtrl_m_t zero_row[RTRL_CHUNK]; /* the source of the entries not counted */
 
 /* Every row of todo over NB blocks of 8 columns, the last one partial when TAIL (NB and TAIL
@@ -365,19 +381,20 @@ RTRL_INLINE uint32_t chunk_rows_nb(const int NB, const int TAIL, const rtrl_t *c
                 if (TAIL)
                     for (uint32_t c = 0; c < 8u; ++c)
                         tmp[c] = c < rem ? row[8u * (uint32_t)(NB - 1) + c] : 0;
-                const __m256i dv = _mm256_set1_epi64x(dvec[i]);
+                const __m256i dv = _mm256_set1_epi32(dvec[i]);
                 for (int k = 0; k < NB - 1; ++k)
-                    RTRL_MAC8(e[k], o[k], rtrl_v8_load_m(row + 8 * k), dv);
+                    RTRL_MAC8_IN(e[k], o[k], row + 8 * k, dv);
                 RTRL_MAC8(e[NB - 1], o[NB - 1], rtrl_v8_load_m(last), dv);
             }
             uint32_t ne = 0;
             for (uint32_t x = e0; x < e1; ++x) {
-                const __m256i jx = _mm256_set1_epi64x(lval[x]);
+                const __m256i jx = _mm256_set1_epi32(lval[x]);
                 const uint16_t sq = jslot[x];
                 const rtrl_m_t *s = src[sq];
                 ne += cnt1[sq];
-                for (int k = 0; k < NB; ++k)
-                    RTRL_MAC8(e[k], o[k], rtrl_v8_load_m(s + 8 * k), jx);
+                for (int k = 0; k < NB - 1; ++k)
+                    RTRL_MAC8_IN(e[k], o[k], s + 8 * k, jx);
+                RTRL_MAC8(e[NB - 1], o[NB - 1], rtrl_v8_load_m(s + 8 * (NB - 1)), jx);
             }
             __m256i t = _mm256_setzero_si256(), any = _mm256_setzero_si256();
             for (int k = 0; k < NB; ++k)

@@ -88,6 +88,7 @@ static RTRL_NOINLINE uint32_t jacobian(rtrl_t *ctx, const int32_t *a_prev, uint1
     return nent;
 }
 
+#ifndef RTRL_HAVE_CHUNK_ROWS /* (the chunk kernel walks the bits itself) */
 /* Index of the lowest set bit of a nonzero word: two instructions where the core counts
  * leading zeros of a bit-reversed word (Armv7-M and up) or has TZCNT/BSF (x86); a loop
  * elsewhere (Armv6-M and RV32IMAC have neither, and libgcc's __ctzsi2 is a call). */
@@ -106,6 +107,7 @@ RTRL_INLINE uint32_t lowest_bit(uint32_t v)
     return i;
 #endif
 }
+#endif
 
 /* M[:, live] <- diag(d) M + J M[act], segment by segment, skipping the zero blocks.
  *

@@ -35,6 +35,7 @@
 
 #define RTRL_HALF ((int64_t)1 << (RTRL_FRAC - 1))
 
+#ifndef RTRL_ROWS_VECTOR
 /* rnd and clamp of one accumulator. Saturation is rare: the branches are almost never
  * taken, cheaper on a 32-bit core than a branch-free 64-bit clamp. */
 static inline rtrl_m_t finish1(int64_t acc, uint32_t *nsat)
@@ -50,6 +51,7 @@ static inline rtrl_m_t finish1(int64_t acc, uint32_t *nsat)
     }
     return (rtrl_m_t)v;
 }
+#endif
 
 /* One product j r of the row update (j = d or J, r an entry of M). Where RTRL_GRAD_MUL32 is
  * on (cores without a 32 x 32 -> 64 multiply, 16-bit M; rtrl_internal.h), j is split once

@@ -119,8 +119,11 @@ RTRL_INLINE uint32_t lowest_bit(uint32_t v)
  * is not empty; every other row is zero and stays zero: skipped. The new flags are the rows
  * whose result has a nonzero entry. On the portable kernel a partial chunk is widened to a
  * multiple of 4 columns where the segment has room: the extra columns are dead (zero in M
- * and in the saved rows) and stay zero. Returns the row products over live columns (of the
- * n L + nent L the cost model counts). */
+ * and in the saved rows) and stay zero. The AVX2 build (RTRL_HAVE_CHUNK_ROWS) widens to
+ * whole 8-column vectors likewise, keeps every row's full list (built once per step) with a
+ * per-segment map from source to saved slot instead of rebuilding lists, and updates a
+ * chunk's rows in one call (rtrl_chunk_rows). Returns the row products over live columns
+ * (of the n L + nent L the cost model counts). */
 static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
 {
     const rtrl_model_t *m = &ctx->model;
@@ -189,8 +192,9 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
                     cnt[q] = RTRL_ABSENT;
                     continue;
                 }
-                /* the bits gathered in a register word by word (a column's rows ascend):
-                 * an OR into memory per entry is a chain through the same word */
+                /* the bits gathered in a register while the rows stay in one word (a
+                 * column's rows ascend): an OR into memory per entry was a store-forwarding
+                 * chain through the same word */
                 const uint16_t e1 = m->u_colptr[j + 1];
                 uint32_t rq = 0, rb = 0;
                 for (uint16_t e = m->u_colptr[j]; e < e1; ++e) {

@@ -7,8 +7,9 @@
  * implementations give identical integers and saturation counts: portable C (every target;
  * on Cortex-M3 and up the product is one SMLAL, on the M0/M0+/M23 two 32-bit MULS) and vector kernels for hosts built for them (pip
  * builds the Python binding with -march=native; rtrl_simd.h picks one): AVX-512 (16
- * columns per vector, RTRL_CHUNK 16 or 32), AVX2 (8 columns per vector pair) and AArch64
- * NEON (4 columns per vector pair).
+ * columns per vector, RTRL_CHUNK 16 or 32), AVX2 (8 columns per vector pair; a whole chunk
+ * per call, rtrl_chunk_rows, since at ~16 live columns and ~3 entries per row the per-row
+ * call and set-up cost more than the products) and AArch64 NEON (4 columns per vector pair).
  *
  * Scaling and overflow: d, J in Q16 with |J| <= 2^24 (clamped by the caller), M in Q_M;
  * every product is int32 x int32 and the sum of at most n + 1 <= 256 of them stays below

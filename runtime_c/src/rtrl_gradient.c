@@ -103,6 +103,33 @@ uint64_t rtrl_grad_row(int32_t *restrict grad, const rtrl_m_t *restrict row, int
     /* the low dwords of the 4 int64 lanes, in order, into the low 128 bits */
     const __m256i low = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
     __m256i cnt = _mm256_setzero_si256();
+    {
+        /* 8 columns at a time while no sum saturates (a block where one does is left to the
+         * loop below). p = g r (|p| < 2^62): p + half + 2^63 is within [0, 2^64), and its
+         * logical shift is rnd(p) + 2^(63 - S) exactly, so no 64-bit arithmetic shift is
+         * needed; u = rnd(p) + grad + 2^31 (grad's dword with its sign bit flipped is
+         * grad + 2^31, zero-extended) lies in [0, 2^32) iff the sum fits int32, and then its
+         * low dword with the sign bit flipped back is the sum. */
+        const __m256i g32 = _mm256_set1_epi32(g);
+        const __m256i bias = _mm256_set1_epi64x((long long)(((uint64_t)1 << (GSHIFT - 1u)) + ((uint64_t)1 << 63)));
+        const __m256i unbias = _mm256_set1_epi64x(-(long long)((uint64_t)1 << (63u - GSHIFT)));
+        const __m256i flip = _mm256_set1_epi32(INT32_MIN);
+        const __m256i low32 = _mm256_set1_epi64x(0xFFFFFFFFll);
+        const __m256i high32 = _mm256_set1_epi64x((long long)0xFFFFFFFF00000000ull);
+        for (; c + 8u <= L; c += 8u) {
+            const __m256i x = rtrl_v8_load_m(row + c);
+            const __m256i gx = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(grad + c)), flip);
+            const __m256i te = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, g32), bias), GSHIFT);
+            const __m256i to =
+                _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), g32), bias), GSHIFT);
+            const __m256i ue = _mm256_add_epi64(_mm256_add_epi64(te, unbias), _mm256_and_si256(gx, low32));
+            const __m256i uo = _mm256_add_epi64(_mm256_add_epi64(to, unbias), _mm256_srli_epi64(gx, 32));
+            if (!_mm256_testz_si256(_mm256_or_si256(ue, uo), high32))
+                break;
+            const __m256i r = _mm256_xor_si256(_mm256_blend_epi32(ue, _mm256_slli_epi64(uo, 32), 0xAA), flip);
+            _mm256_storeu_si256((__m256i *)(void *)(grad + c), r);
+        }
+    }
     for (; c + 4u <= L; c += 4u) { /* 4 columns as int64 lanes, in column order */
         const __m256i p = _mm256_add_epi64(_mm256_mul_epi32(rtrl_v4_load_m64(row + c), gv), half);
         const __m256i gr = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(const void *)(grad + c)));

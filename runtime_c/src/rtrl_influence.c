@@ -92,6 +92,7 @@ static RTRL_NOINLINE uint32_t jacobian(rtrl_t *ctx, const int32_t *a_prev, uint1
     return nent;
 }
 
+#ifndef RTRL_HAVE_CHUNK_ROWS /* (the chunk kernel walks the bits itself) */
 /* Index of the lowest set bit of a nonzero word: two instructions where the core counts
  * leading zeros of a bit-reversed word (Armv7-M and up) or has TZCNT/BSF (x86); a loop
  * elsewhere (Armv6-M and RV32IMAC have neither, and libgcc's __ctzsi2 is a call). */
@@ -110,6 +111,7 @@ RTRL_INLINE uint32_t lowest_bit(uint32_t v)
     return i;
 #endif
 }
+#endif
 
 /* M[:, live] <- diag(d) M + J M[act], segment by segment, skipping the zero blocks.
  *
@@ -121,8 +123,11 @@ RTRL_INLINE uint32_t lowest_bit(uint32_t v)
  * is not empty; every other row is zero and stays zero: skipped. The new flags are the rows
  * whose result has a nonzero entry. On the portable kernel a partial chunk is widened to a
  * multiple of 4 columns where the segment has room: the extra columns are dead (zero in M
- * and in the saved rows) and stay zero. Returns the row products over live columns (of the
- * n L + nent L the cost model counts). */
+ * and in the saved rows) and stay zero. The AVX2 build (RTRL_HAVE_CHUNK_ROWS) widens to
+ * whole 8-column vectors likewise, keeps every row's full list (built once per step) with a
+ * per-segment map from source to saved slot instead of rebuilding lists, and updates a
+ * chunk's rows in one call (rtrl_chunk_rows). Returns the row products over live columns
+ * (of the n L + nent L the cost model counts). */
 static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
 {
     const rtrl_model_t *m = &ctx->model;
@@ -130,7 +135,11 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
     const int dense = ctx->cfg.dense_mode;
     const size_t nw = RTRL_NZ_WORDS(n);
     rtrl_m_t *M = ctx->M;
-    uint16_t *cnt = ctx->cursor;
+    uint16_t *restrict cnt = ctx->cursor;
+    const uint16_t *restrict rowidx = m->u_rowidx, *restrict jrow = ctx->jrow;
+    const int32_t *restrict jval = ctx->jval;
+    int32_t *restrict lval = ctx->lval;
+    uint16_t *restrict jslot = ctx->jslot;
     uint64_t nsat = 0, done = 0;
     /* unit masks in the buffer after the row flags: on the 16 KiB boards' 1 KiB stack, five
      * arrays of RTRL_MAX_UNITS bits (160 bytes) did not fit beside the rest of a step */
@@ -143,6 +152,25 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
         actm[q] = srcm[q] = reach[q] = 0;
     for (uint16_t q = 0; q < nact; ++q)
         rtrl_nz_set(actm, ctx->act[q]);
+#ifdef RTRL_HAVE_CHUNK_ROWS
+    /* The whole-chunk kernel reads every row's full list (the J entries of all the active
+     * sources, slot = the source's position q in act), built once per step; per segment only
+     * the map q -> saved slot changes (cursor, RTRL_ABSENT for a source whose row of the
+     * segment is zero: the kernel multiplies a zero row there and does not count it). The
+     * per-segment rebuild of the lists cost more than the products it saved. */
+    for (uint16_t q = 0; q < nact; ++q) {
+        const uint16_t j = ctx->act[q];
+        const uint16_t e1 = m->u_colptr[j + 1];
+        for (uint16_t e = m->u_colptr[j]; e < e1; ++e) {
+            const uint16_t i = rowidx[e];
+            const uint16_t c = cnt[i];
+            const uint16_t at = (uint16_t)(jrow[i] + c);
+            cnt[i] = (uint16_t)(c + 1u);
+            lval[at] = jval[e];
+            jslot[at] = q;
+        }
+    }
+#endif
     for (uint16_t s = 0; s < n; ++s) {
         const uint32_t w = ctx->seg_live[s];
         if (w == 0)
@@ -157,26 +185,64 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
             srcm[q] = v;
         }
         if (!same) {
-            for (uint16_t q = 0; q < nsrc; ++q) /* the previous lists' counts */
-                for (uint16_t e = m->u_colptr[ctx->srcs[q]]; e < m->u_colptr[ctx->srcs[q] + 1]; ++e)
-                    cnt[m->u_rowidx[e]] = 0;
+#ifdef RTRL_HAVE_CHUNK_ROWS
+            /* saved slots of the sources; the rows they reach */
+            uint16_t ns = 0;
             for (size_t q = 0; q < nw; ++q)
                 reach[q] = 0;
+            for (uint16_t q = 0; q < nact; ++q) {
+                const uint16_t j = ctx->act[q];
+                if (!rtrl_nz_get(srcm, j)) {
+                    cnt[q] = RTRL_ABSENT;
+                    continue;
+                }
+                /* the bits gathered in a register while the rows stay in one word (a
+                 * column's rows ascend): an OR into memory per entry was a store-forwarding
+                 * chain through the same word */
+                const uint16_t e1 = m->u_colptr[j + 1];
+                uint32_t rq = 0, rb = 0;
+                for (uint16_t e = m->u_colptr[j]; e < e1; ++e) {
+                    const uint32_t i = rowidx[e];
+                    if ((i >> 5) != rq) {
+                        reach[rq] |= rb;
+                        rq = i >> 5;
+                        rb = 0;
+                    }
+                    rb |= (uint32_t)1 << (i & 31u);
+                }
+                reach[rq] |= rb;
+                cnt[q] = ns;
+                ctx->srcs[ns++] = j;
+            }
+#else
+            /* the previous lists' counts: nonzero only in the rows they reached. Bounds and
+             * the slot in locals: the stores to the lists may alias ctx's arrays as far as the
+             * compiler knows, and reloading them each entry cost more than the entry */
+            for (size_t q = 0; q < nw; ++q) {
+                for (uint32_t bits = reach[q]; bits != 0; bits &= bits - 1u)
+                    cnt[q * 32u + lowest_bit(bits)] = 0;
+                reach[q] = 0;
+            }
             /* row lists of the J entries of those sources */
-            nsrc = 0;
+            uint16_t ns = 0;
             for (uint16_t q = 0; q < nact; ++q) {
                 const uint16_t j = ctx->act[q];
                 if (!rtrl_nz_get(srcm, j))
                     continue;
-                for (uint16_t e = m->u_colptr[j]; e < m->u_colptr[j + 1]; ++e) {
-                    const uint16_t i = m->u_rowidx[e];
-                    const uint16_t at = (uint16_t)(ctx->jrow[i] + cnt[i]++);
-                    ctx->lval[at] = ctx->jval[e];
-                    ctx->jslot[at] = nsrc;
+                const uint16_t e1 = m->u_colptr[j + 1];
+                for (uint16_t e = m->u_colptr[j]; e < e1; ++e) {
+                    const uint16_t i = rowidx[e];
+                    const uint16_t c = cnt[i];
+                    const uint16_t at = (uint16_t)(jrow[i] + c);
+                    cnt[i] = (uint16_t)(c + 1u);
+                    lval[at] = jval[e];
+                    jslot[at] = ns;
                     rtrl_nz_set(reach, i);
                 }
-                ctx->srcs[nsrc++] = j;
+                ctx->srcs[ns++] = j;
             }
+#endif
+            nsrc = ns;
             have = 1;
         }
         for (size_t q = 0; q < nw; ++q) {
@@ -190,6 +256,11 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
             uint32_t kw = (cw + 3u) & ~3u; /* widened over dead columns where there is room */
             if (base + c0 + kw > ctx->seg_off[s + 1u])
                 kw = cw;
+#elif defined(RTRL_HAVE_CHUNK_ROWS)
+            /* likewise to whole vectors, for rtrl_chunk_rows */
+            uint32_t kw = (cw + RTRL_PAD - 1u) & ~(uint32_t)(RTRL_PAD - 1u);
+            if (base + c0 + kw > ctx->seg_off[s + 1u])
+                kw = cw;
 #else
             const uint32_t kw = cw;
 #endif
@@ -201,10 +272,13 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
                 for (uint32_t c = 0; c < kw; ++c)
                     dst[c] = src[c];
 #if RTRL_PAD > 1
-                for (uint32_t c = cw; c % RTRL_PAD != 0; ++c)
+                for (uint32_t c = kw; c % RTRL_PAD != 0; ++c)
                     dst[c] = 0;
 #endif
             }
+#ifdef RTRL_HAVE_CHUNK_ROWS
+            nsat += rtrl_chunk_rows(ctx, base + c0, kw, cw, nact, todo, flags, fresh, &done);
+#else
             for (size_t q = 0; q < nw; ++q) {
                 for (uint32_t bits = todo[q]; bits != 0; bits &= bits - 1u) {
                     const uint16_t i = (uint16_t)(q * 32u + lowest_bit(bits));
@@ -219,6 +293,7 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
                         rtrl_nz_set(fresh, i);
                 }
             }
+#endif
         }
         if (!dense)
             for (size_t q = 0; q < nw; ++q)

@@ -7,8 +7,9 @@
  * implementations give identical integers and saturation counts: portable C (every target;
  * on Cortex-M3 and up the product is one SMLAL, on the M0/M0+/M23 two 32-bit MULS) and vector kernels for hosts built for them (pip
  * builds the Python binding with -march=native; rtrl_simd.h picks one): AVX-512 (16
- * columns per vector, RTRL_CHUNK 16 or 32), AVX2 (8 columns per vector pair) and AArch64
- * NEON (4 columns per vector pair).
+ * columns per vector, RTRL_CHUNK 16 or 32), AVX2 (8 columns per vector pair; a whole chunk
+ * per call, rtrl_chunk_rows, since at ~16 live columns and ~3 entries per row the per-row
+ * call and set-up cost more than the products) and AArch64 NEON (4 columns per vector pair).
  *
  * Scaling and overflow: d, J in Q16 with |J| <= 2^24 (clamped by the caller), M in Q_M;
  * every product is int32 x int32 and the sum of at most n + 1 <= 256 of them stays below
@@ -35,6 +36,7 @@
 
 #define RTRL_HALF ((int64_t)1 << (RTRL_FRAC - 1))
 
+#ifndef RTRL_ROWS_VECTOR
 /* rnd and clamp of one accumulator. Saturation is rare: the branches are almost never
  * taken, cheaper on a 32-bit core than a branch-free 64-bit clamp. */
 static inline rtrl_m_t finish1(int64_t acc, uint32_t *nsat)
@@ -50,6 +52,7 @@ static inline rtrl_m_t finish1(int64_t acc, uint32_t *nsat)
     }
     return (rtrl_m_t)v;
 }
+#endif
 
 /* One product j r of the row update (j = d or J, r an entry of M). Where RTRL_GRAD_MUL32 is
  * on (cores without a 32 x 32 -> 64 multiply, 16-bit M; rtrl_internal.h), j is split once
@@ -321,6 +324,144 @@ static inline void row_block16(rtrl_m_t *restrict row, int32_t d, int own, const
     const __m512i r = finish16(e0, o0, cnt);
     *any = _mm512_or_si512(*any, r);
     rtrl_v_store_m(row, r);
+}
+#endif
+
+#ifdef RTRL_HAVE_CHUNK_ROWS
+/* RTRL_MAC8 on the 8 columns at P, for a block that is not the row's last (so P[8] is an
+ * entry of the same row): with 32-bit M the odd columns are loaded one entry on, each in
+ * the low half of its 64-bit lane (VPMULDQ ignores the high half), a load folded into the
+ * multiply instead of a shift. The factor J may be broadcast as 32 bits: VPMULDQ reads the
+ * low half of each lane. */
+#if RTRL_INFLUENCE_BITS == 32
+#define RTRL_MAC8_IN(E, O, P, J)                                                           \
+    do {                                                                                   \
+        const rtrl_m_t *p_ = (P);                                                          \
+        (E) = _mm256_add_epi64((E), _mm256_mul_epi32(rtrl_v8_load_m(p_), (J)));            \
+        (O) = _mm256_add_epi64((O), _mm256_mul_epi32(rtrl_v8_load_m(p_ + 1), (J)));        \
+    } while (0)
+#else
+#define RTRL_MAC8_IN(E, O, P, J) RTRL_MAC8(E, O, rtrl_v8_load_m(P), J)
+#endif
+
+static const rtrl_m_t zero_row[RTRL_CHUNK]; /* the source of the entries not counted */
+
+/* Every row of todo over NB blocks of 8 columns, the last one partial when TAIL (NB and TAIL
+ * constants after inlining: the 2 NB accumulators stay in registers and each entry's factor
+ * is broadcast once per row). The arithmetic is row_full_v's / row_block8's; what this saves
+ * is a call, its set-up and a loop over blocks per row, which cost more than the products at
+ * the sparse configurations' ~16 live columns and ~3 entries per row. A partial last block
+ * goes through a copy padded with zeros, as in rtrl_row_update. src[q] is source q's saved
+ * row (zero_row when not counted), cnt1[q] 1 when counted. */
+RTRL_INLINE uint32_t chunk_rows_nb(const int NB, const int TAIL, const rtrl_t *ctx, size_t off,
+                                   uint32_t kw, uint32_t cw, const rtrl_m_t *const *src,
+                                   const uint8_t *cnt1, const uint32_t *todo, const uint32_t *flags,
+                                   uint32_t *fresh, uint64_t *done)
+{
+    const size_t nw = RTRL_NZ_WORDS(ctx->cfg.n), P = ctx->P;
+    rtrl_m_t *const M = ctx->M + off;
+    const int32_t *const dvec = ctx->dvec, *const lval = ctx->lval;
+    const uint16_t *const jrow = ctx->jrow, *const jslot = ctx->jslot;
+    const uint32_t rem = kw - 8u * (uint32_t)(NB - 1); /* columns of the last block */
+    const __m256i half = _mm256_set1_epi64x(RTRL_HALF);
+    __m256i cnt = _mm256_setzero_si256();
+    uint64_t dn = 0;
+    for (size_t q = 0; q < nw; ++q) {
+        const uint32_t own_bits = flags[q];
+        uint32_t nzb = 0;
+        for (uint32_t bits = todo[q]; bits != 0; bits &= bits - 1u) {
+            const uint32_t b = (uint32_t)__builtin_ctz(bits);
+            const size_t i = q * 32u + b;
+            const uint32_t own = (own_bits >> b) & 1u;
+            const uint32_t e0 = jrow[i], e1 = jrow[i + 1u];
+            rtrl_m_t *restrict row = M + i * P;
+            rtrl_m_t tmp[8];
+            rtrl_m_t *const last = TAIL ? tmp : row + 8 * (NB - 1);
+            __m256i e[4], o[4];
+            for (int k = 0; k < NB; ++k)
+                e[k] = o[k] = half;
+            if (own) {
+                if (TAIL)
+                    for (uint32_t c = 0; c < 8u; ++c)
+                        tmp[c] = c < rem ? row[8u * (uint32_t)(NB - 1) + c] : 0;
+                const __m256i dv = _mm256_set1_epi32(dvec[i]);
+                for (int k = 0; k < NB - 1; ++k)
+                    RTRL_MAC8_IN(e[k], o[k], row + 8 * k, dv);
+                RTRL_MAC8(e[NB - 1], o[NB - 1], rtrl_v8_load_m(last), dv);
+            }
+            uint32_t ne = 0;
+            for (uint32_t x = e0; x < e1; ++x) {
+                const __m256i jx = _mm256_set1_epi32(lval[x]);
+                const uint16_t sq = jslot[x];
+                const rtrl_m_t *s = src[sq];
+                ne += cnt1[sq];
+                for (int k = 0; k < NB - 1; ++k)
+                    RTRL_MAC8_IN(e[k], o[k], s + 8 * k, jx);
+                RTRL_MAC8(e[NB - 1], o[NB - 1], rtrl_v8_load_m(s + 8 * (NB - 1)), jx);
+            }
+            __m256i t = _mm256_setzero_si256(), any = _mm256_setzero_si256();
+            for (int k = 0; k < NB; ++k)
+                RTRL_INRANGE(t, e[k], o[k]);
+            if (in_range(t)) {
+                for (int k = 0; k < NB; ++k) {
+                    const __m256i r = finish8_fast(e[k], o[k]);
+                    rtrl_v8_store_m(k == NB - 1 ? last : row + 8 * k, r);
+                    any = _mm256_or_si256(any, r);
+                }
+            } else {
+                for (int k = 0; k < NB; ++k) {
+                    const __m256i r = finish8(e[k], o[k], &cnt);
+                    rtrl_v8_store_m(k == NB - 1 ? last : row + 8 * k, r);
+                    any = _mm256_or_si256(any, r);
+                }
+            }
+            if (TAIL)
+                for (uint32_t c = 0; c < rem; ++c)
+                    row[8u * (uint32_t)(NB - 1) + c] = tmp[c];
+            nzb |= (uint32_t)!_mm256_testz_si256(any, any) << b;
+            dn += (uint64_t)cw * (own + ne);
+        }
+        fresh[q] |= nzb;
+    }
+    *done += dn;
+    return (uint32_t)rtrl_v4_sum(cnt);
+}
+
+uint32_t rtrl_chunk_rows(const rtrl_t *ctx, size_t off, uint32_t kw, uint32_t cw, uint16_t nact,
+                         const uint32_t *todo, const uint32_t *flags, uint32_t *fresh, uint64_t *done)
+{
+    const rtrl_m_t *src[RTRL_MAX_UNITS];
+    uint8_t cnt1[RTRL_MAX_UNITS];
+    for (uint16_t q = 0; q < nact; ++q) {
+        const uint16_t slot = ctx->cursor[q];
+        cnt1[q] = slot != RTRL_ABSENT;
+        src[q] = slot != RTRL_ABSENT ? ctx->saved + (size_t)slot * RTRL_CHUNK : zero_row;
+    }
+#define RTRL_NB(NB, TAIL) chunk_rows_nb(NB, TAIL, ctx, off, kw, cw, src, cnt1, todo, flags, fresh, done)
+    const uint32_t nb = (kw + 7u) / 8u;
+    if (kw % 8u == 0) {
+        switch (nb) {
+        case 1:
+            return RTRL_NB(1, 0);
+        case 2:
+            return RTRL_NB(2, 0);
+        case 3:
+            return RTRL_NB(3, 0);
+        default:
+            return RTRL_NB(4, 0);
+        }
+    }
+    switch (nb) {
+    case 1:
+        return RTRL_NB(1, 1);
+    case 2:
+        return RTRL_NB(2, 1);
+    case 3:
+        return RTRL_NB(3, 1);
+    default:
+        return RTRL_NB(4, 1);
+    }
+#undef RTRL_NB
 }
 #endif
 

@@ -174,6 +174,21 @@ int32_t rtrl_adam_param(rtrl_t *ctx, uint32_t i, int32_t w, int64_t g);
 uint32_t rtrl_row_update(rtrl_m_t *row, uint32_t w, int32_t d, int own, const int32_t *jv,
                          const uint16_t *slot, uint16_t ne, const rtrl_m_t *saved, uint32_t *nz);
 
+/* Vector builds with a whole-chunk kernel (AVX2, chunks of up to 32 columns): every row of
+ * todo over the columns [off, off + kw) of M at once, each row as rtrl_row_update would,
+ * from its full list (lval and jslot from jrow[i] to jrow[i + 1]: the J entries of all nact
+ * active sources, jslot = the source's position in act) and the map cursor[q] = the saved
+ * slot of source q, or RTRL_ABSENT where its row of the chunk is zero (a zero row is
+ * multiplied there: exact, not counted). own = the row's bit in flags; rows with a nonzero
+ * result set their bit in fresh; *done grows by cw (own + counted entries) per row. The
+ * saved rows are padded with zeros to a multiple of RTRL_PAD. Returns the saturated
+ * entries (rtrl_influence_rows.c). One call per chunk instead of one per row. */
+#if defined(RTRL_ROWS_AVX2) && RTRL_CHUNK <= 32
+#define RTRL_HAVE_CHUNK_ROWS 1
+uint32_t rtrl_chunk_rows(const rtrl_t *ctx, size_t off, uint32_t kw, uint32_t cw, uint16_t nact,
+                         const uint32_t *todo, const uint32_t *flags, uint32_t *fresh, uint64_t *done);
+#endif
+
 /* grad[c] <- sat32(grad[c] + rnd(g row[c], RTRL_MFRAC - 8)) for c < L (a row of M into the
  * Q24 gradient). Returns the saturated entries (rtrl_gradient.c). */
 uint64_t rtrl_grad_row(int32_t *grad, const rtrl_m_t *row, int32_t g, uint16_t L);

@@ -23,7 +23,7 @@ import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -646,8 +646,18 @@ def splice_section(md: str, section: str) -> str:
 
 
 def write_docs(res: Dict[str, Any], out: Path) -> None:
-    rows = res["rows"]
-    gr = res["growth"]
+    """Write ``out/benchmarks.md`` (one section per function below, in order) and
+    ``out/benchmarks_readme_table.md`` from the results of one :func:`regenerate` run."""
+    readme, rt = _readme_section(res)
+    sections = [_intro_section(res), _cost_section(res), _growth_section(res), _host_section(res, out),
+                _device_section(res, out), _fidelity_section(res), readme]
+    (out / "benchmarks.md").write_text("\n".join(sections))
+    (out / "benchmarks_readme_table.md").write_text(
+        f"<!-- from `{res['command']}`, {res['date']}; details in docs/benchmarks.md -->\n\n" + rt)
+
+
+def _intro_section(res: Dict[str, Any]) -> str:
+    """The title and what the whole document rests on."""
     L: List[str] = []
     a = L.append
     a("# Benchmarks\n")
@@ -658,6 +668,14 @@ def write_docs(res: Dict[str, Any], out: Path) -> None:
       "one thread); MACs are counted, not timed. The losses here are of a synthetic "
       "delayed-recall task; learning quality on the recorded signals, beside the same MAC "
       "counts and online baselines, is in [`quality.md`](quality.md) (`pyrtrl bench --quality`).\n")
+    return "\n".join(L)
+
+
+def _cost_section(res: Dict[str, Any]) -> str:
+    """Section 1: MACs, activity, memory and losses over the configuration grid."""
+    rows = res["rows"]
+    L: List[str] = []
+    a = L.append
     a("## 1. Cost surface\n")
     kws = res["bench_kw"]
     a("For each configuration a fresh model (seed 0, 1 input, 2 outputs, delayed-recall task) "
@@ -693,6 +711,14 @@ def write_docs(res: Dict[str, Any], out: Path) -> None:
     a(_table(head, body))
     a("\n![cost surface](bench/cost_surface.png)\n")
     a("![memory](bench/memory.png)\n")
+    return "\n".join(L)
+
+
+def _growth_section(res: Dict[str, Any]) -> str:
+    """Section 2: MACs per step against hidden size, with fitted exponents."""
+    gr = res["growth"]
+    L: List[str] = []
+    a = L.append
     a("## 2. Growth\n")
     a(f"MACs per step against hidden size at density {gr['density']}, eps {gr['eps']}, shared "
       "masks (rows of section 1), with exponents fitted by least squares on log-log, over the "
@@ -725,6 +751,13 @@ def write_docs(res: Dict[str, Any], out: Path) -> None:
       + f"({gr['exp_sparse']:.2f} vs {gr['exp_bptt']:.2f}); BPTT's memory, unlike RTRL's, grows "
       "with the sequence length (section 1).\n")
     a("![growth](bench/growth.png)\n")
+    return "\n".join(L)
+
+
+def _host_section(res: Dict[str, Any], out: Path) -> str:
+    """Section 3: microseconds per step on the host, numpy against the C library, and the vector kernel against the portable loops."""
+    L: List[str] = []
+    a = L.append
     a("## 3. Host speed\n")
     hs = res["host_speed"]
     kernels = sorted({r.get("c_kernel", "not recorded") for r in hs["rows"]})
@@ -741,6 +774,13 @@ def write_docs(res: Dict[str, Any], out: Path) -> None:
                r["us_dense"] / r["us_c_sparse"], r["us_sparse"] / r["us_c_sparse"]] for r in hs["rows"]]))
     a("\n![host speed](bench/host_speed.png)\n")
     a(kernel_speed_md(out / "bench" / "kernel_speed.json"))
+    return "\n".join(L)
+
+
+def _device_section(res: Dict[str, Any], out: Path) -> str:
+    """Section 4: every board under QEMU (the fixed model, the largest model, instructions by phase)."""
+    L: List[str] = []
+    a = L.append
     a("## 4. Device\n")
     dv = res["device"]
     fm = dv["fixed_model"]
@@ -788,6 +828,13 @@ def write_docs(res: Dict[str, Any], out: Path) -> None:
               "instr/step", "flash .text B", "est. max rate Hz"], lrows))
     a("\n![device](bench/device.png)\n")
     a(phase_profile_md(out / "bench" / "phase_profile.json"))
+    return "\n".join(L)
+
+
+def _fidelity_section(res: Dict[str, Any]) -> str:
+    """Section 5: fixed point against float (gradient cosine, event flips, final loss)."""
+    L: List[str] = []
+    a = L.append
     a("## 5. Fidelity\n")
     fid = res["fidelity"]
     f0 = fid[0]
@@ -804,13 +851,18 @@ def write_docs(res: Dict[str, Any], out: Path) -> None:
                r["flips16"], r["loss0_float"], r["loss_float"], r["loss32"], r["loss16"], r["sat16"]]
               for r in fid]))
     a("\n![fidelity](bench/fidelity.png)\n")
+    return "\n".join(L)
+
+
+def _readme_section(res: Dict[str, Any]) -> Tuple[str, str]:
+    """The README's summary table, and the table itself (pasted into the README)."""
+    L: List[str] = []
+    a = L.append
     a("## README table\n")
     a("The table in [`benchmarks_readme_table.md`](benchmarks_readme_table.md) (pasted into the README):\n")
     rt = _table(["", "value"], readme_table(res))
     a(rt)
-    (out / "benchmarks.md").write_text("\n".join(L))
-    (out / "benchmarks_readme_table.md").write_text(
-        f"<!-- from `{res['command']}`, {res['date']}; details in docs/benchmarks.md -->\n\n" + rt)
+    return "\n".join(L), rt
 
 
 # -- driver ---------------------------------------------------------------------------------

@@ -199,7 +199,7 @@ def _git_head_tree(dest: Path) -> str:
 
 def build(board: str, model, work: Path, lr: float, settings: Dict[str, Any],
           source: Optional[Path]) -> Path:
-    """The learner ELF for the model, as pyrtrl run builds it (device_run.build_firmware),
+    """The learner ELF for the model, as pyrtrl run builds it (pyrtrl.runs.device.build_firmware),
     from ``source`` (a tree with runtime_c/ and firmware/) or this checkout."""
     from pyrtrl.runs.device import build_firmware
     from pyrtrl.deploy.export import export_model

@@ -506,7 +506,7 @@ def phase_profile_md(path: Path) -> str:
     a = L.append
     a(f"Measured {pp['date']} on {pp['machine']} ({pp.get('qemu') or 'QEMU'}) by `{pp['command']}` at "
       f"commit {pp['commit']}, a separate run from the tables above. Each board runs the default "
-      "model of a learning run (`device_run.default_model`: hidden 32, or the largest that fits "
+      "model of a learning run (`pyrtrl.runs.device.default_model`: hidden 32, or the largest that fits "
       "the board with that configuration's readout rule and optimizer; density 0.2, eps 0.2, "
       "shared masks, c readout with 16 input taps, 16-bit influence) on the recorded PPG signal "
       f"for {r0['steps']} steps; the means are over steps {r0['warmup']} to {r0['steps']}. "

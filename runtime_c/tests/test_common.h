@@ -65,6 +65,18 @@ typedef struct {
 } tmodel_t;
 
 /* CSC pattern of an nrows x ncols mask given row-major as bits (bit i*ncols + j). */
+/* xorshift64: a reproducible stream of random test values; each test file keeps and seeds
+ * its own state. */
+static inline uint64_t xorshift64(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    return x;
+}
+
 static inline void pat_from_bits(tpat_t *p, uint16_t nrows, uint16_t ncols, uint32_t bits)
 {
     uint16_t e = 0;

@@ -22,12 +22,7 @@ static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 
 static uint64_t next_u64(void)
 {
-    uint64_t x = rng_state; /* xorshift64 */
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return x;
+    return xorshift64(&rng_state);
 }
 
 /* uniform in [lo, hi] */

@@ -13,12 +13,7 @@ static uint64_t rng_state = 0x2545F4914F6CDD1Du;
 
 static uint64_t next_u64(void)
 {
-    uint64_t x = rng_state; /* xorshift64 */
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return x;
+    return xorshift64(&rng_state);
 }
 
 static int bad_pair(int32_t a, int32_t b)

@@ -34,6 +34,9 @@ def test_quick_quality_writes_the_document(tmp_path, capsys):
         assert sum(1 for q in sd if (q["signal"], q["seed"], q["optimizer"], q["lr"], q["taps"], q["density"])
                    == (r["signal"], r["seed"], r["optimizer"], r["lr"], r["taps"], r["density"])) == 2
     assert res["device"] == [] and "were not measured in this run" in md  # --quick skips QEMU
+    # the headroom: random-feature forecasters on every quick stream, and its table
+    assert {(r["signal"], r["horizon"]) for r in res["headroom"]} == {(r["signal"], r["horizon"]) for r in rows}
+    assert all(r["ratio"] > 0 for r in res["headroom"]) and "How much room a trained cell has" in md
 
 
 def test_sparsity_costs_fewer_macs_at_similar_error():

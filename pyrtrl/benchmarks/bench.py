@@ -128,7 +128,7 @@ def _run_window(engine: RTRLEngine, x: np.ndarray, target: np.ndarray) -> float:
     ro = {"W_o": np.zeros_like(model.params["W_o"]), "b_o": np.zeros_like(model.params["b_o"])}
     t0 = time.perf_counter()
     for t in range(x.shape[0]):
-        s = engine.step(x[t])
+        engine.step(x[t])
         _, _, dy = readout_backward(model, engine.features(), target[t], -1, ro)
         engine.backprop_output(dy)
     return (time.perf_counter() - t0) / x.shape[0]

@@ -51,7 +51,7 @@ def run_rtrl(
     ro = {"W_o": np.zeros_like(model.params["W_o"]), "b_o": np.zeros_like(model.params["b_o"])}
     total = 0.0
     for t in range(x.shape[0]):
-        s = engine.step(x[t])
+        engine.step(x[t])
         loss, _, dy = readout_backward(model, engine.features(), None if target is None else target[t],
                                        -1 if labels is None else int(labels[t]), ro)
         total += loss

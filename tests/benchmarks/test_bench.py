@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import pytest
 
 from pyrtrl.benchmarks.bench import BenchRow, bench_config, grid, run_bench
 from pyrtrl.cli import main

@@ -75,7 +75,7 @@ def test_sparse_mac_counter_matches_independent_count(n, density, eps, shared, u
     engine = make_engine(model, "rtrl_sparse", record=True)
     ro = {"W_o": np.zeros_like(model.params["W_o"]), "b_o": np.zeros_like(model.params["b_o"])}
     for t in range(x.shape[0]):
-        s = engine.step(x[t])
+        engine.step(x[t])
         engine.backprop_output(readout_backward(model, engine.features(), target[t], -1, ro)[2])
     expected = expected_sparse_macs(model, x, target)
     assert engine.counters.per_step == expected

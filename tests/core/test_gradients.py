@@ -68,7 +68,7 @@ def test_per_step_gradient_equals_bptt_of_that_step(method, shared):
     prev = None
     checked = 0
     for t in range(x.shape[0]):
-        s = engine.step(x[t])
+        engine.step(x[t])
         _, _, dy = readout_backward(model, engine.features(), target[t], -1, ro)
         engine.backprop_output(dy)
         engine_grad = engine.cell_gradient()
@@ -131,7 +131,7 @@ def test_finite_differences_catch_a_wrong_gradient():
     engine = make_engine(model, "rtrl_sparse", smooth=True)
     ro = {"W_o": np.zeros_like(model.params["W_o"]), "b_o": np.zeros_like(model.params["b_o"])}
     for t in range(x.shape[0]):
-        s = engine.step(x[t])
+        engine.step(x[t])
         engine.backprop_output(readout_backward(model, engine.features(), target[t], -1, ro)[2])
     engine.grad_thr_immediate[:] = 0  # the classic bug
     assert rel_err(engine.cell_gradient()["thr"], fd) > 1e-3

@@ -27,6 +27,52 @@ static int bad_pair(int32_t a, int32_t b)
     return bad;
 }
 
+/* rtrl_dot_split (the RLS gain's P z on cores without a widening multiply) against the int64
+ * sum: any int32 p, |z| <= 2^23, n up to 256, the extremes that maximise each partial sum
+ * first, then random rows of every length and magnitude. */
+static int bad_dot(const int32_t *p, const int32_t *z, uint32_t n)
+{
+    int64_t want = 0;
+    for (uint32_t j = 0; j < n; ++j)
+        want += (int64_t)p[j] * z[j];
+    const int64_t got = rtrl_dot_split_c(p, z, n), used = rtrl_dot_split(p, z, n);
+    const int bad = got != want || used != want;
+    if (bad)
+        fprintf(stderr, "dot of %lu entries: split %lld, rtrl_dot_split %lld, want %lld\n", (unsigned long)n,
+                (long long)got, (long long)used, (long long)want);
+    return bad;
+}
+
+static int check_dot(void)
+{
+    static int32_t p[256], z[256];
+    static const int32_t pe[] = {INT32_MIN, INT32_MIN + 1, -65536, -65535, -32768, -1, 0, 1, 32767, 65535,
+                                 65536, INT32_MAX - 65535, INT32_MAX};
+    static const int32_t ze[] = {-(1 << 23), -(1 << 23) + 1, -65537, -65536, -65535, -1, 0, 1, 65535,
+                                 65536, 65537, (1 << 23) - 1, 1 << 23};
+    const size_t np = sizeof pe / sizeof pe[0], nz = sizeof ze / sizeof ze[0];
+    int bad = 0;
+    for (size_t a = 0; a < np; ++a)
+        for (size_t b = 0; b < nz; ++b) {
+            for (uint32_t j = 0; j < 256u; ++j) {
+                p[j] = pe[a];
+                z[j] = ze[b];
+            }
+            bad += bad_dot(p, z, 256u) + bad_dot(p, z, 1u) + bad_dot(p, z, 255u);
+        }
+    for (int t = 0; t < 20000 && bad < 10; ++t) {
+        const uint32_t n = 1u + (uint32_t)(next_u64() % 256u);
+        const unsigned ps = (unsigned)(next_u64() % 32u), zs = (unsigned)(next_u64() % 9u);
+        for (uint32_t j = 0; j < n; ++j) {
+            p[j] = (int32_t)(uint32_t)next_u64() >> ps;
+            z[j] = (int32_t)((uint32_t)next_u64() % ((1u << 24) + 1u)) - (1 << 23); /* [-2^23, 2^23] */
+            z[j] >>= zs;
+        }
+        bad += bad_dot(p, z, n);
+    }
+    return bad;
+}
+
 int main(void)
 {
     static const int32_t edge[] = {INT32_MIN, INT32_MIN + 1, -(1 << 30), -(1 << 24), -65537, -65536,
@@ -48,6 +94,7 @@ int main(void)
         bad += bad_pair(a, b);
     }
     CHECK(bad == 0);
+    CHECK(check_dot() == 0);
     printf("test_mul64: composed path %s in this build\n", RTRL_MUL64_COMPOSED ? "used" : "not used");
     if (failures != 0) {
         fprintf(stderr, "test_mul64: %d check(s) failed\n", failures);

@@ -354,6 +354,19 @@ static RTRL_NOINLINE uint64_t mbar_sources(rtrl_t *ctx, int kind, uint16_t ncols
     return count;
 }
 
+/* rnd(x 2^16, MSHIFT) for an int32 x (a bias's Q16 coefficient times 1.0, into Q_M): with
+ * 16-bit M (MSHIFT = 21 > 16) floor((x + 2^(K-1)) / 2^K), K = MSHIFT - 16, in 32 bits and
+ * without the overflow of x + 2^(K-1); with 32-bit M (MSHIFT <= 16) the exact x 2^(16-MSHIFT)
+ * (the rounding half is below the product's lowest bit). */
+RTRL_INLINE int64_t rnd_one(int32_t x)
+{
+#if MSHIFT > 16
+    return (x >> (MSHIFT - 16u)) + (((x & ((1 << (MSHIFT - 16u)) - 1)) + (1 << (MSHIFT - 17u))) >> (MSHIFT - 16u));
+#else
+    return (int64_t)x * (1 << (16u - MSHIFT));
+#endif
+}
+
 /* Mbar of the biases and the thresholds. Returns the products computed. */
 static RTRL_NOINLINE uint64_t mbar_bias_thr(rtrl_t *ctx, int32_t *const *prev, uint16_t nact)
 {
@@ -366,7 +379,7 @@ static RTRL_NOINLINE uint64_t mbar_bias_thr(rtrl_t *ctx, int32_t *const *prev, u
     for (int b = 0; b < 4; ++b)
         for (uint16_t i = 0; i < n; ++i)
             mbar_add(ctx, rtrl_col_alive(ctx, (uint16_t)(ctx->off_b + b * n + i), i), i, i,
-                     rtrl_rnd((int64_t)bcoef[b][i] * RTRL_ONE, MSHIFT));
+                     rnd_one(bcoef[b][i]));
     macs += 4u * n;
     /* thr_j through h_{t-1}: u_j (thr_j psi_j - o_j), alive once unit j fired or came near */
     for (uint16_t j = 0; j < n; ++j) {

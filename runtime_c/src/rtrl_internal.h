@@ -140,6 +140,34 @@ RTRL_INLINE rtrl_m_t rtrl_sat_m(int64_t x, uint64_t *sat)
     return (rtrl_m_t)rtrl_clamp(x, RTRL_M_MIN, RTRL_M_MAX, sat);
 }
 
+/* w - rnd(lr g, 24) saturated (counted): the SGD step of a parameter (rtrl_update.c) and
+ * Adam's last step (rtrl_adam.c). */
+RTRL_INLINE int32_t rtrl_sgd(int32_t w, int32_t lr, int32_t g, uint64_t *sat)
+{
+#if RTRL_MUL64_COMPOSED
+    /* Cores without a widening multiply: with lr = lh 2^16 + ll and g = gh 2^16 + gl (lh, gh
+     * the arithmetic shifts, ll, gl in [0, 2^16)),
+     *   R = floor((lr g + 2^23) / 2^16) = lh g + ll gh + 2^7 + ((ll gl) >> 16)
+     * exactly (ll gh within int32, ll gl < 2^32), and rnd(lr g, 24) = R >> 8. Where
+     * ((|g| >> 15) + 1) ((|lr| >> 16) + 1) <= 2^15 (so |lr g| < 2^46; the product of the two
+     * factors stays below 2^32) R is within 2^30 + 2^7 + 1 and its value modulo 2^32 (three
+     * MULS) is R itself; w - R >> 8 is then checked for overflow. Elsewhere the int64
+     * expression below decides, saturating and counting. The same integers for every int32
+     * w, lr, g (host test: the library with -DRTRL_MUL64_COMPOSED=1). */
+    const uint32_t ag = g < 0 ? 0u - (uint32_t)g : (uint32_t)g, al = lr < 0 ? 0u - (uint32_t)lr : (uint32_t)lr;
+    if (((ag >> 15) + 1u) * ((al >> 16) + 1u) <= (1u << 15)) {
+        const uint32_t ll = (uint32_t)lr & 0xFFFFu;
+        const uint32_t R = (uint32_t)(lr >> 16) * (uint32_t)g + (uint32_t)((int32_t)ll * (g >> 16)) + 0x80u +
+                           ((ll * ((uint32_t)g & 0xFFFFu)) >> 16);
+        const int32_t r = (int32_t)R >> 8;
+        const int32_t v = (int32_t)((uint32_t)w - (uint32_t)r);
+        if (((w ^ r) & (w ^ v)) >= 0) /* w - r did not overflow */
+            return v;
+    }
+#endif
+    return rtrl_sat32((int64_t)w - rtrl_rnd(rtrl_mul64(lr, g), RTRL_WFRAC), sat);
+}
+
 /* Activations (rtrl_activation.c). Input Q16 (any int64), output Q16. */
 int32_t rtrl_sigmoid(int64_t z);
 int32_t rtrl_tanh(int64_t z);

@@ -12,41 +12,6 @@
 
 #include "rtrl_internal.h"
 
-/* sgd() inline in the cell's loop on the cores that take its fast path (a call per
- * parameter otherwise costs more than the path); plain inline elsewhere. */
-#if RTRL_MUL64_COMPOSED && (defined(__GNUC__) || defined(__clang__))
-#define RTRL_INLINE_SGD inline __attribute__((always_inline))
-#else
-#define RTRL_INLINE_SGD inline
-#endif
-
-/* One SGD step of a parameter: w - rnd(lr g, 24), saturated (counted). */
-static RTRL_INLINE_SGD int32_t sgd(int32_t w, int32_t lr, int32_t g, uint64_t *sat)
-{
-#if RTRL_MUL64_COMPOSED
-    /* Cores without a widening multiply: with lr = lh 2^16 + ll and g = gh 2^16 + gl (lh, gh
-     * the arithmetic shifts, ll, gl in [0, 2^16)),
-     *   R = floor((lr g + 2^23) / 2^16) = lh g + ll gh + 2^7 + ((ll gl) >> 16)
-     * exactly (ll gh within int32, ll gl < 2^32), and rnd(lr g, 24) = R >> 8. Where
-     * ((|g| >> 15) + 1) ((|lr| >> 16) + 1) <= 2^15 (so |lr g| < 2^46; the product of the two
-     * factors stays below 2^32) R is within 2^30 + 2^7 + 1 and its value modulo 2^32 (three
-     * MULS) is R itself; w - R >> 8 is then checked for overflow. Elsewhere the int64
-     * expression below decides, saturating and counting. The same integers for every int32
-     * w, lr, g (host test: the library with -DRTRL_MUL64_COMPOSED=1). */
-    const uint32_t ag = g < 0 ? 0u - (uint32_t)g : (uint32_t)g, al = lr < 0 ? 0u - (uint32_t)lr : (uint32_t)lr;
-    if (((ag >> 15) + 1u) * ((al >> 16) + 1u) <= (1u << 15)) {
-        const uint32_t ll = (uint32_t)lr & 0xFFFFu;
-        const uint32_t R = (uint32_t)(lr >> 16) * (uint32_t)g + (uint32_t)((int32_t)ll * (g >> 16)) + 0x80u +
-                           ((ll * ((uint32_t)g & 0xFFFFu)) >> 16);
-        const int32_t r = (int32_t)R >> 8;
-        const int32_t v = (int32_t)((uint32_t)w - (uint32_t)r);
-        if (((w ^ r) & (w ^ v)) >= 0) /* w - r did not overflow */
-            return v;
-    }
-#endif
-    return rtrl_sat32((int64_t)w - rtrl_rnd(rtrl_mul64(lr, g), RTRL_WFRAC), sat);
-}
-
 /* Parameter i of the optimiser's order (the cell's theta, then W_o, then b_o). */
 static int32_t step(rtrl_t *ctx, uint32_t i, int32_t w, int64_t g)
 {
@@ -60,7 +25,7 @@ static int32_t step(rtrl_t *ctx, uint32_t i, int32_t w, int64_t g)
     if (cfg->adam)
         return rtrl_adam_param(ctx, i, w, g);
     /* g is an int32 gradient (every caller's; a clip keeps it so): one int32 x int32 product */
-    return sgd(w, cfg->lr_q, (int32_t)g, &ctx->counters.saturations);
+    return rtrl_sgd(w, cfg->lr_q, (int32_t)g, &ctx->counters.saturations);
 }
 
 static void update_cell(rtrl_t *ctx);
@@ -118,7 +83,7 @@ static void update_cell(rtrl_t *ctx)
             grad[col] = 0;
             if (clip)
                 g = g > clip ? clip : (g < -clip ? -clip : g);
-            ctx->theta[p] = sgd(ctx->theta[p], lr, g, sat);
+            ctx->theta[p] = rtrl_sgd(ctx->theta[p], lr, g, sat);
         }
     }
     for (uint16_t j = 0; j < n; ++j) {

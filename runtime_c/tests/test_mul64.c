@@ -73,6 +73,38 @@ static int check_dot(void)
     return bad;
 }
 
+/* rtrl_sgd (w - rnd(lr g, 24), saturated and counted; on cores without a widening multiply
+ * a 32-bit fast path) against the int64 expression: edges and random triples, every
+ * magnitude, saturations included. */
+static int check_sgd(void)
+{
+    static const int32_t e[] = {INT32_MIN, INT32_MIN + 1, -(1 << 24), -65537, -65536, -1, 0, 1, 65535, 65536,
+                                1 << 24, INT32_MAX - 1, INT32_MAX};
+    const size_t ne = sizeof e / sizeof e[0];
+    int bad = 0;
+    for (int t = 0; t < 2000000 && bad < 10; ++t) {
+        int32_t w, lr, g;
+        if (t < (int)(ne * ne * ne)) {
+            w = e[t % ne];
+            lr = e[(t / ne) % ne];
+            g = e[t / (ne * ne)];
+        } else {
+            w = (int32_t)(uint32_t)next_u64() >> (unsigned)(next_u64() % 32u);
+            lr = (int32_t)(uint32_t)next_u64() >> (unsigned)(next_u64() % 32u);
+            g = (int32_t)(uint32_t)next_u64() >> (unsigned)(next_u64() % 32u);
+        }
+        uint64_t s1 = 0, s2 = 0;
+        const int32_t got = rtrl_sgd(w, lr, g, &s1);
+        const int32_t want = rtrl_sat32((int64_t)w - rtrl_rnd((int64_t)lr * g, RTRL_WFRAC), &s2);
+        if (got != want || s1 != s2) {
+            ++bad;
+            fprintf(stderr, "sgd w %ld lr %ld g %ld: %ld (%llu) want %ld (%llu)\n", (long)w, (long)lr, (long)g,
+                    (long)got, (unsigned long long)s1, (long)want, (unsigned long long)s2);
+        }
+    }
+    return bad;
+}
+
 int main(void)
 {
     static const int32_t edge[] = {INT32_MIN, INT32_MIN + 1, -(1 << 30), -(1 << 24), -65537, -65536,
@@ -95,6 +127,7 @@ int main(void)
     }
     CHECK(bad == 0);
     CHECK(check_dot() == 0);
+    CHECK(check_sgd() == 0);
     printf("test_mul64: composed path %s in this build\n", RTRL_MUL64_COMPOSED ? "used" : "not used");
     if (failures != 0) {
         fprintf(stderr, "test_mul64: %d check(s) failed\n", failures);

@@ -63,8 +63,21 @@ QUICK_PLAN: Dict[str, Any] = {
 
 
 #: runtime_c's influence row kernels as the phase profile names them (rtrl_row_update with
-#: row_quads inlined, and row_part; row_full before issue 14's blocked layout)
-ROW_KERNELS = ("rtrl_row_update", "row_quads", "row_part", "row_full")
+#: row_quads inlined, and row_part; row_full before issue 14's blocked layout; on the
+#: Cortex-M0 rtrl_row_split and its column-pair loop rtrl_split2_m0 / rtrl_split2_c)
+ROW_KERNELS = ("rtrl_row_update", "row_quads", "row_part", "row_full", "rtrl_row_split", "rtrl_split2_m0",
+               "rtrl_split2_c")
+#: runtime_c's RLS step (rtrl_rls.c; on cores without a widening multiply the entry helpers,
+#: the triangle's passes and the gain's dot product, rtrl_mul.c), by function name without
+#: the compiler's clone suffix (".constprop.0")
+RLS_FUNCS = ("rtrl_rls_update", "gain", "rtrl_sat32", "p_minus", "p_scale", "minus_row", "minus_slow",
+             "scale_all", "scale_slow", "scale_run", "copy_col", "tri_row", "rtrl_dot_split_m0",
+             "rtrl_dot_split_c")
+
+
+def _fsum(fs: Dict[str, float], names) -> float:
+    """Instructions of the functions in names (a clone "f.constprop.0" counts as f)."""
+    return sum(v for k, v in fs.items() if k.split(".")[0] in names)
 
 def fmt(x: float) -> str:
     """Every number in the document and the README table goes through here (3 significant digits)."""
@@ -594,11 +607,11 @@ def _phase_reading(dflt: List[Dict[str, Any]], rows: List[Dict[str, Any]]) -> st
         ph, m, f = r["phases"], r["macs"], r["functions_with_helpers_per_step"]
         tot = r["instructions_per_step"]
         infl, grad = ph["influence"], ph["readout+gradient"]
-        kern = sum(f["influence"].get(k, 0.0) for k in ROW_KERNELS)
+        kern = _fsum(f["influence"], ROW_KERNELS)
         lmul = sum(fs.get("__aeabi_lmul", 0.0) for fs in r["functions_per_step"].values())
         cell_macs = m["readout+gradient"] - r.get("macs_rls", 0.0)
         gr = f["readout+gradient"].get("rtrl_grad_row", 0.0)
-        rls = sum(f["readout+gradient"].get(k, 0.0) for k in ("rtrl_rls_update", "gain", "rtrl_sat32"))
+        rls = _fsum(f["readout+gradient"], RLS_FUNCS)
         s = (f"**{r['board']}** ({r['cpu']}, n = {r['hidden']}): {_k(tot)} instructions for "
              f"{fmt(r['macs_per_step'])} MACs, {tot / r['macs_per_step']:.1f} per MAC. The influence "
              f"update is {100 * infl / tot:.0f} % of the step at {infl / max(m['influence'], 1):.1f} per "

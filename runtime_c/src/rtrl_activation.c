@@ -16,8 +16,10 @@ int32_t rtrl_sigmoid(int64_t z)
     if (idx < RTRL_SIG_ENTRIES - 1) {
         const int32_t lo = (int32_t)rtrl_sigmoid_table[idx] + 32768;
         const int32_t hi = (int32_t)rtrl_sigmoid_table[idx + 1] + 32768;
-        const int64_t fr = az & (((int64_t)1 << RTRL_SIG_STEP_BITS) - 1);
-        s = lo + (int32_t)rtrl_rnd((int64_t)(hi - lo) * fr, RTRL_SIG_STEP_BITS);
+        /* hi - lo in [0, 2^15] and fr < 2^RTRL_SIG_STEP_BITS (2^11): the product and its
+         * rounding fit int32 (on the Cortex-M0 an int64 product is a libgcc call) */
+        const int32_t fr = (int32_t)(az & (((int64_t)1 << RTRL_SIG_STEP_BITS) - 1));
+        s = lo + (((hi - lo) * fr + (1 << (RTRL_SIG_STEP_BITS - 1u))) >> RTRL_SIG_STEP_BITS);
     } else {
         s = (int32_t)rtrl_sigmoid_table[RTRL_SIG_ENTRIES - 1] + 32768;
     }

@@ -90,7 +90,9 @@ int32_t rtrl_adam_param(rtrl_t *ctx, uint32_t i, int32_t w, int64_t g)
     else
         m = (int32_t)g;
     int64_t v = ctx->adam_v[i];
-    v = v - (v >> cfg->adam_b) + ((g * g) >> cfg->adam_b);
+    /* g is an int32 (every caller's: a clipped gradient or a saturated one), so g^2 is one
+     * rtrl_mul64 (on the Cortex-M0 not libgcc's 64 x 64 multiply) */
+    v = v - (v >> cfg->adam_b) + (rtrl_mul64((int32_t)g, (int32_t)g) >> cfg->adam_b);
     ctx->adam_m[i] = m;
     ctx->adam_v[i] = v;
     if (m == 0)
@@ -98,9 +100,11 @@ int32_t rtrl_adam_param(rtrl_t *ctx, uint32_t i, int32_t w, int64_t g)
     const uint64_t vv = (uint64_t)v > cfg->adam_eps2_q ? (uint64_t)v : cfg->adam_eps2_q;
     const unsigned L = bit_length(vv);
     const unsigned s = L > RTRL_RSQ_BITS ? (L - RTRL_RSQ_BITS + 1u) & ~1u : 0u;
-    const int64_t mt = (int64_t)m * rtrl_rsqrt_table[(vv >> s) - RTRL_RSQ_LO];
+    const int64_t mt = rtrl_mul64(m, (int32_t)rtrl_rsqrt_table[(vv >> s) - RTRL_RSQ_LO]);
     const int sh = (int)(s >> 1) - (RTRL_WFRAC - RTRL_RSQ_FRAC); /* u = m T 2^(5 - s/2), Q24 */
-    const int64_t u = sh > 0 ? rtrl_rnd(mt, (unsigned)sh) : mt * ((int64_t)1 << -sh);
-    const int64_t us = rtrl_clamp(u, INT32_MIN, INT32_MAX, sat);
-    return rtrl_sat32((int64_t)w - rtrl_rnd((int64_t)ctx->adam_lr * us, RTRL_WFRAC), sat);
+    /* the left shift as a shift of the two's complement bits (|mt 2^-sh| < 2^51: exact), not
+     * a multiply (a libgcc call on the Cortex-M0) */
+    const int64_t u = sh > 0 ? rtrl_rnd(mt, (unsigned)sh) : (int64_t)((uint64_t)mt << -sh);
+    const int32_t us = (int32_t)rtrl_clamp(u, INT32_MIN, INT32_MAX, sat);
+    return rtrl_sgd(w, ctx->adam_lr, us, sat); /* w - rnd(lr_t us, 24), saturated */
 }

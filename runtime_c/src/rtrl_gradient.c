@@ -14,7 +14,10 @@
  * is bounded by 128.0 (counted) and |p - onehot| by 1, so dy's int64 sum over k <= 255
  * outputs is exact.
  * Each product ga_i * M_ip is a single int64 (<= 2^62) rounded to Q24 and added to the
- * int32 accumulator with saturation (counted).
+ * int32 accumulator with saturation (counted). Every product of two int32 factors is one
+ * rtrl_mul64 (rtrl_mul.h: a widening multiply, on the Cortex-M0 the composed one instead of
+ * libgcc's 64 x 64 __aeabi_lmul); c psi, an int64 after rounding, is used as an int32
+ * factor where it fits (always, |c| <= 1.0) and as the int64 it is otherwise.
  */
 #include "rtrl_internal.h"
 #include "rtrl_tables.h"
@@ -200,7 +203,7 @@ void rtrl_readout(rtrl_t *ctx, int32_t *const *now, uint32_t tap_off)
         const int32_t *wo = ctx->w_o + (size_t)q * m;
         int64_t s = (int64_t)ctx->b_o[q] * RTRL_ONE; /* not <<: may be negative */
         for (uint16_t i = 0; i < m; ++i)
-            s += (int64_t)wo[i] * z[i];
+            s += rtrl_mul64(wo[i], z[i]);
         ctx->out[q] = rtrl_sat32(rtrl_rnd(s, RTRL_WFRAC), &ctx->counters.saturations);
     }
 }
@@ -216,10 +219,10 @@ static RTRL_NOINLINE void cell_gradient(rtrl_t *ctx, int32_t *const *now)
     for (uint16_t i = 0; i < n; ++i) {
         int64_t s = 0;
         for (uint16_t q = 0; q < k; ++q)
-            s += (int64_t)ctx->w_o[(size_t)q * m + i] * ctx->dout[q];
+            s += rtrl_mul64(ctx->w_o[(size_t)q * m + i], ctx->dout[q]);
         ctx->dy[i] = rtrl_sat32(rtrl_rnd(s, RTRL_WFRAC), sat);
         ctx->ga[i] = cfg->readout_c ? ctx->dy[i]
-                                    : rtrl_sat32(rtrl_rnd((int64_t)ctx->dy[i] * a[i], RTRL_FRAC), sat);
+                                    : rtrl_sat32(rtrl_rnd(rtrl_mul64(ctx->dy[i], a[i]), RTRL_FRAC), sat);
     }
     uint64_t done = 0;
     for (uint16_t i = 0; i < n; ++i) {
@@ -244,9 +247,11 @@ static RTRL_NOINLINE void cell_gradient(rtrl_t *ctx, int32_t *const *now)
         return;
     const int32_t *c = now[RTRL_S_C], *psi = now[RTRL_S_PSI];
     for (uint16_t i = 0; i < n; ++i) {
-        const int64_t cpsi = rtrl_rnd((int64_t)c[i] * psi[i], RTRL_FRAC);
+        const int64_t cpsi = rtrl_rnd(rtrl_mul64(c[i], psi[i]), RTRL_FRAC), ncpsi = -cpsi;
+        /* an int32 factor where it fits (always: |c| <= 1.0), else the int64 product */
+        const int64_t dc = ncpsi == (int32_t)ncpsi ? rtrl_mul64(ctx->dy[i], (int32_t)ncpsi) : (int64_t)ctx->dy[i] * ncpsi;
         ctx->grad_thr[i] = rtrl_sat32((int64_t)ctx->grad_thr[i] +
-                                          rtrl_rnd((int64_t)ctx->dy[i] * -cpsi, 2u * RTRL_FRAC - RTRL_WFRAC),
+                                          rtrl_rnd(dc, 2u * RTRL_FRAC - RTRL_WFRAC),
                                       sat);
     }
 }
@@ -272,7 +277,7 @@ static int32_t readout_loss(rtrl_t *ctx, int32_t *const *now, const int32_t *tar
         for (uint16_t q = 0; q < k; ++q) {
             const int64_t d = rtrl_clamp((int64_t)ctx->out[q] - target[q], -RTRL_LIM_DOUT, RTRL_LIM_DOUT, sat);
             ctx->dout[q] += (int32_t)d;
-            se += d * d;
+            se += rtrl_mul64((int32_t)d, (int32_t)d); /* |d| <= 2^23 */
         }
         loss += rtrl_rnd(se, RTRL_FRAC + 1u);
     }
@@ -303,10 +308,10 @@ int32_t rtrl_gradient(rtrl_t *ctx, const int32_t *target, int32_t label)
     }
     for (uint16_t q = 0; q < k; ++q) {
         int32_t *gw = ctx->grad_wo + (size_t)q * m;
-        const int64_t dq = ctx->dout[q];
+        const int32_t dq = ctx->dout[q];
         for (uint16_t i = 0; i < m; ++i)
-            gw[i] = rtrl_sat32((int64_t)gw[i] + rtrl_rnd(dq * z[i], 2u * RTRL_FRAC - RTRL_WFRAC), sat);
-        ctx->grad_bo[q] = rtrl_sat32((int64_t)ctx->grad_bo[q] + dq * (1 << (RTRL_WFRAC - RTRL_FRAC)), sat);
+            gw[i] = rtrl_sat32((int64_t)gw[i] + rtrl_rnd(rtrl_mul64(dq, z[i]), 2u * RTRL_FRAC - RTRL_WFRAC), sat);
+        ctx->grad_bo[q] = rtrl_sat32((int64_t)ctx->grad_bo[q] + (int64_t)dq * (1 << (RTRL_WFRAC - RTRL_FRAC)), sat);
     }
     return loss_q;
 }

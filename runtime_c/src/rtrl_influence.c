@@ -13,7 +13,11 @@
  * Scaling and overflow: d, J in Q16 (|J| <= 2^24, counted), M in Q_M; products Q(16+M)
  * summed in int64: n <= 255 terms of at most 2^55 stay below 2^63. Rounded to Q_M and
  * saturated to rtrl_m_t (counted). Mbar entries: Q16 x Q16 products rounded to Q_M, added
- * with saturation (counted).
+ * with saturation (counted). Products of two int32 factors (the Jacobian's alpha theta and
+ * A a, the Mbar coefficients times x, y, psi) are rtrl_mul64 (rtrl_mul.h: on the Cortex-M0
+ * the composed multiply, not libgcc's __aeabi_lmul); the two rounded int64 factors tp - o
+ * and c psi are used as int32 where they fit (always, for thresholds in [0, 1] and
+ * |c| <= 1) and as int64 otherwise.
  */
 #include "rtrl_mem.h"
 
@@ -74,11 +78,11 @@ static RTRL_NOINLINE uint32_t jacobian(rtrl_t *ctx, const int32_t *a_prev, uint1
                 const uint16_t idx = m->u_map[g] ? m->u_map[g][e] : e;
                 if (idx == RTRL_ABSENT)
                     continue;
-                s += (int64_t)alpha[g][i] * ctx->theta[ctx->off_r[g] + idx];
+                s += rtrl_mul64(alpha[g][i], ctx->theta[ctx->off_r[g] + idx]);
                 ++macs;
             }
             ctx->aval[e] = rtrl_sat32(rtrl_rnd(s, RTRL_WFRAC), sat);
-            ctx->jval[e] = (int32_t)rtrl_clamp(rtrl_rnd((int64_t)ctx->aval[e] * a_prev[j], RTRL_FRAC),
+            ctx->jval[e] = (int32_t)rtrl_clamp(rtrl_rnd(rtrl_mul64(ctx->aval[e], a_prev[j]), RTRL_FRAC),
                                                -RTRL_LIM24, RTRL_LIM24, sat);
             ++ctx->jrow[i + 1u];
             ++nent;
@@ -252,7 +256,12 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
         const size_t base = ctx->seg_off[s];
         for (uint32_t c0 = 0; c0 < w; c0 += RTRL_CHUNK) {
             const uint32_t cw = (w - c0) < RTRL_CHUNK ? (w - c0) : RTRL_CHUNK;
-#if RTRL_PAD == 1
+#if RTRL_GRAD_MUL32 && RTRL_PAD == 1
+            /* rtrl_row_split takes columns in pairs: widened to even */
+            uint32_t kw = (cw + 1u) & ~1u;
+            if (base + c0 + kw > ctx->seg_off[s + 1u])
+                kw = cw;
+#elif RTRL_PAD == 1
             uint32_t kw = (cw + 3u) & ~3u; /* widened over dead columns where there is room */
             if (base + c0 + kw > ctx->seg_off[s + 1u])
                 kw = cw;
@@ -285,10 +294,17 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
                     const int own = rtrl_nz_get(flags, i);
                     const uint16_t ne = cnt[i];
                     uint32_t nz = 0;
+#if RTRL_GRAD_MUL32 && RTRL_PAD == 1
+                    if (rtrl_row_split_ok(ctx->dvec[i], own, ne))
+                        nsat += rtrl_row_split(M + (size_t)i * P + base + c0, kw, ctx->dvec[i], own,
+                                               ctx->lval + ctx->jrow[i], ctx->jslot + ctx->jrow[i], ne,
+                                               ctx->saved, &nz);
+                    else
+#endif
                     nsat += rtrl_row_update(M + (size_t)i * P + base + c0, kw, ctx->dvec[i], own,
                                             ctx->lval + ctx->jrow[i], ctx->jslot + ctx->jrow[i], ne,
                                             ctx->saved, &nz);
-                    done += (uint64_t)cw * ((uint32_t)own + ne);
+                    done += cw * ((uint32_t)own + ne); /* < 2^16: a 32-bit product */
                     if (nz)
                         rtrl_nz_set(fresh, i);
                 }
@@ -323,19 +339,32 @@ static RTRL_NOINLINE uint64_t mbar_sources(rtrl_t *ctx, int kind, uint16_t ncols
     const uint16_t *off = kind ? ctx->off_r : ctx->off_w;
     uint64_t count = 0;
     for (uint16_t k = 0; k < ncols; ++k) {
-        const int64_t vk = v[k];
+        const int32_t vk = v[k];
         if (vk == 0 && !ctx->cfg.dense_mode)
             continue;
         for (int g = 0; g < 3; ++g) {
             for (uint16_t e = cp[g][k]; e < cp[g][k + 1]; ++e) {
                 const uint16_t i = ri[g][e];
                 const uint16_t col = rtrl_col_alive(ctx, (uint16_t)(off[g] + e), i);
-                mbar_add(ctx, col, i, i, rtrl_rnd((int64_t)coef[g][i] * vk, MSHIFT));
+                mbar_add(ctx, col, i, i, rtrl_rnd(rtrl_mul64(coef[g][i], vk), MSHIFT));
                 ++count;
             }
         }
     }
     return count;
+}
+
+/* rnd(x 2^16, MSHIFT) for an int32 x (a bias's Q16 coefficient times 1.0, into Q_M): with
+ * 16-bit M (MSHIFT = 21 > 16) floor((x + 2^(K-1)) / 2^K), K = MSHIFT - 16, in 32 bits and
+ * without the overflow of x + 2^(K-1); with 32-bit M (MSHIFT <= 16) the exact x 2^(16-MSHIFT)
+ * (the rounding half is below the product's lowest bit). */
+RTRL_INLINE int64_t rnd_one(int32_t x)
+{
+#if MSHIFT > 16
+    return (x >> (MSHIFT - 16u)) + (((x & ((1 << (MSHIFT - 16u)) - 1)) + (1 << (MSHIFT - 17u))) >> (MSHIFT - 16u));
+#else
+    return (int64_t)x * (1 << (16u - MSHIFT));
+#endif
 }
 
 /* Mbar of the biases and the thresholds. Returns the products computed. */
@@ -350,17 +379,22 @@ static RTRL_NOINLINE uint64_t mbar_bias_thr(rtrl_t *ctx, int32_t *const *prev, u
     for (int b = 0; b < 4; ++b)
         for (uint16_t i = 0; i < n; ++i)
             mbar_add(ctx, rtrl_col_alive(ctx, (uint16_t)(ctx->off_b + b * n + i), i), i, i,
-                     rtrl_rnd((int64_t)bcoef[b][i] * RTRL_ONE, MSHIFT));
+                     rnd_one(bcoef[b][i]));
     macs += 4u * n;
     /* thr_j through h_{t-1}: u_j (thr_j psi_j - o_j), alive once unit j fired or came near */
     for (uint16_t j = 0; j < n; ++j) {
         const int64_t o_prev = prev[RTRL_S_Y][j] != 0;
         if (!dense && o_prev == 0 && prev[RTRL_S_PSI][j] == 0)
             continue;
-        const int64_t thr16 = rtrl_rnd(thr[j], RTRL_WFRAC - RTRL_FRAC);
-        const int64_t tp = rtrl_rnd(thr16 * prev[RTRL_S_PSI][j], RTRL_FRAC);
+        /* thr16 = rnd(thr, 8) of an int32 is an int32: one rtrl_mul64. tp - o: an int32
+         * product where it fits (always: |thr16| <= 2^17, rtrl_forward), else int64 */
+        const int32_t thr16 = (int32_t)rtrl_rnd(thr[j], RTRL_WFRAC - RTRL_FRAC);
+        const int64_t tp = rtrl_rnd(rtrl_mul64(thr16, prev[RTRL_S_PSI][j]), RTRL_FRAC);
+        const int64_t tpo = tp - o_prev * RTRL_ONE;
         const uint16_t col = rtrl_col_alive(ctx, (uint16_t)(ctx->off_thr + j), j);
-        mbar_add(ctx, col, j, j, rtrl_rnd((int64_t)ctx->u[j] * (tp - o_prev * RTRL_ONE), MSHIFT));
+        mbar_add(ctx, col, j, j,
+                 rtrl_rnd(tpo == (int32_t)tpo ? rtrl_mul64(ctx->u[j], (int32_t)tpo) : (int64_t)ctx->u[j] * tpo,
+                          MSHIFT));
         ++macs;
     }
     /* thr_j through y_{t-1}: A_t[:, j] * (-c_j psi_j), only where psi_{t-1,j} != 0 */
@@ -368,10 +402,13 @@ static RTRL_NOINLINE uint64_t mbar_bias_thr(rtrl_t *ctx, int32_t *const *prev, u
         const uint16_t j = ctx->act[s];
         if (!dense && prev[RTRL_S_PSI][j] == 0)
             continue;
-        const int64_t cpsi = -rtrl_rnd((int64_t)prev[RTRL_S_C][j] * prev[RTRL_S_PSI][j], RTRL_FRAC);
+        const int64_t cpsi = -rtrl_rnd(rtrl_mul64(prev[RTRL_S_C][j], prev[RTRL_S_PSI][j]), RTRL_FRAC);
+        /* an int32 factor where it fits (always: |c| <= 1.0), else the int64 product */
+        const int small = cpsi == (int32_t)cpsi;
         const uint16_t col = rtrl_col_alive(ctx, (uint16_t)(ctx->off_thr + j), j);
         for (uint16_t e = m->u_colptr[j]; e < m->u_colptr[j + 1]; ++e) {
-            mbar_add(ctx, col, m->u_rowidx[e], j, rtrl_rnd((int64_t)ctx->aval[e] * cpsi, MSHIFT));
+            mbar_add(ctx, col, m->u_rowidx[e], j,
+                     rtrl_rnd(small ? rtrl_mul64(ctx->aval[e], (int32_t)cpsi) : (int64_t)ctx->aval[e] * cpsi, MSHIFT));
             ++macs;
         }
     }

@@ -5,7 +5,8 @@
  *
  * where saved holds the chunk of the active rows as they were before this step. The
  * implementations give identical integers and saturation counts: portable C (every target;
- * on Cortex-M3 and up the product is one SMLAL, on the M0/M0+/M23 two 32-bit MULS) and vector kernels for hosts built for them (pip
+ * on Cortex-M3 and up the product is one SMLAL; on the M0/M0+/M23 rtrl_row_split, two 32-bit
+ * MULS per product into 32-bit split accumulators, its inner loop in Thumb-1) and vector kernels for hosts built for them (pip
  * builds the Python binding with -march=native; rtrl_simd.h picks one): AVX-512 (16
  * columns per vector, RTRL_CHUNK 16 or 32), AVX2 (8 columns per vector pair; a whole chunk
  * per call, rtrl_chunk_rows, since at ~16 live columns and ~3 entries per row the per-row
@@ -126,6 +127,198 @@ static RTRL_NOINLINE uint32_t row_part(rtrl_m_t *restrict row, uint32_t w, int32
             acc += RTRL_PROD(jv, saved[(size_t)slot[e] * RTRL_CHUNK + c]);
         }
         const rtrl_m_t r = finish1(acc, &nsat);
+        row[c] = r;
+        any |= r;
+    }
+    *nz |= any != 0;
+    return nsat;
+}
+#endif
+
+#if RTRL_GRAD_MUL32 && !defined(RTRL_ROWS_VECTOR)
+/* Cores without a 32 x 32 -> 64 multiply (RTRL_GRAD_MUL32, 16-bit M): the row update in
+ * 32-bit accumulators instead of int64 ones (on the Cortex-M0 four int64 accumulators live on
+ * the stack, ~25 instructions per product). With j = jh 2^16 + jl (jh = j >> 16, jl in
+ * [0, 2^16)) and u = jl r,
+ *
+ *   j r = (jh r + (u >> 16)) 2^16 + (u mod 2^16),
+ *
+ * so the column's sum HALF + sum_e j_e r_e is H 2^16 + L with H = sum_e (jh r + (u >> 16))
+ * and L = 2^15 + sum_e (u mod 2^16), and its floor by 2^16 (the rounded result) is
+ * H + (L >> 16).
+ * Scaling and overflow: each H term is floor(j r / 2^16), within 2^23 in magnitude for
+ * |j| <= 2^24 (J is clamped there; the caller checks d) and |r| <= 2^15, so for at most 255
+ * terms (the caller checks own + ne) |H| < 2^31 - 2^23; L < 2^15 + 255 * 2^16 < 2^24; the
+ * result is within int32 and clamped to rtrl_m_t as finish1 does (counted). The same
+ * integers as row_quads / row_part. */
+#define RTRL_MAC_SPLIT(JH, JL, R, H, L)                                                    \
+    do {                                                                                   \
+        const int32_t r_ = (R);                                                            \
+        const int32_t u_ = (JL) * r_;                                                      \
+        (H) += (JH) * r_ + (u_ >> 16);                                                     \
+        (L) += (uint32_t)u_ & 0xFFFFu;                                                     \
+    } while (0)
+
+static inline rtrl_m_t finish_split(int32_t H, uint32_t L, uint32_t *nsat)
+{
+    const int32_t v = H + (int32_t)(L >> 16);
+    if (v < RTRL_M_MIN) {
+        ++*nsat;
+        return RTRL_M_MIN;
+    }
+    if (v > RTRL_M_MAX) {
+        ++*nsat;
+        return RTRL_M_MAX;
+    }
+    return (rtrl_m_t)v;
+}
+
+/* acc = {H0, L0, H1, L1} += the split sums of the entries [jv, jend) (jend > jv) over the
+ * two columns at base[slot * RTRL_CHUNK] and the one after it: the specification of the
+ * Thumb-1 loop below. */
+void rtrl_split2_c(const int32_t *jv, const uint16_t *slot, const rtrl_m_t *base, const int32_t *jend,
+                   int32_t acc[4])
+{
+    int32_t H0 = acc[0], H1 = acc[2];
+    uint32_t L0 = (uint32_t)acc[1], L1 = (uint32_t)acc[3];
+    for (; jv != jend; ++jv, ++slot) {
+        const int32_t j = *jv;
+        const int32_t jh = j >> 16, jl = (int32_t)((uint32_t)j & 0xFFFFu);
+        const rtrl_m_t *src = base + (size_t)*slot * RTRL_CHUNK;
+        RTRL_MAC_SPLIT(jh, jl, src[0], H0, L0);
+        RTRL_MAC_SPLIT(jh, jl, src[1], H1, L1);
+    }
+    acc[0] = H0;
+    acc[1] = (int32_t)L0;
+    acc[2] = H1;
+    acc[3] = (int32_t)L1;
+}
+
+#if defined(__GNUC__) && defined(__ARM_ARCH_6M__) && !defined(RTRL_NO_ASM) && (RTRL_CHUNK == 16 || RTRL_CHUNK == 32)
+/* rtrl_split2_c on the Cortex-M0/M0+ (GCC spilled the four accumulators: ~22 instructions per
+ * product; this loop takes 15.5): the accumulators in r8-r11, the list's end in ip, the
+ * entry's u = jl r as j r - (jh r) 2^16 modulo 2^32 (exact: |jl r| < 2^31), so that j, its
+ * product and two temporaries fit the low registers beside the three pointers.
+ * r0 = jv, r1 = slot, r2 = base, r3 = jend, [sp] = acc. -DRTRL_NO_ASM builds the C. */
+void rtrl_split2_m0(const int32_t *jv, const uint16_t *slot, const rtrl_m_t *base, const int32_t *jend,
+                    int32_t acc[4]);
+#if RTRL_CHUNK == 16
+#define RTRL_SPLIT2_SHIFT "5"
+#else
+#define RTRL_SPLIT2_SHIFT "6"
+#endif
+__asm__(".pushsection .text.rtrl_split2_m0,\"ax\",%progbits\n"
+        "    .syntax unified\n"
+        "    .thumb\n"
+        "    .balign 2\n"
+        "    .global rtrl_split2_m0\n"
+        "    .thumb_func\n"
+        "    .type rtrl_split2_m0, %function\n"
+        "rtrl_split2_m0:\n"
+        "    push {r4, r5, r6, r7, lr}\n"
+        "    mov r4, r8\n"
+        "    mov r5, r9\n"
+        "    mov r6, r10\n"
+        "    mov r7, r11\n"
+        "    push {r4, r5, r6, r7}\n"
+        "    ldr r4, [sp, #36]\n"          /* acc */
+        "    ldm r4, {r4, r5, r6, r7}\n"
+        "    mov r8, r4\n"                 /* H0 */
+        "    mov r9, r5\n"                 /* L0 */
+        "    mov r10, r6\n"                /* H1 */
+        "    mov r11, r7\n"                /* L1 */
+        "    mov ip, r3\n"                 /* jend */
+        "1:\n"
+        "    ldm r0!, {r3}\n"              /* j */
+        "    ldrh r4, [r1]\n"
+        "    adds r1, #2\n"
+        "    lsls r4, r4, #" RTRL_SPLIT2_SHIFT "\n" /* slot * RTRL_CHUNK * 2 bytes */
+        "    ldrsh r5, [r2, r4]\n"         /* r = src[0] */
+        "    movs r6, r5\n"
+        "    muls r6, r3\n"                /* j r mod 2^32 */
+        "    asrs r7, r3, #16\n"
+        "    muls r5, r7\n"                /* jh r */
+        "    lsls r7, r5, #16\n"
+        "    subs r6, r6, r7\n"            /* u = jl r */
+        "    asrs r7, r6, #16\n"
+        "    adds r5, r5, r7\n"
+        "    add r8, r5\n"                 /* H0 += jh r + (u >> 16) */
+        "    uxth r6, r6\n"
+        "    add r9, r6\n"                 /* L0 += u mod 2^16 */
+        "    adds r4, #2\n"
+        "    ldrsh r5, [r2, r4]\n"         /* r = src[1] */
+        "    movs r6, r5\n"
+        "    muls r6, r3\n"
+        "    asrs r7, r3, #16\n"
+        "    muls r5, r7\n"
+        "    lsls r7, r5, #16\n"
+        "    subs r6, r6, r7\n"
+        "    asrs r7, r6, #16\n"
+        "    adds r5, r5, r7\n"
+        "    add r10, r5\n"                /* H1 */
+        "    uxth r6, r6\n"
+        "    add r11, r6\n"                /* L1 */
+        "    cmp r0, ip\n"
+        "    bne 1b\n"
+        "    ldr r4, [sp, #36]\n"
+        "    mov r0, r8\n"
+        "    mov r1, r9\n"
+        "    mov r2, r10\n"
+        "    mov r3, r11\n"
+        "    stm r4!, {r0, r1, r2, r3}\n"
+        "    pop {r4, r5, r6, r7}\n"
+        "    mov r8, r4\n"
+        "    mov r9, r5\n"
+        "    mov r10, r6\n"
+        "    mov r11, r7\n"
+        "    pop {r4, r5, r6, r7, pc}\n"
+        "    .size rtrl_split2_m0, . - rtrl_split2_m0\n"
+        "    .popsection\n");
+#define RTRL_SPLIT2 rtrl_split2_m0
+#else
+#define RTRL_SPLIT2 rtrl_split2_c
+#endif
+
+/* Columns [0, w) of one row: pairs of columns through RTRL_SPLIT2, the last one alone when
+ * w is odd. Called straight from the influence update (rtrl_internal.h), whose rows are a
+ * few columns wide: rtrl_row_update's frame costs more than their products. */
+uint32_t rtrl_row_split(rtrl_m_t *restrict row, uint32_t w, int32_t d, int own, const int32_t *jv_row,
+                        const uint16_t *slot, uint16_t ne, const rtrl_m_t *restrict saved, uint32_t *nz)
+{
+    uint32_t nsat = 0;
+    int32_t any = 0;
+    const int32_t dh = d >> 16, dl = (int32_t)((uint32_t)d & 0xFFFFu);
+    const int32_t *const jend = jv_row + ne;
+    uint32_t c = 0;
+    for (; c + 1u < w; c += 2u) {
+        int32_t acc[4] = {0, 0x8000, 0, 0x8000};
+        if (own) {
+            uint32_t L0 = 0x8000u, L1 = 0x8000u;
+            RTRL_MAC_SPLIT(dh, dl, row[c], acc[0], L0);
+            RTRL_MAC_SPLIT(dh, dl, row[c + 1u], acc[2], L1);
+            acc[1] = (int32_t)L0;
+            acc[3] = (int32_t)L1;
+        }
+        if (ne)
+            RTRL_SPLIT2(jv_row, slot, saved + c, jend, acc);
+        const rtrl_m_t r0 = finish_split(acc[0], (uint32_t)acc[1], &nsat);
+        const rtrl_m_t r1 = finish_split(acc[2], (uint32_t)acc[3], &nsat);
+        row[c] = r0;
+        row[c + 1u] = r1;
+        any |= r0 | r1;
+    }
+    if (c < w) {
+        int32_t H = 0;
+        uint32_t L = 0x8000u;
+        if (own)
+            RTRL_MAC_SPLIT(dh, dl, row[c], H, L);
+        const rtrl_m_t *const base = saved + c;
+        const uint16_t *sp = slot;
+        for (const int32_t *jp = jv_row; jp != jend; ++jp, ++sp) {
+            const int32_t j = *jp;
+            RTRL_MAC_SPLIT(j >> 16, (int32_t)((uint32_t)j & 0xFFFFu), base[(size_t)*sp * RTRL_CHUNK], H, L);
+        }
+        const rtrl_m_t r = finish_split(H, L, &nsat);
         row[c] = r;
         any |= r;
     }
@@ -521,6 +714,10 @@ uint32_t rtrl_row_update(rtrl_m_t *row, uint32_t w, int32_t d, int own, const in
     return (uint32_t)vaddvq_s64(cnt);
 #endif
 #else
+#if RTRL_GRAD_MUL32
+    if (rtrl_row_split_ok(d, own, ne))
+        return rtrl_row_split(row, w, d, own, jv, slot, ne, saved, nz);
+#endif
     const uint32_t w4 = w & ~3u;
     uint32_t nsat = 0;
     if (w4)

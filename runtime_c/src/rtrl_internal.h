@@ -60,10 +60,11 @@
 /* Cores without a 32 x 32 -> 64 multiply (Cortex-M0/M0+/M23) call libgcc's __aeabi_lmul for
  * every int64 product. With 16-bit M, the products g r (g any int32, r an entry of M) are
  * built from two exact 32-bit multiplies instead, in rtrl_grad_row and the influence row
- * kernels: on by default on those cores, -DRTRL_GRAD_MUL32=1 forces it (host tests; the name
+ * kernels: on by default on those cores (with 16-bit M wherever RTRL_MUL64_COMPOSED is on, so
+ * -DRTRL_MUL64_COMPOSED=1 on the host tests both), -DRTRL_GRAD_MUL32=1 forces it (the name
  * is from rtrl_grad_row, which used it first). */
 #ifndef RTRL_GRAD_MUL32
-#if RTRL_INFLUENCE_BITS == 16 && (defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_8M_BASE__))
+#if RTRL_INFLUENCE_BITS == 16 && RTRL_MUL64_COMPOSED
 #define RTRL_GRAD_MUL32 1
 #else
 #define RTRL_GRAD_MUL32 0
@@ -72,6 +73,12 @@
 #if RTRL_GRAD_MUL32 && RTRL_INFLUENCE_BITS != 16
 #error "RTRL_GRAD_MUL32 needs 16-bit influence (RTRL_INFLUENCE_BITS=16)"
 #endif
+
+/* acc = {H0, L0, H1, L1} += the split sums of the entries [jv, jend) over two columns of the
+ * saved rows (rtrl_influence_rows.c's row kernel on those cores; the C on every target, so
+ * that the host tests it; on ARMv6-M the Thumb-1 rtrl_split2_m0). */
+void rtrl_split2_c(const int32_t *jv, const uint16_t *slot, const rtrl_m_t *base, const int32_t *jend,
+                   int32_t acc[4]);
 
 /* The split behind it: g = gh 2^16 + gl with gh = g >> 16 (arithmetic) and 0 <= gl < 2^16,
  * so for |r| <= 2^15, g r = (gh r) 2^16 + gl r with both products exact in int32
@@ -133,6 +140,34 @@ RTRL_INLINE rtrl_m_t rtrl_sat_m(int64_t x, uint64_t *sat)
     return (rtrl_m_t)rtrl_clamp(x, RTRL_M_MIN, RTRL_M_MAX, sat);
 }
 
+/* w - rnd(lr g, 24) saturated (counted): the SGD step of a parameter (rtrl_update.c) and
+ * Adam's last step (rtrl_adam.c). */
+RTRL_INLINE int32_t rtrl_sgd(int32_t w, int32_t lr, int32_t g, uint64_t *sat)
+{
+#if RTRL_MUL64_COMPOSED
+    /* Cores without a widening multiply: with lr = lh 2^16 + ll and g = gh 2^16 + gl (lh, gh
+     * the arithmetic shifts, ll, gl in [0, 2^16)),
+     *   R = floor((lr g + 2^23) / 2^16) = lh g + ll gh + 2^7 + ((ll gl) >> 16)
+     * exactly (ll gh within int32, ll gl < 2^32), and rnd(lr g, 24) = R >> 8. Where
+     * ((|g| >> 15) + 1) ((|lr| >> 16) + 1) <= 2^15 (so |lr g| < 2^46; the product of the two
+     * factors stays below 2^32) R is within 2^30 + 2^7 + 1 and its value modulo 2^32 (three
+     * MULS) is R itself; w - R >> 8 is then checked for overflow. Elsewhere the int64
+     * expression below decides, saturating and counting. The same integers for every int32
+     * w, lr, g (host test: the library with -DRTRL_MUL64_COMPOSED=1). */
+    const uint32_t ag = g < 0 ? 0u - (uint32_t)g : (uint32_t)g, al = lr < 0 ? 0u - (uint32_t)lr : (uint32_t)lr;
+    if (((ag >> 15) + 1u) * ((al >> 16) + 1u) <= (1u << 15)) {
+        const uint32_t ll = (uint32_t)lr & 0xFFFFu;
+        const uint32_t R = (uint32_t)(lr >> 16) * (uint32_t)g + (uint32_t)((int32_t)ll * (g >> 16)) + 0x80u +
+                           ((ll * ((uint32_t)g & 0xFFFFu)) >> 16);
+        const int32_t r = (int32_t)R >> 8;
+        const int32_t v = (int32_t)((uint32_t)w - (uint32_t)r);
+        if (((w ^ r) & (w ^ v)) >= 0) /* w - r did not overflow */
+            return v;
+    }
+#endif
+    return rtrl_sat32((int64_t)w - rtrl_rnd(rtrl_mul64(lr, g), RTRL_WFRAC), sat);
+}
+
 /* Activations (rtrl_activation.c). Input Q16 (any int64), output Q16. */
 int32_t rtrl_sigmoid(int64_t z);
 int32_t rtrl_tanh(int64_t z);
@@ -173,6 +208,19 @@ int32_t rtrl_adam_param(rtrl_t *ctx, uint32_t i, int32_t w, int64_t g);
  * entry of the result is. Returns the saturated entries (rtrl_influence_rows.c). */
 uint32_t rtrl_row_update(rtrl_m_t *row, uint32_t w, int32_t d, int own, const int32_t *jv,
                          const uint16_t *slot, uint16_t ne, const rtrl_m_t *saved, uint32_t *nz);
+
+#if RTRL_GRAD_MUL32
+/* The same row update in 32-bit accumulators (rtrl_influence_rows.c; cores without a
+ * widening multiply, 16-bit M), for rows where rtrl_row_split_ok: |d| <= 2^24 (as J) and
+ * at most 255 terms. rtrl_row_update takes it there; the influence update calls it
+ * directly. */
+uint32_t rtrl_row_split(rtrl_m_t *row, uint32_t w, int32_t d, int own, const int32_t *jv, const uint16_t *slot,
+                        uint16_t ne, const rtrl_m_t *saved, uint32_t *nz);
+RTRL_INLINE int rtrl_row_split_ok(int32_t d, int own, uint16_t ne)
+{
+    return (uint32_t)d + (1u << 24) <= (1u << 25) && (uint32_t)ne + (own != 0) <= 255u;
+}
+#endif
 
 /* Vector builds with a whole-chunk kernel (AVX2, chunks of up to 32 columns): every row of
  * todo over the columns [off, off + kw) of M at once, each row as rtrl_row_update would,

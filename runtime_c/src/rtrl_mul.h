@@ -28,6 +28,17 @@
 /* a b from 16-bit halves (rtrl_mul.c); compiled on every target so the host tests it. */
 int64_t rtrl_mul64_composed(int32_t a, int32_t b);
 
+/* sum_j p_j z_j exactly for n >= 1 entries with |z_j| <= 2^23 (any int32 p_j, n <= 256),
+ * from 32-bit multiplies only (rtrl_mul.c). The C (compiled on every target so the host
+ * tests it) and, on ARMv6-M, the same arithmetic in Thumb-1 (unless -DRTRL_NO_ASM). */
+int64_t rtrl_dot_split_c(const int32_t *p, const int32_t *z, uint32_t n);
+#if defined(__GNUC__) && defined(__ARM_ARCH_6M__) && !defined(RTRL_NO_ASM)
+int64_t rtrl_dot_split_m0(const int32_t *p, const int32_t *z, uint32_t n);
+#define rtrl_dot_split rtrl_dot_split_m0
+#else
+#define rtrl_dot_split rtrl_dot_split_c
+#endif
+
 /* a b exactly, any int32 a, b. Scaling and overflow: see the file comment. */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((always_inline))

@@ -25,7 +25,7 @@ static int32_t step(rtrl_t *ctx, uint32_t i, int32_t w, int64_t g)
     if (cfg->adam)
         return rtrl_adam_param(ctx, i, w, g);
     /* g is an int32 gradient (every caller's; a clip keeps it so): one int32 x int32 product */
-    return rtrl_sat32((int64_t)w - rtrl_rnd(rtrl_mul64(cfg->lr_q, (int32_t)g), RTRL_WFRAC), &ctx->counters.saturations);
+    return rtrl_sgd(w, cfg->lr_q, (int32_t)g, &ctx->counters.saturations);
 }
 
 static void update_cell(rtrl_t *ctx);
@@ -83,7 +83,7 @@ static void update_cell(rtrl_t *ctx)
             grad[col] = 0;
             if (clip)
                 g = g > clip ? clip : (g < -clip ? -clip : g);
-            ctx->theta[p] = rtrl_sat32((int64_t)ctx->theta[p] - rtrl_rnd(rtrl_mul64(lr, g), RTRL_WFRAC), sat);
+            ctx->theta[p] = rtrl_sgd(ctx->theta[p], lr, g, sat);
         }
     }
     for (uint16_t j = 0; j < n; ++j) {

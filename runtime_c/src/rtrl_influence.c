@@ -117,6 +117,28 @@ RTRL_INLINE uint32_t lowest_bit(uint32_t v)
 }
 #endif
 
+/* Append the J entries of source column j to the rows' lists (lval, jslot from jrow[i] on,
+ * cnt[i] entries so far), each with the slot it reads from; with reach, also mark the rows
+ * reached. Inlined into both list builders of update_segments, where reach is NULL or not
+ * at compile time. */
+RTRL_INLINE void list_column(const rtrl_model_t *m, uint16_t j, uint16_t slot, uint16_t *restrict cnt,
+                             const uint16_t *restrict jrow, const int32_t *restrict jval,
+                             int32_t *restrict lval, uint16_t *restrict jslot, uint32_t *reach)
+{
+    const uint16_t *restrict rowidx = m->u_rowidx;
+    const uint16_t e1 = m->u_colptr[j + 1];
+    for (uint16_t e = m->u_colptr[j]; e < e1; ++e) {
+        const uint16_t i = rowidx[e];
+        const uint16_t c = cnt[i];
+        const uint16_t at = (uint16_t)(jrow[i] + c);
+        cnt[i] = (uint16_t)(c + 1u);
+        lval[at] = jval[e];
+        jslot[at] = slot;
+        if (reach)
+            rtrl_nz_set(reach, i);
+    }
+}
+
 /* M[:, live] <- diag(d) M + J M[act], segment by segment, skipping the zero blocks.
  *
  * Segment s (unit s's parameters, w live columns) is updated row by row in chunks of
@@ -140,7 +162,7 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
     const size_t nw = RTRL_NZ_WORDS(n);
     rtrl_m_t *M = ctx->M;
     uint16_t *restrict cnt = ctx->cursor;
-    const uint16_t *restrict rowidx = m->u_rowidx, *restrict jrow = ctx->jrow;
+    const uint16_t *restrict jrow = ctx->jrow;
     const int32_t *restrict jval = ctx->jval;
     int32_t *restrict lval = ctx->lval;
     uint16_t *restrict jslot = ctx->jslot;
@@ -162,18 +184,8 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
      * the map q -> saved slot changes (cursor, RTRL_ABSENT for a source whose row of the
      * segment is zero: the kernel multiplies a zero row there and does not count it). The
      * per-segment rebuild of the lists cost more than the products it saved. */
-    for (uint16_t q = 0; q < nact; ++q) {
-        const uint16_t j = ctx->act[q];
-        const uint16_t e1 = m->u_colptr[j + 1];
-        for (uint16_t e = m->u_colptr[j]; e < e1; ++e) {
-            const uint16_t i = rowidx[e];
-            const uint16_t c = cnt[i];
-            const uint16_t at = (uint16_t)(jrow[i] + c);
-            cnt[i] = (uint16_t)(c + 1u);
-            lval[at] = jval[e];
-            jslot[at] = q;
-        }
-    }
+    for (uint16_t q = 0; q < nact; ++q)
+        list_column(m, ctx->act[q], q, cnt, jrow, jval, lval, jslot, NULL);
 #endif
     for (uint16_t s = 0; s < n; ++s) {
         const uint32_t w = ctx->seg_live[s];
@@ -206,7 +218,7 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
                 const uint16_t e1 = m->u_colptr[j + 1];
                 uint32_t rq = 0, rb = 0;
                 for (uint16_t e = m->u_colptr[j]; e < e1; ++e) {
-                    const uint32_t i = rowidx[e];
+                    const uint32_t i = m->u_rowidx[e];
                     if ((i >> 5) != rq) {
                         reach[rq] |= rb;
                         rq = i >> 5;
@@ -233,16 +245,7 @@ static RTRL_NOINLINE uint64_t update_segments(rtrl_t *ctx, uint16_t nact)
                 const uint16_t j = ctx->act[q];
                 if (!rtrl_nz_get(srcm, j))
                     continue;
-                const uint16_t e1 = m->u_colptr[j + 1];
-                for (uint16_t e = m->u_colptr[j]; e < e1; ++e) {
-                    const uint16_t i = rowidx[e];
-                    const uint16_t c = cnt[i];
-                    const uint16_t at = (uint16_t)(jrow[i] + c);
-                    cnt[i] = (uint16_t)(c + 1u);
-                    lval[at] = jval[e];
-                    jslot[at] = ns;
-                    rtrl_nz_set(reach, i);
-                }
+                list_column(m, j, ns, cnt, jrow, jval, lval, jslot, reach);
                 ctx->srcs[ns++] = j;
             }
 #endif

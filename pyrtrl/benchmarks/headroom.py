@@ -21,6 +21,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..core.baselines import rls_features_forecast
+
 #: the expansions: past samples p and the width of the random features in units of the
 #: signal's spread over its first 10 % (1: features that bend within the signal's range;
 #: 3: gentler ones, closer to linear)
@@ -54,20 +56,9 @@ def rff_features(s: np.ndarray, p: int, scale: float, features: int = FEATURES,
 def rls_online(F: np.ndarray, s: np.ndarray, horizon: int, forgetting: float = FORGETTING,
                p0: float = P0) -> np.ndarray:
     """Online RLS forecasts of ``s[t+H]`` from the features ``F[t]``: at t the target s[t]
-    that arrived is learned (features ``F[t-H]``) before the forecast, as the learner does."""
-    T, m = F.shape
-    P, w, out = np.eye(m) * p0, np.zeros(m), np.zeros(T)
-    inv = 1.0 / forgetting
-    for t in range(T):
-        if t >= horizon:
-            f = F[t - horizon]
-            Pf = P @ f
-            g = Pf / (forgetting + f @ Pf)
-            w += g * (s[t] - f @ w)
-            P -= np.outer(g, Pf)
-            P = (P + P.T) * (0.5 * inv)  # keep P symmetric against rounding
-        out[t] = F[t] @ w
-    return out
+    that arrived is learned (features ``F[t-H]``) before the forecast, as the learner does
+    (:func:`pyrtrl.core.baselines.rls_features_forecast`, the RLS baseline's own update)."""
+    return rls_features_forecast(F, s, horizon, forgetting, p0)
 
 
 def _one(job: Tuple[str, int, int, float, Optional[int]]) -> Dict[str, Any]:
@@ -91,13 +82,6 @@ def measure(signals: Sequence[str], horizons: Sequence[int], max_samples: Option
         return list(ex.map(_one, jobs))
 
 
-def _find(runs: Sequence[Dict[str, Any]], **kw: Any) -> Dict[str, Any]:
-    for r in runs:
-        if all(r[k] == v for k, v in kw.items()):
-            return r
-    raise KeyError(kw)
-
-
 def _seed_means(res: Dict[str, Any], signal: str, horizon: int) -> List[Tuple[str, float]]:
     """The seeds table's trained learners, each configuration's mean over the seeds."""
     groups: Dict[Tuple[Any, ...], List[float]] = {}
@@ -113,6 +97,8 @@ def rows(res: Dict[str, Any]) -> List[Dict[str, Any]]:
     """Per (signal, horizon) of the horizon table: the frozen default learner, the trained
     one, and the best forecaster of every kind measured (name, ratio), with the room
     ``1 - best / frozen``."""
+    from .quality import pick_run
+
     D = res["defaults"]
     out = []
     for key, b in res["baselines"].items():
@@ -121,8 +107,8 @@ def rows(res: Dict[str, Any]) -> List[Dict[str, Any]]:
         sig, h = key.split("/")[0], int(key.split("/")[1])
         same = dict(signal=sig, horizon=h, density=D["DENSITY"], eps=D["EPS"])
         try:
-            frozen = _find(res["horizons"], train="readout", optimizer=D["OPTIMIZER"], **same)
-            full = _find(res["horizons"], train="all", optimizer=D["OPTIMIZER"], **same)
+            frozen = pick_run(res["horizons"], train="readout", optimizer=D["OPTIMIZER"], **same)
+            full = pick_run(res["horizons"], train="all", optimizer=D["OPTIMIZER"], **same)
         except KeyError:
             continue
         chosen = b["rls"].get("chosen")

@@ -241,7 +241,8 @@ def measure(quick: bool = False, workers: int = 2, progress: bool = True,
             "date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "quick": quick}
 
 
-def _pick(rows: List[Dict[str, Any]], **kw: Any) -> Dict[str, Any]:
+def pick_run(rows: List[Dict[str, Any]], **kw: Any) -> Dict[str, Any]:
+    """The first run whose fields equal ``kw`` (KeyError if none)."""
     for r in rows:
         if all(r[k] == v for k, v in kw.items()):
             return r
@@ -259,8 +260,8 @@ def horizon_table(res: Dict[str, Any]) -> Tuple[List[str], List[List[str]]]:
         if r["train"] != "all" or r["optimizer"] != opt:
             continue
         same = dict(signal=r["signal"], horizon=r["horizon"], density=r["density"], eps=r["eps"])
-        fz = _pick(res["horizons"], train="readout", **same)
-        alt = _pick(res["horizons"], train="all", optimizer=other, **same)
+        fz = pick_run(res["horizons"], train="readout", **same)
+        alt = pick_run(res["horizons"], train="all", optimizer=other, **same)
         b = res["baselines"][f"{r['signal']}/{r['horizon']}"]
         target = min(b["nlms"]["ratio"], (2.0 if r["horizon"] == 1 else 1.5) * b["rls"]["ratio"])
         rows.append([r["signal"], str(r["horizon"]), f"{r['density']:g} / {r['eps']:g}",
@@ -278,8 +279,8 @@ def no_taps_table(res: Dict[str, Any]) -> Tuple[List[str], List[List[str]]]:
     rows = []
     for sig in sorted({r["signal"] for r in res.get("no_taps", [])}, key=list(SIGNALS).index):
         rs = [r for r in res["no_taps"] if r["signal"] == sig]
-        fz = _pick(rs, train="readout")
-        sgd, adam = _pick(rs, train="all", optimizer="sgd"), _pick(rs, train="all", optimizer="adam")
+        fz = pick_run(rs, train="readout")
+        sgd, adam = pick_run(rs, train="all", optimizer="sgd"), pick_run(rs, train="all", optimizer="adam")
         b = res["baselines"][f"{sig}/1"]
         rows.append([sig, f"{fz['ratio']:.3f}", f"{sgd['ratio']:.3f}", f"{adam['ratio']:.3f}",
                      f"{100 * (1 - adam['ratio'] / fz['ratio']):+.0f} %", f"{b['nlms']['ratio']:.3f}"])
@@ -313,8 +314,8 @@ def seeds_table(res: Dict[str, Any]) -> Tuple[List[str], List[List[str]]]:
         sig, opt, lr, taps, dn, ep = k
         same = dict(signal=sig, optimizer=opt, lr=lr, taps=taps, density=dn, eps=ep)
         seeds = sorted({r["seed"] for r in rs if all(r[a] == b for a, b in same.items())})
-        full = [_pick(rs, train="all", seed=s, **same)["ratio"] for s in seeds]
-        frozen = [_pick(rs, train="readout", seed=s, **same)["ratio"] for s in seeds]
+        full = [pick_run(rs, train="all", seed=s, **same)["ratio"] for s in seeds]
+        frozen = [pick_run(rs, train="readout", seed=s, **same)["ratio"] for s in seeds]
         gains = [1 - a / b for a, b in zip(full, frozen)]
         rows.append([sig, opt, f"{lr:g}", str(taps), f"{dn:g} / {ep:g}", f"{np.mean(full):.3f}",
                      f"{np.mean(frozen):.3f}", ", ".join(f"{100 * g:+.0f} %" for g in gains),

@@ -211,27 +211,40 @@ def rls_forecast(s: Any, horizon: int, order: int = 16, forgetting: float = RLS_
     order = check_int("order", order, 1)
     lam = check_float("forgetting", forgetting, 0.0, 1.0, low_open=True, high_open=False)
     p0 = check_float("p0", p0, 0.0, math.inf, low_open=True, high_open=True)
-    phi = _regressors(x, order)
-    n, m = x.size, order + 1
+    return rls_features_forecast(_regressors(x, order), x, h, lam, p0, learn_first)
+
+
+def rls_features_forecast(F: np.ndarray, s: np.ndarray, horizon: int, forgetting: float = RLS_FORGETTING,
+                          p0: float = RLS_P0, learn_first: bool = True) -> np.ndarray:
+    """Online RLS forecasts of ``s[t+H]`` from any features ``F[t]`` (row t known at t), with
+    :func:`rls_forecast`'s timing and update; :func:`rls_forecast` is this over the last
+    samples and a 1.
+
+    Returns
+    -------
+    ndarray (N-H,)
+        ``pred[t]`` = forecast of ``s[t+H]`` made at t.
+    """
+    n, m = s.size, F.shape[1]
     w = np.zeros(m)
     P = np.eye(m) * p0
-    pred = np.empty(n - h)
-    inv_lam = 1.0 / lam
-    for t in range(n - h):
+    pred = np.empty(n - horizon)
+    inv_lam = 1.0 / forgetting
+    for t in range(n - horizon):
         if not learn_first:
-            pred[t] = w @ phi[t]
-        if t >= h:  # learn the arrived target s_t (regressor phi_{t-H})
-            p_old = phi[t - h]
+            pred[t] = w @ F[t]
+        if t >= horizon:  # learn the arrived target s_t (regressor phi_{t-H})
+            p_old = F[t - horizon]
             Pz = P @ p_old
-            k = Pz / (lam + p_old @ Pz)
-            w += k * (x[t] - w @ p_old)
+            k = Pz / (forgetting + p_old @ Pz)
+            w += k * (s[t] - w @ p_old)
             P -= np.outer(k, Pz)
             # P is symmetric in exact arithmetic; re-symmetrizing stops rounding from
             # building up an antisymmetric part over long streams (a standard safeguard:
             # on the bundled signals it changes no reported digit)
             P = (P + P.T) * (0.5 * inv_lam)
         if learn_first:
-            pred[t] = w @ phi[t]
+            pred[t] = w @ F[t]
     return pred
 
 
